@@ -1,0 +1,178 @@
+/*
+ * conf.h -- the configuration: one libconfig file, validated completely
+ * before anything uses it.
+ *
+ * rg_conf_load() parses and checks the whole file and reports every error
+ * it finds, each as "FILE:LINE: error: message" naming the setting, through
+ * a callback (so that the daemon logs them at start and "resguardctl reload"
+ * shows them to the caller).  It returns a configuration only when there was
+ * no error at all; a configuration is immutable once loaded.
+ *
+ * Error policy: fatal at start-up; on reload, reported and the running
+ * configuration stays.  Never partial.
+ */
+#ifndef RG_CONF_H
+#define RG_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum rg_transport {
+	RG_TRANSPORT_UDP,
+	RG_TRANSPORT_TCP,
+	RG_TRANSPORT_TLS,
+	RG_TRANSPORT_RECURSIVE,	/**< embedded libunbound (last-resort pools) */
+};
+extern const char *const rg_transport_str[];
+
+enum rg_pool_role {
+	RG_ROLE_PRIMARY,
+	RG_ROLE_FALLBACK,
+	RG_ROLE_LAST_RESORT,
+};
+extern const char *const rg_role_str[];
+
+enum rg_failback {
+	RG_FAILBACK_AUTO,
+	RG_FAILBACK_MANUAL,
+};
+
+/** One upstream resolver. */
+struct rg_conf_upstream {
+	char *name;			/**< unique over the whole file */
+	char *address;			/**< numeric IPv4 or IPv6 as written */
+	uint16_t port;			/**< default 53, or 853 for tls */
+	enum rg_transport transport;	/**< default udp */
+	char *tls_name;			/**< tls: name checked on the certificate */
+	char *ca_file;			/**< tls: CA bundle; NULL = system store */
+	char *spki_pin;			/**< tls: base64 SHA-256 of the SPKI, or NULL */
+	struct sockaddr_storage addr;	/**< address and port, ready to use */
+	socklen_t addrlen;
+	int line;			/**< line of its definition */
+};
+
+/** Optional quality checks of a pool; a failing check makes "degraded". */
+struct rg_conf_checks {
+	char *expect_name;		/**< name whose answer is checked, or NULL */
+	uint16_t expect_type;		/**< its type (default A) */
+	char **expect_answers;		/**< accepted rdata, presentation form */
+	size_t n_expect_answers;
+	char *nxdomain_zone;		/**< random label below must be NXDOMAIN */
+	char *dnssec_signed;		/**< must come back with AD set */
+	char *dnssec_bogus;		/**< must come back SERVFAIL */
+	uint32_t max_latency_ms;	/**< 0 = no limit */
+};
+
+/** A pool: a set of upstreams with one role. */
+struct rg_conf_pool {
+	char *name;
+	enum rg_pool_role role;
+	int recursive;			/**< type = "recursive" (libunbound) */
+	struct rg_conf_upstream *upstreams;
+	size_t n_upstreams;		/**< recursive pools get one, "recursion" */
+	struct rg_conf_checks checks;
+	char *root_hints;		/**< recursive: root hints file, or NULL */
+	char **root_addrs;		/**< recursive: "addr@port" stubs for "." */
+	size_t n_root_addrs;
+	char *trust_anchor_file;	/**< recursive: NULL = no DNSSEC */
+	int line;
+};
+
+/** A feed (accepted and checked here; used by the feeds part). */
+struct rg_conf_feed {
+	char *name;
+	char *format;
+	char *source;
+	uint32_t refresh_s;
+	int line;
+};
+
+/** A reporter (accepted and checked here; used by the report part). */
+struct rg_conf_report {
+	char *name;
+	char *type;
+	char *url;
+	uint32_t interval_s;
+	char *ca_file;
+	int line;
+};
+
+struct rg_conf {
+	char *path;			/**< the file it came from */
+
+	/* server */
+	char **listen;			/**< "addr@port" */
+	size_t n_listen;
+	char **access_control;		/**< "prefix/len" */
+	size_t n_access_control;
+	uint32_t threads;
+	char *control_socket;		/**< default /run/resguard/control.sock */
+	char *control_group;		/**< may change state besides root; NULL */
+	char *state_dir;		/**< default /var/lib/resguard */
+	char *user;			/**< NULL = do not drop privileges */
+	char *agent_id;			/**< default: the host name */
+
+	/* http */
+	char **http_listen;
+	size_t n_http_listen;
+
+	/* backend */
+	char *backend_type;		/**< "builtin" (default) */
+
+	/* pools, in file order; exactly one primary */
+	struct rg_conf_pool *pools;
+	size_t n_pools;
+
+	/* health */
+	uint32_t interval_ms;		/**< probe period of a healthy upstream */
+	uint32_t timeout_ms;
+	uint32_t fall;
+	uint32_t rise;
+	uint32_t backoff_max_ms;	/**< cap of the back-off for down upstreams */
+	char *probe_name;		/**< default "." */
+	uint16_t probe_type;		/**< default SOA */
+
+	/* failover */
+	enum rg_failback failback;
+	uint32_t failback_hold_s;
+
+	/* journal */
+	uint32_t journal_ring;		/**< events kept in memory (default 1000) */
+
+	/* feeds, policy, report: checked, kept for the parts that use them */
+	struct rg_conf_feed *feeds;
+	size_t n_feeds;
+	char *policy_action;		/**< default "nxdomain" */
+	char **allowlist;
+	size_t n_allowlist;
+	struct rg_conf_report *reports;
+	size_t n_reports;
+};
+
+/** Receives one complete error line, "FILE:LINE: error: message". */
+typedef void rg_conf_error_cb(void *arg, const char *line);
+
+/**
+ * Load and check PATH.  On success stores a new configuration in *OUT and
+ * returns 0.  Otherwise reports every error through CB and returns the
+ * negative count of errors (-1 at least); *OUT is left untouched.
+ */
+int rg_conf_load(const char *path, struct rg_conf **out,
+    rg_conf_error_cb *cb, void *arg);
+
+/** Free a configuration (NULL is allowed). */
+void rg_conf_free(struct rg_conf *conf);
+
+/** The pool named NAME, or NULL. */
+const struct rg_conf_pool *rg_conf_pool_find(const struct rg_conf *conf,
+    const char *name);
+
+/**
+ * Parse "addr@port" (IPv4 or IPv6, port optional, default DEFPORT) into SS.
+ * Returns 0 or -EINVAL.
+ */
+int rg_conf_parse_addr(const char *s, uint16_t defport,
+    struct sockaddr_storage *ss, socklen_t *len);
+
+#endif

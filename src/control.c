@@ -1,0 +1,451 @@
+/*
+ * control.c -- the control socket: framing, permissions, dispatch.
+ *
+ * Each connection reads lines of at most CONTROL_MAX_LINE bytes; every
+ * line is one request and gets one reply line.  A request that is not a
+ * JSON object, lacks "command", names an unknown command or exceeds the
+ * limit gets an error reply and changes nothing; an over-long line also
+ * closes the connection, since its end cannot be found reliably.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+
+#define CONTROL_MAX_LINE	(64 * 1024)
+
+/* The commands, and whether they change state. */
+static const struct {
+	const char *name;
+	int changes_state;
+} commands[] = {
+	{ "status", 0 },
+	{ "upstreams", 0 },
+	{ "events", 0 },
+	{ "check", 0 },
+	{ "feeds", 0 },		/* with "refresh": true it changes state */
+	{ "failover", 1 },
+	{ "failback", 1 },
+	{ "reload", 1 },
+};
+
+struct rg_control {
+	uv_loop_t *loop;
+	uv_pipe_t server;
+	char *path;
+	int has_group;
+	gid_t gid;
+	rg_control_handler *handler;
+	void *arg;
+	struct conn *conns;
+};
+
+struct conn {
+	uv_pipe_t pipe;
+	struct rg_control *ctl;
+	struct conn *next;
+	char *buf;
+	size_t len, cap;
+	uid_t uid;
+	gid_t gid;
+	int creds;
+	int closing;
+};
+
+json_t *
+rg_control_error(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+json_t *
+rg_control_ok(json_t *result)
+{
+	return json_pack("{s:b, s:o}", "ok", 1, "result",
+	    result != NULL ? result : json_object());
+}
+
+/* The connection's memory is freed in the close callback: libuv still
+ * holds the handle until then. */
+static void
+conn_close_cb(uv_handle_t *hd)
+{
+	struct conn *c = hd->data;
+	struct conn **pp;
+
+	for (pp = c->ctl ? &c->ctl->conns : NULL; pp && *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	free(c->buf);
+	free(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	uv_close((uv_handle_t *)&c->pipe, conn_close_cb);
+}
+
+static void
+shutdown_cb(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	free(req);
+	conn_close(c);
+}
+
+/* Close once the replies queued so far are out. */
+static void
+conn_finish(struct conn *c)
+{
+	uv_shutdown_t *req;
+
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	if ((req = calloc(1, sizeof(*req))) == NULL) {
+		conn_close(c);
+		return;
+	}
+	req->data = c;
+	if (uv_shutdown(req, (uv_stream_t *)&c->pipe, shutdown_cb) < 0) {
+		free(req);
+		conn_close(c);
+	}
+}
+
+struct write_req {
+	uv_write_t req;
+	char *data;
+};
+
+static void
+write_cb(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+
+	free(w->data);
+	free(w);
+}
+
+static void
+conn_reply(struct conn *c, json_t *reply)
+{
+	struct write_req *w;
+	uv_buf_t b;
+	char *s;
+	size_t n;
+
+	s = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (s == NULL || c->closing) {
+		free(s);
+		return;
+	}
+	n = strlen(s);
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->data = realloc(s, n + 1)) == NULL) {
+		free(w);
+		free(s);
+		conn_close(c);
+		return;
+	}
+	w->data[n++] = '\n';
+	b = uv_buf_init(w->data, (unsigned)n);
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_cb) < 0) {
+		free(w->data);
+		free(w);
+		conn_close(c);
+	}
+}
+
+static int
+peer_in_group(uid_t uid, gid_t pgid, gid_t want)
+{
+	struct passwd *pw;
+	gid_t groups[256];
+	int n = 256, i;
+
+	if (pgid == want)
+		return 1;
+	if ((pw = getpwuid(uid)) == NULL)
+		return 0;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (groups[i] == want)
+			return 1;
+	return 0;
+}
+
+static int
+conn_may_change_state(struct conn *c)
+{
+	if (!c->creds)
+		return 0;
+	if (c->uid == 0 || c->uid == geteuid())
+		return 1;
+	return c->ctl->has_group && peer_in_group(c->uid, c->gid, c->ctl->gid);
+}
+
+static void
+conn_request(struct conn *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req, *reply;
+	const char *cmd;
+	size_t i;
+	int changes;
+
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL || !json_is_object(req)) {
+		reply = rg_control_error("malformed request: %s (one JSON object "
+		    "per line expected)", req == NULL ? jerr.text :
+		    "not an object");
+		goto out;
+	}
+	cmd = json_string_value(json_object_get(req, "command"));
+	if (cmd == NULL) {
+		reply = rg_control_error("malformed request: no \"command\" "
+		    "string");
+		goto out;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, cmd) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		reply = rg_control_error("unknown command \"%.64s\" (commands: "
+		    "status, upstreams, events, check, feeds, failover, "
+		    "failback, reload)", cmd);
+		goto out;
+	}
+	changes = commands[i].changes_state ||
+	    json_is_true(json_object_get(req, "refresh"));
+	if (changes && !conn_may_change_state(c)) {
+		rg_log_warnx("control: \"%s\" refused to uid %u", cmd,
+		    (unsigned)c->uid);
+		reply = rg_control_error("permission denied: \"%s\" changes "
+		    "state; only root, the daemon's user or the control group "
+		    "may use it", cmd);
+		goto out;
+	}
+	rg_log_debug("control: \"%s\" from uid %u", cmd, (unsigned)c->uid);
+	reply = c->ctl->handler(c->ctl->arg, cmd, req);
+	if (reply == NULL)
+		reply = rg_control_error("internal error");
+out:
+	json_decref(req);
+	conn_reply(c, reply);
+}
+
+static void
+alloc_cb(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = hd->data;
+	size_t want = c->len + 4096;
+	char *p;
+
+	if (want > c->cap) {
+		if ((p = realloc(c->buf, want)) == NULL) {
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		c->buf = p;
+		c->cap = want;
+	}
+	*buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void
+read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	char *nl;
+	size_t used;
+
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)nread;
+	while (!c->closing &&
+	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+		used = (size_t)(nl - c->buf) + 1;
+		if (used > 1)
+			conn_request(c, c->buf, used - 1);
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+	}
+	if (c->len > CONTROL_MAX_LINE && !c->closing) {
+		conn_reply(c, rg_control_error("request longer than %d bytes",
+		    CONTROL_MAX_LINE));
+		c->len = 0;
+		conn_finish(c);
+	}
+}
+
+static void
+connection_cb(uv_stream_t *server, int status)
+{
+	struct rg_control *ctl = server->data;
+	struct conn *c;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uv_os_fd_t fd;
+
+	if (status < 0)
+		return;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return;
+	c->ctl = ctl;
+	uv_pipe_init(ctl->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	c->next = ctl->conns;
+	ctl->conns = c;
+	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		c->creds = 1;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+}
+
+/* 1 when something answers on PATH: another daemon owns it. */
+static int
+socket_alive(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, alive;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	alive = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return alive;
+}
+
+static void
+make_parent_dir(const char *path)
+{
+	char *dir = strdup(path), *slash;
+
+	if (dir == NULL)
+		return;
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			rg_log_warn("control: cannot make %s", dir);
+	}
+	free(dir);
+}
+
+static void
+server_close_cb(uv_handle_t *hd)
+{
+	struct rg_control *ctl = hd->data;
+
+	free(ctl->path);
+	free(ctl);
+}
+
+struct rg_control *
+rg_control_open(uv_loop_t *loop, const char *path, const char *group,
+    rg_control_handler *handler, void *arg, char *err, size_t err_len)
+{
+	struct rg_control *ctl;
+	struct group *gr;
+	mode_t old;
+	int rc;
+
+	if ((ctl = calloc(1, sizeof(*ctl))) == NULL ||
+	    (ctl->path = strdup(path)) == NULL) {
+		free(ctl);
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	ctl->loop = loop;
+	ctl->handler = handler;
+	ctl->arg = arg;
+	if (group != NULL) {
+		if ((gr = getgrnam(group)) == NULL) {
+			snprintf(err, err_len, "unknown group \"%s\"", group);
+			goto fail;
+		}
+		ctl->gid = gr->gr_gid;
+		ctl->has_group = 1;
+	}
+	make_parent_dir(path);
+	if (socket_alive(path)) {
+		snprintf(err, err_len, "%s: another resguardd is listening "
+		    "there", path);
+		goto fail;
+	}
+	(void)unlink(path);
+	uv_pipe_init(loop, &ctl->server, 0);
+	ctl->server.data = ctl;
+	/* Never a moment with a socket open to everybody. */
+	old = umask(0117);
+	rc = uv_pipe_bind(&ctl->server, path);
+	umask(old);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&ctl->server, 16, connection_cb);
+	if (rc < 0) {
+		snprintf(err, err_len, "%s: %s", path, uv_strerror(rc));
+		uv_close((uv_handle_t *)&ctl->server, server_close_cb);
+		return NULL;
+	}
+	if (chmod(path, 0660) < 0 ||
+	    (ctl->has_group && chown(path, (uid_t)-1, ctl->gid) < 0))
+		rg_log_warn("control: cannot set the owner or mode of %s", path);
+	return ctl;
+fail:
+	free(ctl->path);
+	free(ctl);
+	return NULL;
+}
+
+void
+rg_control_close(struct rg_control *ctl)
+{
+	struct conn *c;
+
+	if (ctl == NULL)
+		return;
+	/* Close callbacks may run after the server's, which frees CTL. */
+	for (c = ctl->conns; c != NULL; c = c->next) {
+		conn_close(c);
+		c->ctl = NULL;
+	}
+	ctl->conns = NULL;
+	(void)unlink(ctl->path);
+	uv_close((uv_handle_t *)&ctl->server, server_close_cb);
+}
