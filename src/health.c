@@ -294,8 +294,19 @@ round_send(struct rg_round *r, enum rg_probe_kind kind, const char *name,
 	int rc;
 
 	rq->round = r;
-	rc = rg_probe_build(&rq->q, kind, name, type,
-	    &r->u->pool->conf->checks);
+	/*
+	 * A recursive pool answers the basic probe from its cache long after
+	 * the root is gone.  Ask it for a random label below the probe name
+	 * instead, which no cache holds, and judge the answer as the basic
+	 * probe (NXDOMAIN is a good answer).
+	 */
+	if (kind == RG_PROBE_BASIC && r->u->pool->conf->recursive) {
+		rc = rg_probe_build(&rq->q, RG_PROBE_NXDOMAIN, name, type,
+		    &r->u->pool->conf->checks);
+		rq->q.kind = RG_PROBE_BASIC;
+	} else
+		rc = rg_probe_build(&rq->q, kind, name, type,
+		    &r->u->pool->conf->checks);
 	if (rc < 0)
 		return rc;
 	rc = rg_net_exchange(h->net, r->u->pool->conf, r->u->conf, &rq->q,

@@ -24,8 +24,7 @@
 	X(UNPIN,	"unpin")					\
 	X(FAILBACK,	"failback")					\
 	X(RELOAD,	"reload")					\
-	X(RELOAD_FAILED, "reload-failed")				\
-	X(JOURNAL,	"journal")
+	X(RELOAD_FAILED, "reload-failed")
 
 enum rg_event_type {
 #define X(n, s) RG_EVENT_##n,

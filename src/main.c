@@ -404,7 +404,7 @@ usage(FILE *fp)
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
 	    "  -t       check the configuration and exit (0 good, 1 bad)\n"
-	    "  -v       more verbose (repeat for debug)\n"
+	    "  -v       verbose: log every probe and control request\n"
 	    "  -V       print the version and exit\n", DEFAULT_CONF);
 }
 
@@ -415,6 +415,7 @@ main(int argc, char *argv[])
 	struct rg_conf *conf = NULL;
 	struct passwd *pw;
 	const char *path = DEFAULT_CONF;
+	char *abspath = NULL;
 	char err[512];
 	int ch, foreground = 0, check = 0, verbose = 0, rc;
 
@@ -448,6 +449,10 @@ main(int argc, char *argv[])
 		return 1;
 	}
 
+	/* Reloads happen after daemon(3) moved to "/": keep the path
+	 * absolute. */
+	if ((abspath = realpath(path, NULL)) != NULL)
+		path = abspath;
 	rc = rg_conf_load(path, &conf, check || foreground ?
 	    conf_error_stderr_cb : conf_error_log_cb, NULL);
 	if (check) {
@@ -458,9 +463,10 @@ main(int argc, char *argv[])
 		}
 		printf("configuration OK\n");
 		rg_conf_free(conf);
+		free(abspath);
 		return 0;
 	}
-	rg_log_init("resguardd", foreground, verbose >= 2 ? RG_LOG_DEBUG :
+	rg_log_init("resguardd", foreground, verbose > 0 ? RG_LOG_DEBUG :
 	    RG_LOG_INFO);
 	if (rc < 0) {
 		rg_log_warnx("%s: %d error%s; not started", path, -rc,
@@ -531,5 +537,6 @@ main(int argc, char *argv[])
 	rg_health_free(a.health);
 	rg_journal_close(a.journal);
 	uv_loop_close(a.loop);
+	free(abspath);
 	return 0;
 }

@@ -57,6 +57,17 @@ pool_json(const struct rg_pool *p)
 	    "upstreams", ups);
 }
 
+static int
+pool_has_unknown(const struct rg_pool *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_upstreams; i++)
+		if (p->upstreams[i]->state == RG_STATE_UNKNOWN)
+			return 1;
+	return 0;
+}
+
 int
 rg_status_verdict(const struct rg_failover *f, char *summary, size_t len)
 {
@@ -80,10 +91,10 @@ rg_status_verdict(const struct rg_failover *f, char *summary, size_t len)
 		}
 
 	if (act != NULL && rg_pool_count(act, RG_STATE_UP) == 0) {
-		if (rg_pool_count(pri, RG_STATE_DOWN) == 0 &&
-		    f->mode == RG_MODE_NORMAL) {
+		if (f->mode == RG_MODE_NORMAL && f->pinned[0] == '\0' &&
+		    pool_has_unknown(pri)) {
 			snprintf(summary, len, "starting: primary pool \"%s\" "
-			    "not probed yet", pri->conf->name);
+			    "not probed enough yet", pri->conf->name);
 			return 1;
 		}
 		snprintf(summary, len, "no pool can serve: active pool "

@@ -945,6 +945,11 @@ ub_entry_setup(struct rg_net *net, struct ub_entry *e,
 	what = "do-not-query-localhost";
 	if ((rc = ub_ctx_set_option(e->ctx, "do-not-query-localhost:", "no")))
 		goto fail;
+	/* Health probes ask for random names: an answer synthesised from
+	 * cached NSEC records would hide a root that is gone. */
+	what = "aggressive-nsec";
+	if ((rc = ub_ctx_set_option(e->ctx, "aggressive-nsec:", "no")))
+		goto fail;
 	/*
 	 * libunbound reads a root hints file before the stubs and then
 	 * ignores a stub for ".": with both, the addresses win.

@@ -937,6 +937,9 @@ upstream_address(const json_t *u)
 
 	if (addr == NULL)
 		return xstrdup("-");
+	if (strcmp(jstr(u, "transport") ? jstr(u, "transport") : "",
+	    "recursive") == 0)
+		return xstrdup("(embedded recursion)");
 	if (json_is_integer(port))
 		s = xprintf("%s@%" JSON_INTEGER_FORMAT "%s%s", addr,
 		    json_integer_value(port), tls ? "#" : "", tls ? tls : "");
