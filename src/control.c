@@ -284,6 +284,12 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	char *nl;
 	size_t used;
 
+	if (nread == UV_EOF) {
+		/* The peer has sent all it will; replies may still be queued
+		 * (a script that half-closes after its request). */
+		conn_finish(c);
+		return;
+	}
 	if (nread < 0) {
 		conn_close(c);
 		return;

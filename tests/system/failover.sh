@@ -7,7 +7,8 @@
 # Lab settings: interval-ms 500, timeout-ms 400, fall 3, rise 2,
 # failback-hold-s 10.
 
-RG_TEST_PORT_BASE=${RG_TEST_PORT_BASE:-17300}
+# transport.sh uses the first hundred ports from RG_TEST_PORT_BASE.
+RG_TEST_PORT_BASE=$(( ${RG_TEST_PORT_BASE:-16300} + 1000 ))
 . "$(dirname "$0")/lib.sh"
 
 lab_start
