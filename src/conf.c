@@ -493,6 +493,7 @@ conf_int_value(struct conf_ctx *ctx, const config_setting_t *s)
 {
 	long long v = config_setting_get_int64(s), lit;
 	const char *name = config_setting_name(s), *p, *e;
+	int found;
 	unsigned int line = config_setting_source_line(s), l;
 	size_t nlen;
 	char *end;
@@ -507,6 +508,8 @@ conf_int_value(struct conf_ctx *ctx, const config_setting_t *s)
 		return v;
 	e = strchr(p, '\n');
 	nlen = strlen(name);
+	found = 0;
+	lit = v;
 	for (; (p = strstr(p, name)) != NULL && (e == NULL || p < e); p++) {
 		if (p > ctx->text && (isalnum((unsigned char)p[-1]) ||
 		    strchr("-_*", p[-1]) != NULL))
@@ -527,11 +530,14 @@ conf_int_value(struct conf_ctx *ctx, const config_setting_t *s)
 			lit = strtoll(end, &end, 10);
 		else
 			continue;
-		if (errno == ERANGE || lit != v)
-			return lit;
-		return v;
+		/* Two settings of this name on one line: which one is S is
+		 * unknown, so trust libconfig's value. */
+		if (found++ > 0)
+			return v;
+		if (errno == ERANGE)
+			lit = LLONG_MAX;
 	}
-	return v;
+	return found == 1 ? lit : v;
 }
 
 /* The integer KEY of G within MIN..MAX. */
@@ -1301,7 +1307,14 @@ conf_upstream(struct conf_ctx *ctx, const config_setting_t *g,
 			conf_error(ctx, s, "%s.spki-pin: %s is not the base64 "
 			    "of a 32-byte SHA-256 digest", where,
 			    conf_quote(v, q, sizeof(q)));
-		up->spki_pin = conf_strdup(ctx, v);
+		else {
+			/* Stored in canonical form: the transport compares
+			 * it with OpenSSL's encoding of the server's key. */
+			unsigned char canon[45];
+
+			EVP_EncodeBlock(canon, pin, 32);
+			up->spki_pin = conf_strdup(ctx, (const char *)canon);
+		}
 	}
 	/* With a transport we do not know, these would be noise. */
 	if (trc >= 0 && up->transport != RG_TRANSPORT_TLS) {

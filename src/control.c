@@ -23,6 +23,9 @@
 #include "log.h"
 
 #define CONTROL_MAX_LINE	(64 * 1024)
+#define CONTROL_MAX_CONNS	64		/* more are refused */
+#define CONTROL_IDLE_MS		60000		/* idle connections close */
+#define CONTROL_MAX_QUEUED	(256 * 1024)	/* replies not yet read */
 
 /* The commands, and whether they change state. */
 static const struct {
@@ -48,6 +51,9 @@ struct rg_control {
 	rg_control_handler *handler;
 	void *arg;
 	struct conn *conns;
+	size_t n_conns;
+	uv_timer_t idle;
+	int closes;		/* close callbacks still to come */
 };
 
 struct conn {
@@ -60,6 +66,8 @@ struct conn {
 	gid_t gid;
 	int creds;
 	int closing;
+	int paused;		/* reading stopped until replies drain */
+	uint64_t last_ms;	/* last activity, uv_now() */
 };
 
 json_t *
@@ -92,6 +100,7 @@ conn_close_cb(uv_handle_t *hd)
 	for (pp = c->ctl ? &c->ctl->conns : NULL; pp && *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
+			c->ctl->n_conns--;
 			break;
 		}
 	free(c->buf);
@@ -138,15 +147,28 @@ conn_finish(struct conn *c)
 struct write_req {
 	uv_write_t req;
 	char *data;
+	struct conn *conn;
 };
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *hd, size_t suggested, uv_buf_t *buf);
 
 static void
 write_cb(uv_write_t *req, int status)
 {
 	struct write_req *w = (struct write_req *)req;
+	struct conn *c = w->conn;
 
 	free(w->data);
 	free(w);
+	/* A peer that sends without reading is paused until its replies
+	 * are out, so it cannot make the daemon buffer without bound. */
+	if (status == 0 && c->paused && !c->closing &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) <
+	    CONTROL_MAX_QUEUED / 2) {
+		c->paused = 0;
+		uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	}
 }
 
 static void
@@ -157,7 +179,7 @@ conn_reply(struct conn *c, json_t *reply)
 	char *s;
 	size_t n;
 
-	s = json_dumps(reply, JSON_COMPACT);
+	s = json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	json_decref(reply);
 	if (s == NULL || c->closing) {
 		free(s);
@@ -172,6 +194,7 @@ conn_reply(struct conn *c, json_t *reply)
 		return;
 	}
 	w->data[n++] = '\n';
+	w->conn = c;
 	b = uv_buf_init(w->data, (unsigned)n);
 	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_cb) < 0) {
 		free(w->data);
@@ -286,7 +309,11 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread == UV_EOF) {
 		/* The peer has sent all it will; replies may still be queued
-		 * (a script that half-closes after its request). */
+		 * (a script that half-closes after its request), and a last
+		 * request may lack its newline. */
+		if (c->len > 0 && c->len <= CONTROL_MAX_LINE)
+			conn_request(c, c->buf, c->len);
+		c->len = 0;
 		conn_finish(c);
 		return;
 	}
@@ -295,6 +322,7 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	c->len += (size_t)nread;
+	c->last_ms = uv_now(c->ctl->loop);
 	while (!c->closing &&
 	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
 		used = (size_t)(nl - c->buf) + 1;
@@ -308,6 +336,10 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		    CONTROL_MAX_LINE));
 		c->len = 0;
 		conn_finish(c);
+	} else if (!c->closing && uv_stream_get_write_queue_size(s) >
+	    CONTROL_MAX_QUEUED) {
+		c->paused = 1;
+		uv_read_stop(s);
 	}
 }
 
@@ -325,11 +357,21 @@ connection_cb(uv_stream_t *server, int status)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return;
 	c->ctl = ctl;
+	c->last_ms = uv_now(ctl->loop);
 	uv_pipe_init(ctl->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	c->next = ctl->conns;
 	ctl->conns = c;
+	ctl->n_conns++;
 	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (ctl->n_conns > CONTROL_MAX_CONNS) {
+		/* Descriptors are for probes first: a flood of control
+		 * connections must not make upstreams look down. */
+		rg_log_warnx("control: more than %d connections; refusing one",
+		    CONTROL_MAX_CONNS);
 		conn_close(c);
 		return;
 	}
@@ -340,6 +382,18 @@ connection_cb(uv_stream_t *server, int status)
 		c->creds = 1;
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+}
+
+static void
+idle_timer_cb(uv_timer_t *t)
+{
+	struct rg_control *ctl = t->data;
+	uint64_t now = uv_now(ctl->loop);
+	struct conn *c;
+
+	for (c = ctl->conns; c != NULL; c = c->next)
+		if (!c->closing && now - c->last_ms > CONTROL_IDLE_MS)
+			conn_close(c);
 }
 
 /* 1 when something answers on PATH: another daemon owns it. */
@@ -374,11 +428,14 @@ make_parent_dir(const char *path)
 	free(dir);
 }
 
+/* The server and the idle timer live in CTL: free it after both. */
 static void
 server_close_cb(uv_handle_t *hd)
 {
 	struct rg_control *ctl = hd->data;
 
+	if (--ctl->closes > 0)
+		return;
 	free(ctl->path);
 	free(ctl);
 }
@@ -389,6 +446,7 @@ rg_control_open(uv_loop_t *loop, const char *path, const char *group,
 {
 	struct rg_control *ctl;
 	struct group *gr;
+	struct stat st;
 	mode_t old;
 	int rc;
 
@@ -415,7 +473,16 @@ rg_control_open(uv_loop_t *loop, const char *path, const char *group,
 		    "there", path);
 		goto fail;
 	}
-	(void)unlink(path);
+	/* Replace a stale socket, and nothing else: a mistyped path must
+	 * not delete a file. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, err_len, "%s exists and is not a socket",
+			    path);
+			goto fail;
+		}
+		(void)unlink(path);
+	}
 	uv_pipe_init(loop, &ctl->server, 0);
 	ctl->server.data = ctl;
 	/* Never a moment with a socket open to everybody. */
@@ -426,12 +493,19 @@ rg_control_open(uv_loop_t *loop, const char *path, const char *group,
 		rc = uv_listen((uv_stream_t *)&ctl->server, 16, connection_cb);
 	if (rc < 0) {
 		snprintf(err, err_len, "%s: %s", path, uv_strerror(rc));
+		ctl->closes = 1;
 		uv_close((uv_handle_t *)&ctl->server, server_close_cb);
 		return NULL;
 	}
-	if (chmod(path, 0660) < 0 ||
-	    (ctl->has_group && chown(path, (uid_t)-1, ctl->gid) < 0))
-		rg_log_warn("control: cannot set the owner or mode of %s", path);
+	/* The umask above made it 0660; lchown does not follow a link
+	 * someone may have put in its place. */
+	if (ctl->has_group && lchown(path, (uid_t)-1, ctl->gid) < 0)
+		rg_log_warn("control: cannot give %s to its group", path);
+	uv_timer_init(loop, &ctl->idle);
+	ctl->idle.data = ctl;
+	ctl->server.data = ctl;
+	uv_timer_start(&ctl->idle, idle_timer_cb, 10000, 10000);
+	uv_unref((uv_handle_t *)&ctl->idle);
 	return ctl;
 fail:
 	free(ctl->path);
@@ -453,5 +527,7 @@ rg_control_close(struct rg_control *ctl)
 	}
 	ctl->conns = NULL;
 	(void)unlink(ctl->path);
+	ctl->closes = 2;
+	uv_close((uv_handle_t *)&ctl->idle, server_close_cb);
 	uv_close((uv_handle_t *)&ctl->server, server_close_cb);
 }

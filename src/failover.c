@@ -135,7 +135,7 @@ rg_failover_init(struct rg_failover *f, struct rg_health *h,
 	f->mode = RG_MODE_NORMAL;
 	snprintf(f->active, sizeof(f->active), "%s", p->conf->name);
 	f->mode_since_wall_ms = rg_clock_wall_ms();
-	(void)now_ms;
+	f->started_ms = now_ms;
 }
 
 void
@@ -153,6 +153,16 @@ rg_failover_rebind(struct rg_failover *f, struct rg_health *h,
 		rg_journal_add(f->journal, RG_EVENT_UNPIN, 1, f->pinned, NULL,
 		    NULL, reason, NULL);
 		f->pinned[0] = '\0';
+	}
+	if (f->pinned[0] != '\0' && (p = rg_health_pool(h, f->pinned)) !=
+	    NULL && (strcmp(f->active, f->pinned) != 0 || mode_of(p) !=
+	    f->mode)) {
+		/* The pin holds across a reload, whatever role the pool
+		 * has now. */
+		snprintf(reason, sizeof(reason), "pinned pool \"%s\" after "
+		    "a reload", f->pinned);
+		failover_switch(f, p, reason);
+		return;
 	}
 	p = rg_health_pool(h, f->active);
 	if (p == NULL || mode_of(p) != f->mode) {
@@ -186,10 +196,14 @@ rg_failover_evaluate(struct rg_failover *f, uint64_t now_ms)
 	if (f->pinned[0] != '\0')
 		goto out;
 
+	/* At start the primary is not down, only not probed yet: wait for
+	 * its verdict rather than race the fallbacks, but no longer than
+	 * `fall` rounds take. */
+	f->starting = f->mode == RG_MODE_NORMAL && !pri_ok &&
+	    primary_unknown(pri) && now_ms < f->started_ms +
+	    (uint64_t)c->fall * (c->interval_ms + c->timeout_ms);
 	if (f->mode == RG_MODE_NORMAL) {
-		/* At start the primary is not down, only not probed yet:
-		 * wait for its verdict rather than race the fallbacks. */
-		if (pri_ok || primary_unknown(pri))
+		if (pri_ok || f->starting)
 			goto out;
 		if ((to = failover_choose(f)) != NULL) {
 			snprintf(reason, sizeof(reason),
@@ -239,6 +253,9 @@ rg_failover_evaluate(struct rg_failover *f, uint64_t now_ms)
 	}
 out:
 	f->serving = pool_usable(rg_health_pool(h, f->active));
+	if (f->starting)
+		return f->started_ms + (uint64_t)c->fall * (c->interval_ms +
+		    c->timeout_ms);
 	if (f->pinned[0] == '\0' && f->mode != RG_MODE_NORMAL && pri_ok &&
 	    c->failback == RG_FAILBACK_AUTO)
 		return f->primary_ok_since_ms + hold_ms;

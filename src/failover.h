@@ -5,7 +5,8 @@
  * failover (a fallback pool serves), last-resort (embedded recursion).  It
  * leaves normal when the primary pool has no upstream up, and moves only to
  * a pool that has an upstream up right now, fallbacks in configuration
- * order first.  It fails back once the primary pool has stayed healthy for
+ * order first.  At start, while a primary upstream has not been judged yet,
+ * it waits for that verdict, at most `fall` x (interval + timeout).  It fails back once the primary pool has stayed healthy for
  * failback-hold-s (any lapse restarts the hold), or only on command when
  * failback = "manual".  An administrator can pin a pool.  Every change is an
  * event with the reason and the evidence.
@@ -34,6 +35,8 @@ struct rg_failover {
 	uint64_t mode_since_wall_ms;
 	uint64_t primary_ok_since_ms;	/**< monotonic; 0 = primary not ok */
 	int serving;			/**< the active pool has an upstream up */
+	int starting;			/**< waiting for the primary's verdict */
+	uint64_t started_ms;		/**< monotonic time of the start */
 	uint64_t changes;		/**< mode changes since start */
 };
 

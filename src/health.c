@@ -172,6 +172,7 @@ rg_upstream_observe(struct rg_health *h, struct rg_upstream *u,
 	enum rg_state old = u->state;
 	uint32_t need;
 	char reason[256];
+	int dir;
 
 	u->rounds++;
 	if (outcome != RG_STATE_UP) {
@@ -185,38 +186,51 @@ rg_upstream_observe(struct rg_health *h, struct rg_upstream *u,
 			    rg_probe_err_str(err));
 		u->last_error_wall_ms = rg_clock_wall_ms();
 	}
-	if (outcome == u->observed)
+	/*
+	 * Rounds that push the same way count together: better news needs
+	 * `rise` of them, worse news `fall`; from unknown, only "up" is
+	 * better.  Mixed bad rounds (a time-out, then a slow answer) still
+	 * add up; the state taken is the latest round's when falling, and
+	 * the worst of the pushing rounds when rising, so a recovery is
+	 * never rosier than what was seen.
+	 */
+	u->observed = outcome;
+	if (u->state == RG_STATE_UNKNOWN)
+		dir = outcome == RG_STATE_UP ? 1 : -1;
+	else
+		dir = outcome > u->state ? 1 : outcome < u->state ? -1 : 0;
+	if (dir == 0 || dir != u->direction) {
+		u->direction = dir;
+		u->streak = 0;
+		u->target = outcome;
+	}
+	if (dir != 0) {
 		u->streak++;
-	else {
-		u->observed = outcome;
-		u->streak = 1;
+		if (dir < 0 || outcome < u->target)
+			u->target = outcome;
 	}
 	rg_log_debug("health: %s: round %s (%s), %u in a row, state %s",
 	    u->conf->name, rg_state_str[outcome],
 	    outcome == RG_STATE_UP ? "ok" : u->last_error, u->streak,
 	    rg_state_str[u->state]);
 
-	/* Better news needs `rise` rounds, worse news `fall`; from unknown,
-	 * only "up" counts as better. */
-	if (u->state == RG_STATE_UNKNOWN)
-		need = outcome == RG_STATE_UP ? h->conf->rise : h->conf->fall;
-	else
-		need = outcome > u->state ? h->conf->rise : h->conf->fall;
-	if (outcome != u->state && u->streak >= need) {
-		u->state = outcome;
+	need = dir > 0 ? h->conf->rise : h->conf->fall;
+	if (dir != 0 && u->streak >= need) {
+		u->state = u->target;
 		u->state_since_wall_ms = rg_clock_wall_ms();
-		if (outcome == RG_STATE_UP)
+		if (u->state == RG_STATE_UP)
 			snprintf(reason, sizeof(reason),
 			    "%u consecutive good probe rounds", u->streak);
 		else
 			snprintf(reason, sizeof(reason),
 			    "%u consecutive %s probe rounds: %s", u->streak,
-			    outcome == RG_STATE_DOWN ? "failed" : "degraded",
-			    u->last_error);
+			    dir > 0 ? "better" : "failed", u->last_error);
 		rg_journal_add(h->journal, RG_EVENT_UPSTREAM,
-		    outcome != RG_STATE_UP, u->conf->name,
-		    rg_state_str[old], rg_state_str[outcome], reason,
+		    u->state != RG_STATE_UP, u->conf->name,
+		    rg_state_str[old], rg_state_str[u->state], reason,
 		    upstream_evidence(u));
+		u->direction = 0;
+		u->streak = 0;
 	}
 	upstream_schedule(h, u, now_ms);
 }
@@ -506,7 +520,9 @@ rg_health_new(struct rg_conf *conf, struct rg_health *old,
 			if (prev != NULL && upstream_same(prev->conf, u->conf)) {
 				u->state = prev->state;
 				u->observed = prev->observed;
+				u->direction = prev->direction;
 				u->streak = prev->streak;
+				u->target = prev->target;
 				u->last_err = prev->last_err;
 				memcpy(u->last_error, prev->last_error,
 				    sizeof(u->last_error));

@@ -52,7 +52,9 @@ struct rg_upstream {
 	struct rg_pool *pool;
 	enum rg_state state;
 	enum rg_state observed;		/**< outcome of the last round */
-	uint32_t streak;		/**< consecutive rounds with that outcome */
+	int direction;			/**< rounds push up (1), down (-1), or 0 */
+	uint32_t streak;		/**< consecutive rounds pushing that way */
+	enum rg_state target;		/**< state the streak leads to */
 	enum rg_probe_err last_err;	/**< last failure (RG_PROBE_OK: none yet) */
 	char last_error[192];		/**< its text, with detail */
 	uint64_t last_error_wall_ms;

@@ -24,7 +24,9 @@
 	X(UNPIN,	"unpin")					\
 	X(FAILBACK,	"failback")					\
 	X(RELOAD,	"reload")					\
-	X(RELOAD_FAILED, "reload-failed")
+	X(RELOAD_FAILED, "reload-failed")				\
+	X(FEED_APPLIED,	"feed-applied")					\
+	X(FEED_REJECTED, "feed-rejected")
 
 enum rg_event_type {
 #define X(n, s) RG_EVENT_##n,

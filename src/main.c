@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <stddef.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,12 @@
 #include <uv.h>
 
 #include "config.h"
+#include "blocklist.h"
 #include "clock.h"
 #include "conf.h"
 #include "control.h"
 #include "failover.h"
+#include "feeds.h"
 #include "health.h"
 #include "journal.h"
 #include "log.h"
@@ -47,6 +50,8 @@ struct agent {
 	struct rg_failover fo;
 	struct rg_journal *journal;
 	struct rg_control *control;
+	struct rg_bl_domain *bl_domain;
+	struct rg_feeds *feeds;
 	const char *conf_path;
 	int in_tick;
 	int stopping;
@@ -133,6 +138,50 @@ state_dir_make(const char *dir)
 	return rc;
 }
 
+static int
+str_differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* Settings a running daemon cannot change: each one that changed is a
+ * warning, logged and returned to the caller. */
+static json_t *
+restart_settings(const struct rg_conf *old, const struct rg_conf *new_)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+		{ "server.control-socket", offsetof(struct rg_conf,
+		    control_socket) },
+		{ "server.control-group", offsetof(struct rg_conf,
+		    control_group) },
+		{ "server.state-dir", offsetof(struct rg_conf, state_dir) },
+		{ "server.user", offsetof(struct rg_conf, user) },
+	};
+	json_t *w = json_array();
+	char msg[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *a = *(char *const *)((const char *)old +
+		    keys[i].off);
+		const char *b = *(char *const *)((const char *)new_ +
+		    keys[i].off);
+
+		if (!str_differ(a, b))
+			continue;
+		snprintf(msg, sizeof(msg), "%s changed; the running value "
+		    "stays until resguardd is restarted", keys[i].key);
+		rg_log_warnx("%s", msg);
+		json_array_append_new(w, json_string(msg));
+	}
+	return w;
+}
+
 /*
  * Reload.  The new health is built beside the old one and takes over only
  * when the whole file is good; rounds of the old one still in flight are
@@ -144,7 +193,7 @@ agent_reload(struct agent *a, const char *who)
 	struct rg_conf *conf = NULL;
 	struct rg_health *h;
 	json_t *errors = json_array();
-	json_t *reply;
+	json_t *reply, *warnings;
 	int rc;
 	char reason[512];
 
@@ -161,11 +210,10 @@ agent_reload(struct agent *a, const char *who)
 		return reply;
 	}
 	json_decref(errors);
-	if (strcmp(conf->control_socket, a->health->conf->control_socket) != 0)
-		rg_log_warnx("control: control-socket changed to %s; it takes "
-		    "effect at the next start", conf->control_socket);
+	warnings = restart_settings(a->health->conf, conf);
 	if ((h = rg_health_new(conf, a->health, a->net, a->journal)) == NULL) {
 		rg_conf_free(conf);
+		json_decref(warnings);
 		return rg_control_error("out of memory; the running "
 		    "configuration stays");
 	}
@@ -174,13 +222,18 @@ agent_reload(struct agent *a, const char *who)
 	rg_health_free(a->health);
 	a->health = h;
 	rg_failover_rebind(&a->fo, h, rg_clock_ms());
+	rg_feeds_configure(a->feeds, h->conf);
 	snprintf(reason, sizeof(reason), "configuration reloaded from %s",
 	    a->conf_path);
 	rg_journal_add(a->journal, RG_EVENT_RELOAD, 0, NULL, NULL, NULL,
-	    reason, json_pack("{s:s, s:i}", "requested_by", who, "pools",
-	    (int)h->n_pools));
+	    reason, json_pack("{s:s, s:i, s:O}", "requested_by", who, "pools",
+	    (int)h->n_pools, "restart_needed", warnings));
 	agent_tick(a);
-	return rg_control_ok(json_pack("{s:s}", "message", reason));
+	reply = rg_control_ok(json_pack("{s:s}", "message", reason));
+	if (json_array_size(warnings) > 0)
+		json_object_set(reply, "warnings", warnings);
+	json_decref(warnings);
+	return reply;
 }
 
 static json_t *
@@ -267,13 +320,31 @@ cmd_failback(struct agent *a)
 	    "failed back: mode normal"));
 }
 
+/* 1 when NAME (canonical presentation form) is SUFFIX or below it. */
+static int
+name_under(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), m = strlen(suffix);
+
+	if (strcmp(suffix, ".") == 0)
+		return 1;
+	if (m > n || strcasecmp(name + n - m, suffix) != 0)
+		return 0;
+	return m == n || name[n - m - 1] == '.';
+}
+
 static json_t *
 cmd_check(struct agent *a, json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
+	const struct rg_conf *c = a->health->conf;
+	const struct rg_blocklist *bl = rg_bl_current(a->bl_domain);
+	struct rg_bl_match m;
 	ldns_rdf *d;
 	char *fq;
 	json_t *res;
+	size_t i;
+	int hit;
 
 	if (name == NULL)
 		return rg_control_error("\"name\" missing");
@@ -283,10 +354,28 @@ cmd_check(struct agent *a, json_t *req)
 	ldns_dname2canonical(d);
 	fq = ldns_rdf2str(d);
 	ldns_rdf_deep_free(d);
-	res = json_pack("{s:s, s:b, s:s}", "name", fq ? fq : name,
-	    "blocked", 0, "message", a->health->conf->n_feeds == 0 ?
-	    "no feeds configured" : "feeds are configured but this version "
-	    "does not enforce a blocklist yet");
+	if (fq == NULL)
+		return rg_control_error("out of memory");
+	for (i = 0; i < c->n_allowlist; i++)
+		if (name_under(fq, c->allowlist[i])) {
+			res = json_pack("{s:s, s:b, s:b, s:s, s:s}", "name", fq,
+			    "blocked", 0, "allowed", 1, "rule",
+			    c->allowlist[i], "message", "on the allowlist "
+			    "(policy.allowlist): never blocked");
+			free(fq);
+			return rg_control_ok(res);
+		}
+	hit = bl != NULL ? rg_bl_lookup_str(bl, fq, &m) : 0;
+	if (hit == 1)
+		res = json_pack("{s:s, s:b, s:s, s:s, s:b, s:s, s:s?}",
+		    "name", fq, "blocked", m.action != RG_ACTION_LOG_ONLY,
+		    "action", rg_action_str[m.action], "rule", m.rule,
+		    "wildcard", m.wildcard, "feed", m.feed,
+		    "indicator", m.indicator);
+	else
+		res = json_pack("{s:s, s:b, s:s}", "name", fq, "blocked", 0,
+		    "message", c->n_feeds == 0 ? "no feeds configured" :
+		    "no rule matches");
 	free(fq);
 	return rg_control_ok(res);
 }
@@ -294,21 +383,30 @@ cmd_check(struct agent *a, json_t *req)
 static json_t *
 cmd_feeds(struct agent *a, json_t *req)
 {
+	const char *name = json_string_value(json_object_get(req, "name"));
 	const struct rg_conf *c = a->health->conf;
-	json_t *arr = json_array();
-	size_t i;
+	char msg[256];
 
-	for (i = 0; i < c->n_feeds; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, "
-		    "s:i, s:n, s:n}", "name", c->feeds[i].name, "format",
-		    c->feeds[i].format, "source", c->feeds[i].source, "state",
-		    "not-fetched", "entries", 0, "updated", "last_error"));
-	if (json_is_true(json_object_get(req, "refresh")))
-		return rg_control_error("feed fetching is not available in "
-		    "this version");
-	return rg_control_ok(json_pack("{s:o, s:s}", "feeds", arr, "message",
-	    c->n_feeds == 0 ? "no feeds configured" : "feeds are "
-	    "configured but this version does not fetch them yet"));
+	if (json_is_true(json_object_get(req, "refresh"))) {
+		if (rg_feeds_refresh(a->feeds, name) < 0)
+			return rg_control_error("no feed named \"%.64s\"",
+			    name);
+		snprintf(msg, sizeof(msg), "refreshing %s%s%s; see "
+		    "\"resguardctl feeds\" and the events", name ? "feed \"" :
+		    "all feeds", name ? name : "", name ? "\"" : "");
+		return rg_control_ok(json_pack("{s:s}", "message", msg));
+	}
+	return rg_control_ok(json_pack("{s:o, s:s}", "feeds",
+	    rg_feeds_json(a->feeds), "message", c->n_feeds == 0 ?
+	    "no feeds configured" : "feeds"));
+}
+
+static void
+status_parts(struct agent *a, struct rg_status_parts *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->feeds = a->feeds;
+	p->blocklist = rg_bl_current(a->bl_domain);
 }
 
 static json_t *
@@ -316,8 +414,13 @@ control_cb(void *arg, const char *cmd, json_t *req)
 {
 	struct agent *a = arg;
 
-	if (strcmp(cmd, "status") == 0)
-		return rg_control_ok(rg_status_json(&a->fo, rg_clock_ms()));
+	if (strcmp(cmd, "status") == 0) {
+		struct rg_status_parts parts;
+
+		status_parts(a, &parts);
+		return rg_control_ok(rg_status_json(&a->fo, &parts,
+		    rg_clock_ms()));
+	}
 	if (strcmp(cmd, "upstreams") == 0)
 		return cmd_upstreams(a);
 	if (strcmp(cmd, "events") == 0)
@@ -353,6 +456,8 @@ agent_stop(struct agent *a, const char *why)
 	a->stopping = 1;
 	rg_control_close(a->control);
 	a->control = NULL;
+	rg_feeds_free(a->feeds);
+	a->feeds = NULL;
 	uv_timer_stop(&a->timer);
 	uv_signal_stop(&a->sig_hup);
 	uv_signal_stop(&a->sig_term);
@@ -514,6 +619,14 @@ main(int argc, char *argv[])
 	a.health->wake_cb = health_wake_cb;
 	a.health->wake_arg = &a;
 	rg_failover_init(&a.fo, a.health, a.journal, rg_clock_ms());
+	/* Feeds are read off the loop; until the first snapshot is
+	 * published the blocklist is empty. */
+	if ((a.bl_domain = rg_bl_domain_new(0, NULL)) == NULL ||
+	    (a.feeds = rg_feeds_new(a.loop, a.journal, a.bl_domain)) == NULL) {
+		rg_log_warnx("out of memory");
+		return 1;
+	}
+	rg_feeds_configure(a.feeds, a.health->conf);
 
 	uv_timer_init(a.loop, &a.timer);
 	a.timer.data = &a;
@@ -535,6 +648,7 @@ main(int argc, char *argv[])
 	uv_run(a.loop, UV_RUN_DEFAULT);
 
 	rg_health_free(a.health);
+	rg_bl_domain_free(a.bl_domain);
 	rg_journal_close(a.journal);
 	uv_loop_close(a.loop);
 	free(abspath);

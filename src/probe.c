@@ -222,6 +222,9 @@ rg_probe_match(const struct rg_probe_query *q, const uint8_t *pkt,
 }
 
 /* Append to a detail buffer, truncating quietly. */
+static void detail_add(char *d, size_t dlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 detail_add(char *d, size_t dlen, const char *fmt, ...)
 {

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "blocklist.h"
+#include "feeds.h"
 #include "journal.h"
 #include "status.h"
 
@@ -57,19 +59,9 @@ pool_json(const struct rg_pool *p)
 	    "upstreams", ups);
 }
 
-static int
-pool_has_unknown(const struct rg_pool *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->n_upstreams; i++)
-		if (p->upstreams[i]->state == RG_STATE_UNKNOWN)
-			return 1;
-	return 0;
-}
-
 int
-rg_status_verdict(const struct rg_failover *f, char *summary, size_t len)
+rg_status_verdict(const struct rg_failover *f,
+    const struct rg_status_parts *parts, char *summary, size_t len)
 {
 	struct rg_health *h = f->health;
 	struct rg_pool *pri = rg_health_primary(h);
@@ -91,8 +83,7 @@ rg_status_verdict(const struct rg_failover *f, char *summary, size_t len)
 		}
 
 	if (act != NULL && rg_pool_count(act, RG_STATE_UP) == 0) {
-		if (f->mode == RG_MODE_NORMAL && f->pinned[0] == '\0' &&
-		    pool_has_unknown(pri)) {
+		if (f->starting) {
 			snprintf(summary, len, "starting: primary pool \"%s\" "
 			    "not probed enough yet", pri->conf->name);
 			return 1;
@@ -124,6 +115,9 @@ rg_status_verdict(const struct rg_failover *f, char *summary, size_t len)
 		    up, total);
 		return 1;
 	}
+	if (parts != NULL && parts->feeds != NULL &&
+	    rg_feeds_warning(parts->feeds, summary, len))
+		return 1;
 	if (rg_journal_write_errors(f->journal) > 0) {
 		snprintf(summary, len, "the event journal cannot be written "
 		    "(%zu failed writes)", rg_journal_write_errors(f->journal));
@@ -135,7 +129,8 @@ rg_status_verdict(const struct rg_failover *f, char *summary, size_t len)
 }
 
 json_t *
-rg_status_json(const struct rg_failover *f, uint64_t now_ms)
+rg_status_json(const struct rg_failover *f,
+    const struct rg_status_parts *parts, uint64_t now_ms)
 {
 	struct rg_health *h = f->health;
 	const struct rg_conf *c = h->conf;
@@ -154,9 +149,9 @@ rg_status_json(const struct rg_failover *f, uint64_t now_ms)
 	    json_integer((json_int_t)(rg_failover_primary_ok_ms(f, now_ms) /
 	    1000)),
 	    "ready", f->mode != RG_MODE_NORMAL && f->primary_ok_since_ms != 0);
-	code = rg_status_verdict(f, summary, sizeof(summary));
+	code = rg_status_verdict(f, parts, summary, sizeof(summary));
 	doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:o, s:o, "
-	    "s:[], s:{s:i, s:i}, s:[], s:{s:i, s:s}}",
+	    "s:o, s:{s:I, s:I, s:I}, s:[], s:{s:i, s:s}}",
 	    "version", PACKAGE_VERSION,
 	    "agent_id", c->agent_id,
 	    "mode", rg_mode_str[f->mode],
@@ -166,8 +161,14 @@ rg_status_json(const struct rg_failover *f, uint64_t now_ms)
 	    "mode_changes", (json_int_t)f->changes,
 	    "failback", fb,
 	    "pools", pools,
-	    "feeds",
-	    "blocklist", "entries", 0, "hits", 0,
+	    "feeds", parts && parts->feeds ? rg_feeds_json(parts->feeds) :
+	    json_array(),
+	    "blocklist",
+	    "entries", (json_int_t)(parts && parts->blocklist ?
+	    rg_bl_entries(parts->blocklist) : 0),
+	    "bytes", (json_int_t)(parts && parts->blocklist ?
+	    rg_bl_bytes(parts->blocklist) : 0),
+	    "hits", (json_int_t)(parts ? parts->blocklist_hits : 0),
 	    "reporters",
 	    "health", "code", code, "summary", summary);
 	return doc;

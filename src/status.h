@@ -3,8 +3,8 @@
  * and the monitoring verdict that goes with it.
  *
  * The verdict follows the monitoring-plugin convention: 0 all well;
- * 1 warning (failover active or pinned, an upstream not up, the journal not
- * writable); 2 critical (the active pool has no upstream up: nothing can
+ * 1 warning (failover active or pinned, an upstream not up, a feed failing
+ * or unavailable, the journal not writable); 2 critical (the active pool has no upstream up: nothing can
  * serve); 3 is left to the client (daemon unreachable).
  */
 #ifndef RG_STATUS_H
@@ -15,14 +15,25 @@
 
 #include "failover.h"
 
+struct rg_feeds;
+struct rg_blocklist;
+
+/** The other parts the status covers besides failover (any may be NULL). */
+struct rg_status_parts {
+	const struct rg_feeds *feeds;
+	const struct rg_blocklist *blocklist;
+	uint64_t blocklist_hits;
+};
+
 /** The whole status document (DESIGN.md), with "health": {code, summary}. */
-json_t *rg_status_json(const struct rg_failover *f, uint64_t now_ms);
+json_t *rg_status_json(const struct rg_failover *f,
+    const struct rg_status_parts *parts, uint64_t now_ms);
 
 /** One upstream as in the status document. */
 json_t *rg_upstream_json(const struct rg_upstream *u);
 
 /** The verdict: 0, 1 or 2, with a one-line summary in SUMMARY. */
-int rg_status_verdict(const struct rg_failover *f, char *summary,
-    size_t len);
+int rg_status_verdict(const struct rg_failover *f,
+    const struct rg_status_parts *parts, char *summary, size_t len);
 
 #endif

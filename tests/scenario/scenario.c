@@ -192,7 +192,7 @@ test_starts_normal(void **state)
 	world_start(&w, "", pools_std);
 	all_ok();
 	run_to(&w, 1500);
-	assert_int_equal(rg_status_verdict(&w.fo, summary, sizeof(summary)),
+	assert_int_equal(rg_status_verdict(&w.fo, NULL, summary, sizeof(summary)),
 	    1);		/* starting: nothing probed enough yet */
 	run_to(&w, 5000);
 	assert_state(&w, "p1", RG_STATE_UP);
@@ -200,7 +200,7 @@ test_starts_normal(void **state)
 	assert_state(&w, "recursion", RG_STATE_UP);
 	assert_int_equal(w.fo.mode, RG_MODE_NORMAL);
 	assert_string_equal(w.fo.active, "primary");
-	assert_int_equal(rg_status_verdict(&w.fo, summary, sizeof(summary)),
+	assert_int_equal(rg_status_verdict(&w.fo, NULL, summary, sizeof(summary)),
 	    0);
 	assert_int_equal(count_events(&w, "mode", NULL), 0);
 	world_stop(&w);
@@ -248,7 +248,7 @@ test_primary_dies(void **state)
 	    "from"), "upstreams"), 0), "last_error")), "timeout");
 	json_decref(ev);
 	assert_int_equal(count_events(&w, "upstream", NULL), 2 + 5);
-	assert_int_equal(rg_status_verdict(&w.fo, summary, sizeof(summary)),
+	assert_int_equal(rg_status_verdict(&w.fo, NULL, summary, sizeof(summary)),
 	    1);
 	assert_non_null(strstr(summary, "failover active"));
 	world_stop(&w);
@@ -348,7 +348,7 @@ test_nothing_serves(void **state)
 	fake_upstream("o1", FAKE_TIMEOUT, 0);
 	fake_upstream("recursion", FAKE_TIMEOUT, 0);
 	run_to(&w, 30000);
-	assert_int_equal(rg_status_verdict(&w.fo, summary, sizeof(summary)),
+	assert_int_equal(rg_status_verdict(&w.fo, NULL, summary, sizeof(summary)),
 	    2);
 	assert_non_null(strstr(summary, "no pool can serve"));
 	/* Down upstreams are probed with back-off: over the next minute far
@@ -365,7 +365,7 @@ test_nothing_serves(void **state)
 	fake_upstream("p1", FAKE_OK, 3);
 	run_to(&w, 90000 + 8000 * 12 / 10 * 2 + 2000);
 	assert_int_equal(w.fo.mode, RG_MODE_NORMAL);
-	assert_int_equal(rg_status_verdict(&w.fo, summary, sizeof(summary)),
+	assert_int_equal(rg_status_verdict(&w.fo, NULL, summary, sizeof(summary)),
 	    1);		/* the others are still down */
 	world_stop(&w);
 }
@@ -466,7 +466,7 @@ test_pin_unpin(void **state)
 	assert_string_equal(w.fo.pinned, "eu");
 	run_to(&w, 60000);
 	assert_string_equal(w.fo.active, "eu");	/* the pin holds */
-	assert_int_equal(rg_status_verdict(&w.fo, summary, sizeof(summary)),
+	assert_int_equal(rg_status_verdict(&w.fo, NULL, summary, sizeof(summary)),
 	    1);
 	assert_int_equal(rg_failover_failback(&w.fo, fake_now()), -EBUSY);
 
@@ -476,7 +476,7 @@ test_pin_unpin(void **state)
 	assert_int_equal(rg_failover_pin(&w.fo, "odvr", fake_now(), warning,
 	    sizeof(warning)), 0);
 	assert_non_null(strstr(warning, "no upstream up"));
-	assert_int_equal(rg_status_verdict(&w.fo, summary, sizeof(summary)),
+	assert_int_equal(rg_status_verdict(&w.fo, NULL, summary, sizeof(summary)),
 	    2);
 
 	/* Unpinned: the primary has been healthy all along, so straight
@@ -545,6 +545,69 @@ test_reload_keeps_state(void **state)
 	world_stop(&w);
 }
 
+static void
+test_mixed_failures_count(void **state)
+{
+	struct world w;
+	uint64_t t;
+	int i;
+
+	/* From the start, p1 refuses and p2 alternates time-outs and
+	 * rewritten answers: neither may stay "unknown" or "up", and the
+	 * wait for the primary's verdict at start is bounded. */
+	world_start(&w, "", pools_std);
+	all_ok();
+	fake_upstream("p1", FAKE_REFUSED_CONN, 0);
+	t = fake_now();
+	for (i = 0; i < 12; i++) {
+		fake_upstream("p2", i % 2 ? FAKE_REWRITE : FAKE_TIMEOUT, 3);
+		run_to(&w, t += 1000);
+	}
+	assert_state(&w, "p1", RG_STATE_DOWN);
+	if (rg_health_upstream(w.h, "p2")->state >= RG_STATE_UP ||
+	    rg_health_upstream(w.h, "p2")->state == RG_STATE_UNKNOWN)
+		fail_msg("p2 is %s", rg_state_str[rg_health_upstream(w.h,
+		    "p2")->state]);
+	assert_int_equal(w.fo.mode, RG_MODE_FAILOVER);
+	assert_int_equal(w.fo.starting, 0);
+	world_stop(&w);
+}
+
+static void
+test_reload_keeps_pin(void **state)
+{
+	static const char *pools_eu_last =
+	    "pools = (\n"
+	    " { name = \"primary\"; role = \"primary\";\n"
+	    "   upstreams = ( { name = \"p1\"; address = \"127.0.0.1\"; } ); },\n"
+	    " { name = \"eu\"; role = \"last-resort\";\n"
+	    "   upstreams = ( { name = \"e1\"; address = \"127.0.0.3\"; } ); }\n"
+	    ");\n";
+	struct world w;
+	struct rg_health *h2;
+	char warning[256];
+
+	world_start(&w, "", pools_std);
+	all_ok();
+	run_to(&w, 6000);
+	assert_int_equal(rg_failover_pin(&w.fo, "eu", fake_now(), warning,
+	    sizeof(warning)), 0);
+	h2 = rg_health_new(conf_from("", pools_eu_last), w.h, w.net, w.j);
+	h2->wake_cb = wake_cb;
+	h2->wake_arg = &w;
+	rg_health_free(w.h);
+	w.h = h2;
+	rg_failover_rebind(&w.fo, h2, fake_now());
+	world_tick(&w);
+	/* Still pinned to eu, now in its new role. */
+	assert_string_equal(w.fo.pinned, "eu");
+	assert_string_equal(w.fo.active, "eu");
+	assert_int_equal(w.fo.mode, RG_MODE_LAST_RESORT);
+	run_to(&w, fake_now() + 5000);
+	assert_string_equal(w.fo.active, "eu");
+	world_stop(&w);
+}
+
 int
 main(void)
 {
@@ -560,6 +623,8 @@ main(void)
 		cmocka_unit_test(test_pin_unpin),
 		cmocka_unit_test(test_rewrite_degrades),
 		cmocka_unit_test(test_reload_keeps_state),
+		cmocka_unit_test(test_mixed_failures_count),
+		cmocka_unit_test(test_reload_keeps_pin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -121,7 +121,13 @@ lab_start() {
 daemon_start() {
 	"$RESGUARDD" -f -v -c "${1:-$RG_LAB_CONF}" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
-	wait_until 10 "daemon answers" -- ctl status
+	wait_until 10 "daemon answers" -- daemon_answers
+}
+
+# The daemon answers (status exits 0, 1 or 2; 3 is "unreachable").
+daemon_answers() {
+	ctl status >/dev/null 2>&1
+	[ $? -ne 3 ]
 }
 
 daemon_stop() {

@@ -115,7 +115,7 @@ test_fall_needs_consecutive(void **state)
 	observe(fx, RG_STATE_DOWN);
 	assert_state(fx, RG_STATE_DOWN);
 	assert_string_equal(fx->u->last_error, "timeout");
-	assert_int_equal(fx->u->streak, 3);
+	assert_int_equal(fx->u->streak, 0);	/* a new count starts */
 }
 
 static void
@@ -148,15 +148,24 @@ test_degraded(void **state)
 	assert_state(fx, RG_STATE_DEGRADED);
 	observe(fx, RG_STATE_UP);
 	assert_state(fx, RG_STATE_UP);
-	/* From up, down is worse: fall rounds, degraded ones do not count
-	 * towards it. */
+	/* Mixed bad rounds add up: a time-out, a slow answer, a slow
+	 * answer make three worse rounds; the state is the latest's. */
 	observe(fx, RG_STATE_DOWN);
 	observe(fx, RG_STATE_DEGRADED);
-	observe(fx, RG_STATE_DOWN);
-	observe(fx, RG_STATE_DOWN);
 	assert_state(fx, RG_STATE_UP);
+	observe(fx, RG_STATE_DEGRADED);
+	assert_state(fx, RG_STATE_DEGRADED);
+	/* From degraded, three time-outs in a row make it down. */
+	observe(fx, RG_STATE_DOWN);
+	observe(fx, RG_STATE_DOWN);
+	assert_state(fx, RG_STATE_DEGRADED);
 	observe(fx, RG_STATE_DOWN);
 	assert_state(fx, RG_STATE_DOWN);
+	/* Rising takes the worst of the rising rounds: degraded then up
+	 * from down is degraded. */
+	observe(fx, RG_STATE_DEGRADED);
+	observe(fx, RG_STATE_UP);
+	assert_state(fx, RG_STATE_DEGRADED);
 }
 
 static void

@@ -1,0 +1,1197 @@
+/*
+ * blocklist.c -- the blocklist snapshot, its builder, its publication and
+ * the "domains" list format.
+ *
+ * A snapshot is a hash table whose buckets hold the rules themselves, so
+ * that looking a key up costs one cache miss, not one for the table and one
+ * more for the rule.  A bucket is 128 bytes: a header byte (bytes used and
+ * an overflow bit), then variable-size entries: a byte of the key's hash,
+ * the length of the name in wire form, a byte of flags (action, wildcard),
+ * the name lowercased in wire form without its root label (or, when longer
+ * than BL_INLINE_MAX, its offset in a separate array), the feed index and,
+ * when there is one, the offset of the indicator in a string array where
+ * indicators are stored once.  A key may live in either of two buckets
+ * chosen by its hash; the rule goes to the emptier one, which keeps the
+ * buckets evenly filled at 75 %; when both are full it goes to the first
+ * bucket with room after the first choice, and the buckets passed are
+ * marked as overflowing so that a search goes on past them.  A rule of the
+ * usual size costs its wire name plus 4 bytes, divided by the fill factor.
+ *
+ * A lookup lowercases the name into a stack buffer, hashes the exact name
+ * and each parent at a depth where wildcard rules exist, prefetches all
+ * their buckets, then searches them in precedence order.
+ *
+ * The builder appends entries to one growing array; building counts their
+ * bytes, sizes the table, and inserts them in the order added, dropping a
+ * name already present (the first added wins).  Should an entry find no
+ * room at all, the table is rebuilt larger.
+ *
+ * Publication is quiescent-state based reclamation: readers load the
+ * current pointer with acquire semantics and take no lock; the writer swaps
+ * it, stamps the old snapshot with a new epoch and frees it once every
+ * reader has announced a quiescent state at that epoch or later.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blocklist.h"
+
+#define BL_WIRE_MAX	255	/* a name in wire form, root label included */
+#define BL_PAD		8	/* zero bytes after a key, for whole-word loads */
+#define BL_LABELS_MAX	128
+#define BL_TEXT_MAX	255	/* longest name accepted in presentation form */
+
+/* Entry flags: the action in the low bits. */
+#define BL_ACTION_MASK	0x07
+#define BL_WILD		0x08	/* "*." rule: matches below the name */
+#define BL_IND		0x10	/* a 4-byte indicator offset follows */
+#define BL_FEED16	0x20	/* the feed index takes 2 bytes, not 1 */
+#define BL_LONG		0x40	/* in a bucket: the name is in bl->longs */
+
+/* Buckets: a header byte (bytes used, overflow bit), then entries. */
+#define BKT_SIZE	128
+#define BKT_USED	0x7f
+#define BKT_OVF		0x80	/* a key of this bucket may be further on */
+#define BKT_FILL	75	/* percent of the bytes used at first */
+#define BL_INLINE_MAX	64	/* longer names go to bl->longs */
+
+#define BL_BLOB_MAX	UINT32_MAX
+#define BL_RULES_MAX	(UINT32_MAX / 2)
+#define BL_FEEDS_MAX	65535
+
+const char *const rg_action_str[] = {
+	[RG_ACTION_NXDOMAIN] = "nxdomain",
+	[RG_ACTION_NODATA] = "nodata",
+	[RG_ACTION_REFUSED] = "refused",
+	[RG_ACTION_DROP] = "drop",
+	[RG_ACTION_SINKHOLE] = "sinkhole",
+	[RG_ACTION_LOG_ONLY] = "log-only",
+};
+
+struct rg_bl_builder {
+	uint8_t *blob;		/* entries; offset 0 is never an entry */
+	size_t len;
+	size_t cap;
+	size_t count;		/* rules added */
+	char **feeds;
+	size_t nfeeds;
+	char *ind;		/* indicators, NUL-terminated; offset 0 unused */
+	size_t ind_len;
+	size_t ind_cap;
+	uint32_t *ind_tab;	/* interning table of indicator offsets */
+	size_t ind_tab_size;	/* a power of two */
+	size_t ind_count;
+	uint64_t depths[2][2];	/* label counts present: [wildcard][bit / 64] */
+};
+
+struct rg_blocklist {
+	uint8_t *buckets;
+	size_t nbuckets;
+	uint8_t *longs;		/* names too long to be kept in a bucket */
+	size_t longs_len;
+	char *ind;
+	size_t ind_len;
+	char **feeds;
+	size_t *feed_entries;
+	size_t nfeeds;
+	size_t entries;
+	size_t bytes;
+	uint64_t depths[2][2];
+	struct rg_blocklist *retired_next;	/* writer's retired list */
+	uint64_t retired_epoch;
+};
+
+struct bl_reader {
+	alignas(64) _Atomic uint64_t epoch;
+	char pad[64 - sizeof(uint64_t)];
+};
+
+struct rg_bl_domain {
+	_Atomic(struct rg_blocklist *) current;
+	_Atomic uint64_t epoch;
+	unsigned nreaders;
+	struct bl_reader *readers;
+	struct rg_blocklist *retired;
+};
+
+int
+rg_action_parse(const char *s)
+{
+	int i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < RG_ACTION_COUNT; i++)
+		if (strcmp(s, rg_action_str[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* 64x64 -> 128-bit multiply, folded: the mixing step of wyhash. */
+static inline uint64_t
+bl_mum(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 r = (unsigned __int128)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+	uint64_t r = a * b;
+
+	return r ^ (r >> 32) ^ ((a >> 32) * (b >> 32));
+#endif
+}
+
+/* Hash of a key: WIRE is followed by BL_PAD zero bytes, so that it is read
+ * in whole words without a loop over the tail. */
+static inline uint64_t
+key_hash(const uint8_t *wire, size_t wl, int wild)
+{
+	uint64_t h, w;
+	size_t i;
+
+	h = bl_mum(wl ^ (wild ? 0x589965cc75374cc3ULL : 0x1d8e4e27c47d124fULL),
+	    0x9e3779b97f4a7c15ULL);
+	for (i = 0; i < wl; i += 8) {
+		memcpy(&w, wire + i, 8);
+		h = bl_mum(h ^ w, 0xa0761d6478bd642fULL);
+	}
+	return bl_mum(h ^ 0xe7037ed1a0b428dbULL, 0x8ebc6af09c88c6e3ULL);
+}
+
+/* FNV-1a, for interning indicators while building. */
+static uint64_t
+str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* ASCII letters of N bytes at P (a multiple of 8 readable) to lower case,
+ * eight at a time; label lengths (below 64) are left alone. */
+static inline void
+lower_words(uint8_t *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t w, t, m;
+	size_t i;
+
+	for (i = 0; i < n; i += 8) {
+		memcpy(&w, p + i, 8);
+		t = w & (0x7f * ones);
+		m = ((t + (0x80 - 'A') * ones) ^ (t + (0x80 - 'Z' - 1) * ones)) &
+		    ~w & (0x80 * ones);
+		w |= m >> 2;
+		memcpy(p + i, &w, 8);
+	}
+}
+
+static inline void
+depth_set(uint64_t d[2], size_t labels)
+{
+	d[labels / 64] |= 1ULL << (labels % 64);
+}
+
+static inline int
+depth_has(const uint64_t d[2], size_t labels)
+{
+	return (d[labels / 64] >> (labels % 64)) & 1;
+}
+
+static inline void
+prefetch(const void *p)
+{
+#if defined(__GNUC__)
+	__builtin_prefetch(p);
+#endif
+}
+
+/* memcpy() for the short copies of the lookup: the compiler turns a copy
+ * of unknown length into "rep movs", slow to start, so copy words, the last
+ * one overlapping. */
+static inline void
+copy_short(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	uint64_t w;
+	uint32_t v;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&w, s + i, 8);
+			memcpy(d + i, &w, 8);
+		}
+		memcpy(&w, s + n - 8, 8);
+		memcpy(d + n - 8, &w, 8);
+	} else if (n >= 4) {
+		memcpy(&v, s, 4);
+		memcpy(d, &v, 4);
+		memcpy(&v, s + n - 4, 4);
+		memcpy(d + n - 4, &v, 4);
+	} else if (n > 0) {
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
+}
+
+static inline uint8_t
+lower(uint8_t c)
+{
+	return (uint8_t)(c + ((unsigned)(c - 'A') < 26 ? 'a' - 'A' : 0));
+}
+
+/*
+ * Presentation name S (N bytes, no NUL needed) to wire form without the
+ * root label, lowercased, in WIRE; *WL its length, *LABELS its labels.
+ * With WILD, a leftmost "*" label makes a wildcard (*WILD set, the label
+ * dropped) and "*" is refused anywhere else; without, "*" is a label like
+ * any other.  The root is "." (length 0).  Escapes are not supported.
+ */
+static int
+name_parse(const char *s, size_t n, uint8_t *wire, size_t *wl,
+    size_t *labels, int *wild)
+{
+	size_t i = 0, w = 0, start, ll, nl = 0;
+	uint8_t c;
+
+	if (wild != NULL)
+		*wild = 0;
+	if (n == 0 || n > BL_TEXT_MAX)
+		return -EINVAL;
+	if (n == 1 && s[0] == '.')
+		goto out;
+	if (s[n - 1] == '.')
+		n--;
+	if (wild != NULL && s[0] == '*' && (n == 1 || s[1] == '.')) {
+		*wild = 1;
+		if (n == 1)
+			goto out;
+		i = 2;
+	}
+	for (;;) {
+		start = i;
+		for (; i < n && s[i] != '.'; i++) {
+			c = (uint8_t)s[i];
+			if (c <= ' ' || c == 0x7f || c == '\\')
+				return -EINVAL;
+		}
+		ll = i - start;
+		if (ll == 0 || ll > 63 || w + 1 + ll > BL_WIRE_MAX - 1)
+			return -EINVAL;
+		if (wild != NULL && ll == 1 && s[start] == '*')
+			return -EINVAL;
+		wire[w++] = (uint8_t)ll;
+		for (; start < i; start++)
+			wire[w++] = lower((uint8_t)s[start]);
+		nl++;
+		if (i == n)
+			break;
+		i++;
+	}
+out:
+	*wl = w;
+	*labels = nl;
+	return 0;
+}
+
+/* Wire name (no root label) to presentation form, "*."-prefixed if WILD:
+ * the bytes after the first length byte, each later length made a dot. */
+static void
+name_format(const uint8_t *wire, size_t wl, int wild, char out[258])
+{
+	size_t i;
+
+	if (wild) {
+		*out++ = '*';
+		*out++ = '.';
+	}
+	if (wl == 0) {
+		memcpy(out, ".", 2);
+		return;
+	}
+	copy_short(out, wire + 1, wl - 1);
+	out[wl - 1] = '\0';
+	for (i = (size_t)wire[0] + 1; i < wl; i += (size_t)wire[i] + 1)
+		out[i - 1] = '.';
+}
+
+struct rg_bl_builder *
+rg_bl_builder_new(void)
+{
+	struct rg_bl_builder *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->cap = 64 * 1024;
+	b->ind_cap = 4096;
+	b->ind_tab_size = 1024;
+	if ((b->blob = malloc(b->cap)) == NULL ||
+	    (b->ind = malloc(b->ind_cap)) == NULL ||
+	    (b->ind_tab = calloc(b->ind_tab_size, sizeof(uint32_t))) == NULL) {
+		rg_bl_builder_free(b);
+		return NULL;
+	}
+	b->blob[0] = 0;
+	b->len = 1;
+	b->ind[0] = '\0';
+	b->ind_len = 1;
+	return b;
+}
+
+static void
+feeds_free(char **feeds, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(feeds[i]);
+	free(feeds);
+}
+
+void
+rg_bl_builder_free(struct rg_bl_builder *b)
+{
+	if (b == NULL)
+		return;
+	free(b->blob);
+	free(b->ind);
+	free(b->ind_tab);
+	feeds_free(b->feeds, b->nfeeds);
+	free(b);
+}
+
+int
+rg_bl_builder_feed(struct rg_bl_builder *b, const char *name)
+{
+	char **feeds, *s;
+
+	if (b == NULL || name == NULL)
+		return -EINVAL;
+	if (b->nfeeds >= BL_FEEDS_MAX)
+		return -ENOSPC;
+	if ((s = strdup(name)) == NULL)
+		return -ENOMEM;
+	feeds = realloc(b->feeds, (b->nfeeds + 1) * sizeof(*feeds));
+	if (feeds == NULL) {
+		free(s);
+		return -ENOMEM;
+	}
+	b->feeds = feeds;
+	b->feeds[b->nfeeds] = s;
+	return (int)b->nfeeds++;
+}
+
+/* Make room for N more bytes in *BUF of *CAP bytes holding LEN. */
+static int
+grow(void *bufp, size_t *cap, size_t len, size_t n, size_t max)
+{
+	char **buf = bufp;
+	size_t c = *cap;
+	char *nb;
+
+	if (len + n <= c)
+		return 0;
+	if (len + n > max)
+		return -ENOMEM;
+	while (c < len + n)
+		c = c > max / 2 ? max : c * 2;
+	if ((nb = realloc(*buf, c)) == NULL)
+		return -ENOMEM;
+	*buf = nb;
+	*cap = c;
+	return 0;
+}
+
+static int
+ind_tab_grow(struct rg_bl_builder *b)
+{
+	size_t size = b->ind_tab_size * 2, i, j;
+	uint32_t *tab, off;
+	const char *s;
+
+	if ((tab = calloc(size, sizeof(*tab))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < b->ind_tab_size; i++) {
+		if ((off = b->ind_tab[i]) == 0)
+			continue;
+		s = b->ind + off;
+		j = str_hash(s) & (size - 1);
+		while (tab[j] != 0)
+			j = (j + 1) & (size - 1);
+		tab[j] = off;
+	}
+	free(b->ind_tab);
+	b->ind_tab = tab;
+	b->ind_tab_size = size;
+	return 0;
+}
+
+/* The offset of indicator S in the builder's string blob, added if new. */
+static int
+ind_intern(struct rg_bl_builder *b, const char *s, uint32_t *offp)
+{
+	size_t n = strlen(s), j;
+	uint32_t off;
+	int rc;
+
+	if (b->ind_count + 1 > b->ind_tab_size / 2 &&
+	    (rc = ind_tab_grow(b)) < 0)
+		return rc;
+	j = str_hash(s) & (b->ind_tab_size - 1);
+	while ((off = b->ind_tab[j]) != 0) {
+		if (strcmp(b->ind + off, s) == 0) {
+			*offp = off;
+			return 0;
+		}
+		j = (j + 1) & (b->ind_tab_size - 1);
+	}
+	if ((rc = grow(&b->ind, &b->ind_cap, b->ind_len, n + 1,
+	    BL_BLOB_MAX)) < 0)
+		return rc;
+	off = (uint32_t)b->ind_len;
+	memcpy(b->ind + off, s, n + 1);
+	b->ind_len += n + 1;
+	b->ind_tab[j] = off;
+	b->ind_count++;
+	*offp = off;
+	return 0;
+}
+
+int
+rg_bl_builder_add(struct rg_bl_builder *b, const char *name,
+    enum rg_action action, int feed, const char *indicator)
+{
+	uint8_t wire[BL_WIRE_MAX + BL_PAD], *e;
+	size_t wl, labels, n;
+	uint32_t ind = 0;
+	int wild, rc;
+
+	if (b == NULL || name == NULL || (unsigned)action >= RG_ACTION_COUNT ||
+	    feed < 0 || (size_t)feed >= b->nfeeds)
+		return -EINVAL;
+	if ((rc = name_parse(name, strlen(name), wire, &wl, &labels,
+	    &wild)) < 0)
+		return rc;
+	if (wl == 0)
+		return -EINVAL;
+	if (b->count >= BL_RULES_MAX)
+		return -ENOMEM;
+	if (indicator != NULL && (rc = ind_intern(b, indicator, &ind)) < 0)
+		return rc;
+	n = 2 + wl + (feed > 255 ? 2 : 1) + (ind != 0 ? 4 : 0);
+	if ((rc = grow(&b->blob, &b->cap, b->len, n, BL_BLOB_MAX)) < 0)
+		return rc;
+	e = b->blob + b->len;
+	e[0] = (uint8_t)wl;
+	e[1] = (uint8_t)action | (wild ? BL_WILD : 0) | (ind != 0 ? BL_IND : 0) |
+	    (feed > 255 ? BL_FEED16 : 0);
+	memcpy(e + 2, wire, wl);
+	e += 2 + wl;
+	*e++ = (uint8_t)feed;
+	if (feed > 255)
+		*e++ = (uint8_t)(feed >> 8);
+	if (ind != 0)
+		memcpy(e, &ind, 4);
+	b->len += n;
+	b->count++;
+	depth_set(b->depths[wild], labels);
+	return 0;
+}
+
+size_t
+rg_bl_builder_count(const struct rg_bl_builder *b)
+{
+	return b != NULL ? b->count : 0;
+}
+
+/* Size of an entry of the builder. */
+static inline size_t
+src_size(const uint8_t *e)
+{
+	return 2 + (size_t)e[0] + ((e[1] & BL_FEED16) ? 2 : 1) +
+	    ((e[1] & BL_IND) ? 4 : 0);
+}
+
+/* Size of an entry in a bucket. */
+static inline size_t
+ent_size(const uint8_t *e)
+{
+	return 3 + ((e[2] & BL_LONG) ? 4 : (size_t)e[1]) +
+	    ((e[2] & BL_FEED16) ? 2 : 1) + ((e[2] & BL_IND) ? 4 : 0);
+}
+
+static inline const uint8_t *
+ent_name(const struct rg_blocklist *bl, const uint8_t *e)
+{
+	uint32_t off;
+
+	if (!(e[2] & BL_LONG))
+		return e + 3;
+	memcpy(&off, e + 3, 4);
+	return bl->longs + off;
+}
+
+/* The two buckets of hash H: its low half and its high half mapped onto
+ * [0, NBUCKETS). */
+static inline uint8_t *
+bkt_one(const struct rg_blocklist *bl, uint64_t h)
+{
+	return bl->buckets + (((h & 0xffffffffULL) * bl->nbuckets) >> 32) *
+	    BKT_SIZE;
+}
+
+static inline uint8_t *
+bkt_two(const struct rg_blocklist *bl, uint64_t h)
+{
+	return bl->buckets + (((h >> 32) * bl->nbuckets) >> 32) * BKT_SIZE;
+}
+
+static inline const uint8_t *
+bkt_search(const struct rg_blocklist *bl, const uint8_t *bk,
+    const uint8_t *wire, size_t wl, int wild, uint8_t tag)
+{
+	const uint8_t *e, *end = bk + 1 + (bk[0] & BKT_USED);
+
+	for (e = bk + 1; e < end; e += ent_size(e))
+		if (e[0] == tag && e[1] == wl && !(e[2] & BL_WILD) == !wild &&
+		    memcmp(ent_name(bl, e), wire, wl) == 0)
+			return e;
+	return NULL;
+}
+
+/* The entry of key (WIRE, WL, WILD) with hash H, or NULL: in one of its
+ * two buckets or, when the first overflowed, in the buckets after it. */
+static const uint8_t *
+bl_search(const struct rg_blocklist *bl, const uint8_t *wire, size_t wl,
+    int wild, uint64_t h)
+{
+	const uint8_t *bk = bkt_one(bl, h), *last, *e;
+	uint8_t tag = (uint8_t)h;
+
+	if ((e = bkt_search(bl, bk, wire, wl, wild, tag)) != NULL ||
+	    (e = bkt_search(bl, bkt_two(bl, h), wire, wl, wild, tag)) != NULL)
+		return e;
+	last = bl->buckets + (bl->nbuckets - 1) * BKT_SIZE;
+	for (; bk[0] & BKT_OVF;) {
+		bk = bk == last ? bl->buckets : bk + BKT_SIZE;
+		if ((e = bkt_search(bl, bk, wire, wl, wild, tag)) != NULL)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * Put the builder's entry SRC, whose key KEY has hash H, in its bucket or
+ * the first one after it with room, marking the buckets passed as
+ * overflowing.  Returns 1, 0 for a name already there, -ENOSPC when no
+ * bucket has room, or -ENOMEM.
+ */
+static int
+bl_place(struct rg_blocklist *bl, const uint8_t *src, const uint8_t *key,
+    uint64_t h, size_t *longs_cap)
+{
+	size_t wl = src[0], tail = src_size(src) - 2 - wl, n, used, u2, i;
+	int is_long = wl > BL_INLINE_MAX, rc;
+	uint8_t *bk, *b2, *last, *e;
+	uint32_t off;
+
+	if (bl_search(bl, key, wl, src[1] & BL_WILD, h) != NULL)
+		return 0;
+	n = 3 + (is_long ? 4 : wl) + tail;
+	/* The emptier of the two buckets, or the first after the first one
+	 * with room: two choices keep the buckets evenly filled. */
+	bk = bkt_one(bl, h);
+	b2 = bkt_two(bl, h);
+	used = bk[0] & BKT_USED;
+	u2 = b2[0] & BKT_USED;
+	if (u2 < used) {
+		bk = b2;
+		used = u2;
+	}
+	if (BKT_SIZE - 1 - used < n) {
+		bk = bkt_one(bl, h);
+		last = bl->buckets + (bl->nbuckets - 1) * BKT_SIZE;
+		for (i = 0; i < bl->nbuckets; i++) {
+			if (BKT_SIZE - 1 - (bk[0] & BKT_USED) >= n)
+				break;
+			bk[0] |= BKT_OVF;
+			bk = bk == last ? bl->buckets : bk + BKT_SIZE;
+		}
+		if (i == bl->nbuckets)
+			return -ENOSPC;
+		used = bk[0] & BKT_USED;
+	}
+	e = bk + 1 + used;
+	e[0] = (uint8_t)h;
+	e[1] = (uint8_t)wl;
+	e[2] = src[1] | (is_long ? BL_LONG : 0);
+	if (is_long) {
+		if ((rc = grow(&bl->longs, longs_cap, bl->longs_len, wl,
+		    BL_BLOB_MAX)) < 0)
+			return rc;
+		off = (uint32_t)bl->longs_len;
+		memcpy(bl->longs + off, key, wl);
+		bl->longs_len += wl;
+		memcpy(e + 3, &off, 4);
+		e += 3 + 4;
+	} else {
+		memcpy(e + 3, key, wl);
+		e += 3 + wl;
+	}
+	memcpy(e, src + 2 + wl, tail);
+	bk[0] = (uint8_t)((bk[0] & BKT_OVF) | (used + n));
+	return 1;
+}
+
+/* Fill BL's buckets from the builder B's entries; 0, -ENOSPC or -ENOMEM. */
+static int
+bl_fill(struct rg_blocklist *bl, const struct rg_bl_builder *b)
+{
+	uint8_t key[BL_WIRE_MAX + BL_PAD];
+	size_t r, n, longs_cap = bl->longs_len = 0;
+	const uint8_t *e;
+	uint64_t h;
+	int rc;
+
+	free(bl->longs);
+	bl->longs = NULL;
+	bl->entries = 0;
+	memset(bl->feed_entries, 0, (b->nfeeds + 1) *
+	    sizeof(*bl->feed_entries));
+	memset(bl->buckets, 0, bl->nbuckets * BKT_SIZE);
+	for (r = 1; r < b->len; r += n) {
+		e = b->blob + r;
+		n = src_size(e);
+		memcpy(key, e + 2, e[0]);
+		memset(key + e[0], 0, BL_PAD);
+		h = key_hash(key, e[0], e[1] & BL_WILD);
+		if ((rc = bl_place(bl, e, key, h, &longs_cap)) < 0)
+			return rc;
+		if (rc == 1) {
+			bl->feed_entries[e[1] & BL_FEED16 ?
+			    e[2 + e[0]] | (unsigned)e[3 + e[0]] << 8 :
+			    e[2 + e[0]]]++;
+			bl->entries++;
+		}
+	}
+	return 0;
+}
+
+struct rg_blocklist *
+rg_bl_build(struct rg_bl_builder *b)
+{
+	struct rg_blocklist *bl = NULL;
+	size_t r, n, total = 0, i;
+	const uint8_t *e;
+	void *p;
+	int rc;
+
+	if (b == NULL)
+		return NULL;
+	if ((bl = calloc(1, sizeof(*bl))) == NULL ||
+	    (bl->feed_entries = calloc(b->nfeeds + 1,
+	    sizeof(*bl->feed_entries))) == NULL)
+		goto fail;
+	for (r = 1; r < b->len; r += n) {
+		e = b->blob + r;
+		n = src_size(e);
+		total += n + 1 - (e[0] > BL_INLINE_MAX ? e[0] - 4 : 0);
+	}
+	/* Room for every entry at BKT_FILL percent; more if that fails. */
+	bl->nbuckets = total * 100 / ((BKT_SIZE - 1) * BKT_FILL) + 1;
+	for (;;) {
+		bl->buckets = aligned_alloc(BKT_SIZE, bl->nbuckets * BKT_SIZE);
+		if (bl->buckets == NULL)
+			goto fail;
+		if ((rc = bl_fill(bl, b)) == 0)
+			break;
+		free(bl->buckets);
+		bl->buckets = NULL;
+		if (rc != -ENOSPC)
+			goto fail;
+		bl->nbuckets += bl->nbuckets / 4 + 1;
+	}
+	if (bl->longs != NULL && (p = realloc(bl->longs, bl->longs_len)) != NULL)
+		bl->longs = p;
+
+	bl->ind = b->ind;
+	bl->ind_len = b->ind_len;
+	if ((p = realloc(b->ind, b->ind_len)) != NULL)
+		bl->ind = p;
+	b->ind = NULL;
+	bl->feeds = b->feeds;
+	bl->nfeeds = b->nfeeds;
+	b->feeds = NULL;
+	b->nfeeds = 0;
+	memcpy(bl->depths, b->depths, sizeof(bl->depths));
+
+	bl->bytes = sizeof(*bl) + bl->nbuckets * BKT_SIZE + bl->longs_len +
+	    bl->ind_len + (bl->nfeeds + 1) * sizeof(*bl->feed_entries) +
+	    bl->nfeeds * sizeof(*bl->feeds);
+	for (i = 0; i < bl->nfeeds; i++)
+		bl->bytes += strlen(bl->feeds[i]) + 1;
+	rg_bl_builder_free(b);
+	return bl;
+fail:
+	if (bl != NULL) {
+		free(bl->buckets);
+		free(bl->longs);
+		free(bl->feed_entries);
+		free(bl);
+	}
+	rg_bl_builder_free(b);
+	return NULL;
+}
+
+void
+rg_bl_free(struct rg_blocklist *bl)
+{
+	if (bl == NULL)
+		return;
+	free(bl->buckets);
+	free(bl->longs);
+	free(bl->ind);
+	free(bl->feed_entries);
+	feeds_free(bl->feeds, bl->nfeeds);
+	free(bl);
+}
+
+static void
+match_fill(const struct rg_blocklist *bl, const uint8_t *e,
+    struct rg_bl_match *m)
+{
+	const uint8_t *f = e + 3 + ((e[2] & BL_LONG) ? 4 : e[1]);
+	uint32_t ind = 0;
+
+	if (m == NULL)
+		return;
+	m->action = (enum rg_action)(e[2] & BL_ACTION_MASK);
+	m->wildcard = (e[2] & BL_WILD) != 0;
+	if (e[2] & BL_FEED16) {
+		m->feed = bl->feeds[f[0] | (unsigned)f[1] << 8];
+		f += 2;
+	} else
+		m->feed = bl->feeds[*f++];
+	if (e[2] & BL_IND)
+		memcpy(&ind, f, 4);
+	m->indicator = ind != 0 ? bl->ind + ind : NULL;
+	name_format(ent_name(bl, e), e[1], m->wildcard, m->rule);
+}
+
+/*
+ * Look up the lowercased wire name BUF (WL bytes without the root label,
+ * then BL_PAD zero bytes) whose labels start at LAB[0..NL).  The keys are
+ * the exact name and each parent at a depth where wildcards exist; their
+ * buckets are prefetched together so that the cache misses overlap, then
+ * searched in precedence order.
+ */
+static int
+bl_find(const struct rg_blocklist *bl, const uint8_t *buf, size_t wl,
+    const uint8_t *lab, size_t nl, struct rg_bl_match *m)
+{
+	struct {
+		const uint8_t *p;
+		uint64_t h;
+		uint8_t n;
+		uint8_t wild;
+	} key[BL_LABELS_MAX];
+	const uint8_t *e, *bk;
+	size_t nk = 0, k;
+
+	if (bl == NULL || bl->entries == 0)
+		return 0;
+	if (depth_has(bl->depths[0], nl)) {
+		key[nk].p = buf;
+		key[nk].n = (uint8_t)wl;
+		key[nk++].wild = 0;
+	}
+	for (k = 1; k < nl; k++) {
+		if (!depth_has(bl->depths[1], nl - k))
+			continue;
+		key[nk].p = buf + lab[k];
+		key[nk].n = (uint8_t)(wl - lab[k]);
+		key[nk++].wild = 1;
+	}
+	for (k = 0; k < nk; k++) {
+		key[k].h = key_hash(key[k].p, key[k].n, key[k].wild);
+		bk = bkt_one(bl, key[k].h);
+		prefetch(bk);
+		prefetch(bk + 64);
+		bk = bkt_two(bl, key[k].h);
+		prefetch(bk);
+		prefetch(bk + 64);
+	}
+	for (k = 0; k < nk; k++) {
+		e = bl_search(bl, key[k].p, key[k].n, key[k].wild, key[k].h);
+		if (e != NULL) {
+			match_fill(bl, e, m);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+rg_bl_lookup(const struct rg_blocklist *bl, const uint8_t *name,
+    size_t len, struct rg_bl_match *m)
+{
+	uint8_t buf[BL_WIRE_MAX + BL_PAD], lab[BL_LABELS_MAX];
+	size_t pos = 0, nl = 0, end;
+	uint8_t c;
+
+	if (name == NULL)
+		return -EINVAL;
+	for (;;) {
+		if (pos >= len)
+			return -EINVAL;
+		if ((c = name[pos]) == 0)
+			break;
+		/* Compression pointers and extended label types. */
+		if (c & 0xc0)
+			return -EINVAL;
+		end = pos + 1 + c;
+		if (end >= len || end + 1 > BL_WIRE_MAX)
+			return -EINVAL;
+		lab[nl++] = (uint8_t)pos;
+		pos = end;
+	}
+	copy_short(buf, name, pos);
+	memset(buf + pos, 0, BL_PAD);
+	lower_words(buf, pos);
+	return bl_find(bl, buf, pos, lab, nl, m);
+}
+
+int
+rg_bl_lookup_str(const struct rg_blocklist *bl, const char *name,
+    struct rg_bl_match *m)
+{
+	uint8_t buf[BL_WIRE_MAX + BL_PAD], lab[BL_LABELS_MAX];
+	size_t wl, nl, pos, k;
+
+	if (name == NULL ||
+	    name_parse(name, strlen(name), buf, &wl, &nl, NULL) < 0)
+		return -EINVAL;
+	memset(buf + wl, 0, BL_PAD);
+	for (pos = k = 0; pos < wl; pos += 1 + buf[pos])
+		lab[k++] = (uint8_t)pos;
+	return bl_find(bl, buf, wl, lab, nl, m);
+}
+
+size_t
+rg_bl_entries(const struct rg_blocklist *bl)
+{
+	return bl != NULL ? bl->entries : 0;
+}
+
+size_t
+rg_bl_feed_entries(const struct rg_blocklist *bl, int feed)
+{
+	if (bl == NULL || feed < 0 || (size_t)feed >= bl->nfeeds)
+		return 0;
+	return bl->feed_entries[feed];
+}
+
+size_t
+rg_bl_bytes(const struct rg_blocklist *bl)
+{
+	return bl != NULL ? bl->bytes : 0;
+}
+
+struct rg_bl_domain *
+rg_bl_domain_new(unsigned readers, struct rg_blocklist *initial)
+{
+	struct rg_bl_domain *d;
+	unsigned i;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	if (readers > 0) {
+		d->readers = aligned_alloc(alignof(struct bl_reader),
+		    readers * sizeof(*d->readers));
+		if (d->readers == NULL) {
+			free(d);
+			return NULL;
+		}
+	}
+	d->nreaders = readers;
+	for (i = 0; i < readers; i++)
+		atomic_init(&d->readers[i].epoch, 0);
+	atomic_init(&d->epoch, 0);
+	atomic_init(&d->current, initial);
+	return d;
+}
+
+void
+rg_bl_domain_free(struct rg_bl_domain *d)
+{
+	struct rg_blocklist *bl, *next;
+
+	if (d == NULL)
+		return;
+	rg_bl_free(atomic_load(&d->current));
+	for (bl = d->retired; bl != NULL; bl = next) {
+		next = bl->retired_next;
+		rg_bl_free(bl);
+	}
+	free(d->readers);
+	free(d);
+}
+
+void
+rg_bl_publish(struct rg_bl_domain *d, struct rg_blocklist *bl)
+{
+	struct rg_blocklist *old;
+
+	old = atomic_exchange_explicit(&d->current, bl, memory_order_acq_rel);
+	if (old == NULL)
+		return;
+	/* A reader that sees this epoch loads the new pointer afterwards. */
+	old->retired_epoch = atomic_fetch_add_explicit(&d->epoch, 1,
+	    memory_order_acq_rel) + 1;
+	old->retired_next = d->retired;
+	d->retired = old;
+}
+
+void
+rg_bl_reclaim(struct rg_bl_domain *d)
+{
+	struct rg_blocklist **pp, *bl;
+	uint64_t min, e;
+	unsigned i;
+
+	if (d->retired == NULL)
+		return;
+	min = atomic_load_explicit(&d->epoch, memory_order_acquire);
+	for (i = 0; i < d->nreaders; i++) {
+		e = atomic_load_explicit(&d->readers[i].epoch,
+		    memory_order_acquire);
+		if (e < min)
+			min = e;
+	}
+	for (pp = &d->retired; (bl = *pp) != NULL;) {
+		if (bl->retired_epoch <= min) {
+			*pp = bl->retired_next;
+			rg_bl_free(bl);
+		} else
+			pp = &bl->retired_next;
+	}
+}
+
+const struct rg_blocklist *
+rg_bl_current(struct rg_bl_domain *d)
+{
+	return atomic_load_explicit(&d->current, memory_order_acquire);
+}
+
+void
+rg_bl_quiescent(struct rg_bl_domain *d, unsigned reader)
+{
+	uint64_t e;
+
+	if (reader >= d->nreaders)
+		return;
+	e = atomic_load_explicit(&d->epoch, memory_order_acquire);
+	/* Only the owner writes its slot; skip the store when nothing moved,
+	 * so an idle loop does not bounce the cache line. */
+	if (atomic_load_explicit(&d->readers[reader].epoch,
+	    memory_order_relaxed) != e)
+		atomic_store_explicit(&d->readers[reader].epoch, e,
+		    memory_order_release);
+}
+
+/* The "domains" list format. */
+
+static const char *const hosts_skip[] = {
+	"localhost", "localhost.localdomain", "local", "localdomain",
+	"broadcasthost", "ip6-localhost", "ip6-loopback", "ip6-localnet",
+	"ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters", "ip6-allhosts",
+	"0.0.0.0", NULL
+};
+
+static int
+hosts_skipped(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	for (i = 0; hosts_skip[i] != NULL; i++)
+		if (strlen(hosts_skip[i]) == n &&
+		    strncasecmp(s, hosts_skip[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* A name in a list has only these bytes: anything else is another syntax
+ * (a URL, an adblock filter) that must not become a rule silently. */
+static int
+list_name_ok(const char *s, size_t n)
+{
+	size_t i;
+	char c;
+
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '*'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+is_address(const char *s, size_t n)
+{
+	char a[64], *scope;
+	uint8_t buf[16];
+
+	if (n == 0 || n >= sizeof(a))
+		return 0;
+	memcpy(a, s, n);
+	a[n] = '\0';
+	/* "fe80::1%lo0" in the hosts files of some systems. */
+	if ((scope = strchr(a, '%')) != NULL)
+		*scope = '\0';
+	return inet_pton(AF_INET, a, buf) == 1 ||
+	    inet_pton(AF_INET6, a, buf) == 1;
+}
+
+static void
+line_error(char *err, size_t err_len, size_t line, const char *what,
+    const char *s, size_t n)
+{
+	char text[84];
+	size_t i, max = 80;
+
+	if (err == NULL || err_len == 0)
+		return;
+	for (i = 0; i < n && i < max; i++)
+		text[i] = (s[i] >= ' ' && s[i] < 0x7f) ? s[i] : '?';
+	text[i] = '\0';
+	snprintf(err, err_len, "line %zu: %s \"%s%s\"", line, what, text,
+	    n > max ? "..." : "");
+}
+
+/* Add name S (N bytes) from a list; 0, -EINVAL or -ENOMEM. */
+static int
+list_add(struct rg_bl_builder *b, int feed, enum rg_action action,
+    const char *s, size_t n, const char *indicator)
+{
+	char name[BL_TEXT_MAX + 1];
+
+	if (n > BL_TEXT_MAX || !list_name_ok(s, n))
+		return -EINVAL;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	return rg_bl_builder_add(b, name, action, feed, indicator);
+}
+
+long
+rg_feed_domains_parse(struct rg_bl_builder *b, int feed,
+    enum rg_action action, const char *data, size_t len, size_t *skipped,
+    char *err, size_t err_len)
+{
+	const char *p, *end, *eol, *next, *hash, *tok, *t;
+	size_t line = 0, bad = 0, n;
+	char indicator[32];
+	long added = 0;
+	int rc, hosts, line_bad, names;
+
+	if (skipped != NULL)
+		*skipped = 0;
+	if (err != NULL && err_len > 0)
+		err[0] = '\0';
+	if (b == NULL || (data == NULL && len > 0))
+		return -EINVAL;
+	for (p = data, end = data + len; p < end; p = next) {
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			eol = end;
+		next = eol < end ? eol + 1 : end;
+		line++;
+		if ((hash = memchr(p, '#', (size_t)(eol - p))) != NULL)
+			t = hash;
+		else
+			t = eol;
+		while (p < t && is_space(*p))
+			p++;
+		while (t > p && is_space(t[-1]))
+			t--;
+		if (p == t)
+			continue;
+		snprintf(indicator, sizeof(indicator), "line %zu", line);
+		for (tok = p; tok < t && !is_space(*tok); tok++)
+			;
+		hosts = is_address(p, (size_t)(tok - p));
+		if (!hosts) {
+			/* One name, nothing else, on the line. */
+			rc = tok == t ? list_add(b, feed, action, p,
+			    (size_t)(t - p), indicator) : -EINVAL;
+			if (rc == -EINVAL) {
+				if (bad++ == 0)
+					line_error(err, err_len, line,
+					    "invalid name", p, (size_t)(t - p));
+				continue;
+			}
+			if (rc < 0)
+				return rc;
+			added++;
+			continue;
+		}
+		line_bad = 0;
+		names = 0;
+		for (;;) {
+			while (tok < t && is_space(*tok))
+				tok++;
+			if (tok == t)
+				break;
+			for (n = 0; tok + n < t && !is_space(tok[n]); n++)
+				;
+			names++;
+			if (hosts_skipped(tok, n)) {
+				tok += n;
+				continue;
+			}
+			rc = list_add(b, feed, action, tok, n, indicator);
+			if (rc == -EINVAL) {
+				if (!line_bad && bad == 0)
+					line_error(err, err_len, line,
+					    "invalid name", tok, n);
+				line_bad = 1;
+			} else if (rc < 0)
+				return rc;
+			else
+				added++;
+			tok += n;
+		}
+		if (names == 0) {
+			if (bad == 0)
+				line_error(err, err_len, line,
+				    "no name after address", p,
+				    (size_t)(t - p));
+			line_bad = 1;
+		}
+		if (line_bad)
+			bad++;
+	}
+	if (skipped != NULL)
+		*skipped = bad;
+	return added;
+}

@@ -1,0 +1,53 @@
+/*
+ * feeds.h -- indicator feeds turned into blocklist snapshots.
+ *
+ * Every feed of the configuration is fetched, parsed and validated; the
+ * rules of all feeds are built into one new snapshot off the event loop
+ * (libuv's thread pool) and published atomically.  A feed that cannot be
+ * fetched or parsed keeps its last good data, so a bad feed never replaces
+ * a good one; its state and last error show in "resguardctl feeds".  This
+ * version reads "domains" lists from local files (file://); other formats
+ * and transports are reported as unavailable.
+ */
+#ifndef RG_FEEDS_H
+#define RG_FEEDS_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "blocklist.h"
+#include "conf.h"
+
+struct rg_feeds;
+struct rg_journal;
+
+/** Feeds on LOOP, publishing into DOMAIN, recording events in J. */
+struct rg_feeds *rg_feeds_new(uv_loop_t *loop, struct rg_journal *j,
+    struct rg_bl_domain *domain);
+
+/**
+ * Take the feeds of CONF (at start and after every reload): feeds that
+ * keep their name, format and source keep their data; then rebuild.
+ * CONF must stay valid until the next call.
+ */
+void rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf);
+
+/**
+ * Fetch NAME again (NULL: all) and rebuild.  Returns 0, or -ENOENT for an
+ * unknown feed.
+ */
+int rg_feeds_refresh(struct rg_feeds *f, const char *name);
+
+/** The "feeds" array of the status document. */
+json_t *rg_feeds_json(const struct rg_feeds *f);
+
+/**
+ * 1 when a feed is failing or has never loaded (a warning for "status"),
+ * with its name and error in SUMMARY.
+ */
+int rg_feeds_warning(const struct rg_feeds *f, char *summary, size_t len);
+
+/** Stop: wait for a rebuild in flight, free everything but the domain. */
+void rg_feeds_free(struct rg_feeds *f);
+
+#endif
