@@ -51,7 +51,12 @@ struct ub_entry {
 	uv_poll_t poll;			/* on ub_fd(ctx) */
 	int polling;
 	unsigned inflight;
+	uint64_t used_ms;		/* last exchange started, uv_now() */
 };
+
+/* A context unused this long, with nothing in flight, is dropped: its
+ * configuration went away with a reload, or its files changed. */
+#define UB_IDLE_MS	(10 * 60 * 1000)
 
 struct rg_net {
 	uv_loop_t *loop;
@@ -907,10 +912,22 @@ ub_poll_cb(uv_poll_t *p, int status, int events)
 		rg_log_warnx("transport: libunbound: %s", ub_strerror(rc));
 }
 
+static void
+ub_key_file(char *key, size_t len, const char *path)
+{
+	struct stat st;
+	size_t n = strlen(key);
+
+	if (path != NULL && stat(path, &st) == 0)
+		snprintf(key + n, len - n, "\nfile=%lld.%ld:%lld:%llu",
+		    (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
+		    (long long)st.st_size, (unsigned long long)st.st_ino);
+}
+
 static char *
 ub_key(const struct rg_conf_pool *pool)
 {
-	size_t i, len = 64;
+	size_t i, len = 64 + 2 * 80;
 	char *key;
 
 	len += pool->root_hints != NULL ? strlen(pool->root_hints) : 0;
@@ -923,6 +940,9 @@ ub_key(const struct rg_conf_pool *pool)
 	snprintf(key, len, "hints=%s\nta=%s",
 	    pool->root_hints != NULL ? pool->root_hints : "",
 	    pool->trust_anchor_file != NULL ? pool->trust_anchor_file : "");
+	/* An edited hints or anchor file makes a new context. */
+	ub_key_file(key, len, pool->root_hints);
+	ub_key_file(key, len, pool->trust_anchor_file);
 	for (i = 0; i < pool->n_root_addrs; i++) {
 		strcat(key, "\nroot=");
 		strcat(key, pool->root_addrs[i]);
@@ -996,6 +1016,21 @@ fail:
 	return -1;
 }
 
+static void
+ub_entries_expire(struct rg_net *net)
+{
+	struct ub_entry **ep = &net->ubs, *e;
+	uint64_t now = uv_now(net->loop);
+
+	while ((e = *ep) != NULL) {
+		if (e->inflight == 0 && now - e->used_ms > UB_IDLE_MS) {
+			*ep = e->next;
+			ub_entry_free(e);
+		} else
+			ep = &e->next;
+	}
+}
+
 static struct ub_entry *
 ub_entry_get(struct rg_net *net, const struct rg_conf_pool *pool,
     char *detail, size_t dlen)
@@ -1010,8 +1045,10 @@ ub_entry_get(struct rg_net *net, const struct rg_conf_pool *pool,
 	for (e = net->ubs; e != NULL; e = e->next)
 		if (strcmp(e->key, key) == 0) {
 			free(key);
+			e->used_ms = uv_now(net->loop);
 			return e;
 		}
+	ub_entries_expire(net);
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		free(key);
 		snprintf(detail, dlen, "out of memory");
@@ -1024,6 +1061,7 @@ ub_entry_get(struct rg_net *net, const struct rg_conf_pool *pool,
 	}
 	e->next = net->ubs;
 	net->ubs = e;
+	e->used_ms = uv_now(net->loop);
 	return e;
 }
 
