@@ -38,11 +38,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "blocklist.h"
 
 #define BL_WIRE_MAX	255	/* a name in wire form, root label included */
-#define BL_PAD		8	/* zero bytes after a key, for whole-word loads */
+#define BL_PAD		8	/* zero bytes after a key: whole-word loads */
 #define BL_LABELS_MAX	128
 #define BL_TEXT_MAX	255	/* longest name accepted in presentation form */
 
@@ -80,7 +81,7 @@ struct rg_bl_builder {
 	size_t count;		/* rules added */
 	char **feeds;
 	size_t nfeeds;
-	char *ind;		/* indicators, NUL-terminated; offset 0 unused */
+	char *ind;		/* indicators, each NUL-terminated, from 1 */
 	size_t ind_len;
 	size_t ind_cap;
 	uint32_t *ind_tab;	/* interning table of indicator offsets */
@@ -187,8 +188,8 @@ lower_words(uint8_t *p, size_t n)
 	for (i = 0; i < n; i += 8) {
 		memcpy(&w, p + i, 8);
 		t = w & (0x7f * ones);
-		m = ((t + (0x80 - 'A') * ones) ^ (t + (0x80 - 'Z' - 1) * ones)) &
-		    ~w & (0x80 * ones);
+		m = ((t + (0x80 - 'A') * ones) ^
+		    (t + (0x80 - 'Z' - 1) * ones)) & ~w & (0x80 * ones);
 		w |= m >> 2;
 		memcpy(p + i, &w, 8);
 	}
@@ -404,6 +405,8 @@ grow(void *bufp, size_t *cap, size_t len, size_t n, size_t max)
 		return 0;
 	if (len + n > max)
 		return -ENOMEM;
+	if (c == 0)
+		c = 256;
 	while (c < len + n)
 		c = c > max / 2 ? max : c * 2;
 	if ((nb = realloc(*buf, c)) == NULL)
@@ -494,8 +497,8 @@ rg_bl_builder_add(struct rg_bl_builder *b, const char *name,
 		return rc;
 	e = b->blob + b->len;
 	e[0] = (uint8_t)wl;
-	e[1] = (uint8_t)action | (wild ? BL_WILD : 0) | (ind != 0 ? BL_IND : 0) |
-	    (feed > 255 ? BL_FEED16 : 0);
+	e[1] = (uint8_t)action | (wild ? BL_WILD : 0) |
+	    (ind != 0 ? BL_IND : 0) | (feed > 255 ? BL_FEED16 : 0);
 	memcpy(e + 2, wire, wl);
 	e += 2 + wl;
 	*e++ = (uint8_t)feed;
@@ -521,6 +524,14 @@ src_size(const uint8_t *e)
 {
 	return 2 + (size_t)e[0] + ((e[1] & BL_FEED16) ? 2 : 1) +
 	    ((e[1] & BL_IND) ? 4 : 0);
+}
+
+static inline unsigned
+src_feed(const uint8_t *e)
+{
+	const uint8_t *f = e + 2 + e[0];
+
+	return (e[1] & BL_FEED16) ? f[0] | (unsigned)f[1] << 8 : f[0];
 }
 
 /* Size of an entry in a bucket. */
@@ -578,12 +589,13 @@ bl_search(const struct rg_blocklist *bl, const uint8_t *wire, size_t wl,
 {
 	const uint8_t *bk = bkt_one(bl, h), *last, *e;
 	uint8_t tag = (uint8_t)h;
+	size_t i;
 
 	if ((e = bkt_search(bl, bk, wire, wl, wild, tag)) != NULL ||
 	    (e = bkt_search(bl, bkt_two(bl, h), wire, wl, wild, tag)) != NULL)
 		return e;
 	last = bl->buckets + (bl->nbuckets - 1) * BKT_SIZE;
-	for (; bk[0] & BKT_OVF;) {
+	for (i = 1; i < bl->nbuckets && (bk[0] & BKT_OVF); i++) {
 		bk = bk == last ? bl->buckets : bk + BKT_SIZE;
 		if ((e = bkt_search(bl, bk, wire, wl, wild, tag)) != NULL)
 			return e;
@@ -659,13 +671,14 @@ static int
 bl_fill(struct rg_blocklist *bl, const struct rg_bl_builder *b)
 {
 	uint8_t key[BL_WIRE_MAX + BL_PAD];
-	size_t r, n, longs_cap = bl->longs_len = 0;
+	size_t r, n, longs_cap = 0;
 	const uint8_t *e;
 	uint64_t h;
 	int rc;
 
 	free(bl->longs);
 	bl->longs = NULL;
+	bl->longs_len = 0;
 	bl->entries = 0;
 	memset(bl->feed_entries, 0, (b->nfeeds + 1) *
 	    sizeof(*bl->feed_entries));
@@ -679,9 +692,7 @@ bl_fill(struct rg_blocklist *bl, const struct rg_bl_builder *b)
 		if ((rc = bl_place(bl, e, key, h, &longs_cap)) < 0)
 			return rc;
 		if (rc == 1) {
-			bl->feed_entries[e[1] & BL_FEED16 ?
-			    e[2 + e[0]] | (unsigned)e[3 + e[0]] << 8 :
-			    e[2 + e[0]]]++;
+			bl->feed_entries[src_feed(e)]++;
 			bl->entries++;
 		}
 	}
@@ -722,7 +733,8 @@ rg_bl_build(struct rg_bl_builder *b)
 			goto fail;
 		bl->nbuckets += bl->nbuckets / 4 + 1;
 	}
-	if (bl->longs != NULL && (p = realloc(bl->longs, bl->longs_len)) != NULL)
+	if (bl->longs != NULL &&
+	    (p = realloc(bl->longs, bl->longs_len)) != NULL)
 		bl->longs = p;
 
 	bl->ind = b->ind;

@@ -163,10 +163,10 @@ test_precedence(void **state)
 	    f1, "exact"), 0);
 	assert_int_equal(rg_bl_builder_add(b, "dup.example", RG_ACTION_NODATA,
 	    f0, "from first"), 0);
-	assert_int_equal(rg_bl_builder_add(b, "DUP.example.", RG_ACTION_SINKHOLE,
-	    f1, "from second"), 0);
-	assert_int_equal(rg_bl_builder_add(b, "*.c.b.example", RG_ACTION_LOG_ONLY,
-	    f1, "narrowest"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "DUP.example.",
+	    RG_ACTION_SINKHOLE, f1, "from second"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "*.c.b.example",
+	    RG_ACTION_LOG_ONLY, f1, "narrowest"), 0);
 	assert_non_null(bl = rg_bl_build(b));
 
 	/* Exact before any wildcard, even one from an earlier feed. */
@@ -266,8 +266,8 @@ test_invalid_names(void **state)
 		"*.*.a", "a b.example", "tab\t.example", "esc\\046.example",
 		"ctl\x01.example", "del\x7f.example",
 		/* a label of 64 */
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		".example",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
 		NULL
 	};
 	struct rg_bl_builder *b;
