@@ -9,6 +9,11 @@
  * but comments); otherwise the feed is "failing" and keeps what it had.
  * Files are checked every refresh-s and re-read when their size or
  * modification time changed.
+ *
+ * Every good version is also kept in STATE_DIR/feeds/NAME.domains (written
+ * to a temporary file, synced, renamed), with the source it came from in
+ * NAME.source; at start these copies are loaded before any source is read,
+ * so the agent protects from its first snapshot even when a source is gone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,13 +54,14 @@ struct feed {
 	uint64_t updated_wall_ms;	/* when the data last changed */
 	uint64_t next_check_ms;
 	size_t entries, skipped;
-	char last_error[256];
+	char last_error[512];
 	int want_fetch;
 };
 
 /* What a rebuild takes along to the thread pool and brings back. */
 struct job_feed {
 	const char *name, *path;	/* path NULL: nothing to fetch */
+	const char *source;
 	const char *old_data;
 	size_t old_len;
 	int fetch;
@@ -66,12 +72,14 @@ struct job_feed {
 	int fetched;			/* new_data is good and replaces old */
 	long added;
 	size_t skipped;
-	char error[256];
+	char error[512];
+	char persist_error[256];
 };
 
 struct job {
 	uv_work_t req;
 	struct rg_feeds *feeds;
+	char *state_dir;		/* where good versions are kept */
 	enum rg_action action;
 	struct job_feed *jf;
 	size_t n;
@@ -86,6 +94,7 @@ struct rg_feeds {
 	struct feed *feeds;
 	size_t n;
 	enum rg_action action;
+	char *state_dir;
 	struct job *job;		/* rebuild in flight, or NULL */
 	int again;			/* another rebuild wanted after it */
 	const struct rg_conf *pending;	/* configuration waiting for it */
@@ -172,6 +181,125 @@ has_content(const char *data, size_t len)
 	return 0;
 }
 
+static int
+write_all(int fd, const char *data, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, data, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write PATH whole or not at all: a temporary file, synced, renamed over
+ * it, and the directory synced so the rename survives a crash. */
+static int
+write_atomic(const char *dir, const char *path, const char *data,
+    size_t len)
+{
+	char *tmp = NULL;
+	int fd = -1, dfd, rc;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0640)) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((rc = write_all(fd, data, len)) < 0)
+		goto out;
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		rc = -errno;
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		(void)unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* Keep a good version of feed NAME in the state directory.  The source
+ * goes first: a crash between the two leaves a data file whose source
+ * does not match, which the loader ignores rather than mislabels. */
+static int
+feed_persist(const char *state_dir, const char *name, const char *source,
+    const char *data, size_t len)
+{
+	char *dir = NULL, *path = NULL, *spath = NULL;
+	int rc = -ENOMEM;
+
+	if (asprintf(&dir, "%s/feeds", state_dir) < 0) {
+		dir = NULL;
+		goto out;
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		rc = -errno;
+		goto out;
+	}
+	if (asprintf(&path, "%s/%s.domains", dir, name) < 0 ||
+	    asprintf(&spath, "%s/%s.source", dir, name) < 0)
+		goto out;
+	if ((rc = write_atomic(dir, spath, source, strlen(source))) < 0)
+		goto out;
+	rc = write_atomic(dir, path, data, len);
+out:
+	free(dir);
+	free(path);
+	free(spath);
+	return rc;
+}
+
+/* Load the kept version of FD, if it came from FD's source. */
+static void
+feed_restore(const char *state_dir, struct feed *fd)
+{
+	char *path = NULL, *spath = NULL, *src = NULL, err[256];
+	size_t slen;
+	struct stat st;
+
+	if (asprintf(&path, "%s/feeds/%s.domains", state_dir, fd->name) < 0 ||
+	    asprintf(&spath, "%s/feeds/%s.source", state_dir, fd->name) < 0)
+		goto out;
+	if (read_file(spath, &src, &slen, &st, err, sizeof(err)) < 0 ||
+	    strcmp(src, fd->source) != 0)
+		goto out;
+	if (read_file(path, &fd->data, &fd->len, &st, err, sizeof(err)) < 0)
+		goto out;
+	/* The kept copy says nothing about the source file's identity:
+	 * leave fd->st zero so the first check reads the source. */
+	fd->state = FEED_OK;
+	fd->updated_wall_ms = (uint64_t)st.st_mtim.tv_sec * 1000 +
+	    (uint64_t)st.st_mtim.tv_nsec / 1000000;
+	rg_log_info("feeds: %s: %zu bytes kept from the last good version",
+	    fd->name, fd->len);
+out:
+	free(path);
+	free(spath);
+	free(src);
+}
+
 /* In the thread pool: fetch what is due, parse everything, build. */
 static void
 job_work_cb(uv_work_t *req)
@@ -179,7 +307,7 @@ job_work_cb(uv_work_t *req)
 	struct job *job = req->data;
 	struct rg_bl_builder *b;
 	size_t i;
-	int idx;
+	int idx, rc;
 
 	if ((b = rg_bl_builder_new()) == NULL)
 		return;
@@ -209,10 +337,19 @@ job_work_cb(uv_work_t *req)
 			else if (added == 0 && has_content(jf->new_data,
 			    jf->new_len))
 				snprintf(jf->error, sizeof(jf->error),
-				    "%s: no valid name in it (%s)", jf->path,
+				    "%.200s: no valid name in it (%.200s)", jf->path,
 				    err[0] ? err : "nothing parsed");
-			else
+			else {
 				jf->fetched = 1;
+				if (job->state_dir != NULL &&
+				    (rc = feed_persist(job->state_dir,
+				    jf->name, jf->source, jf->new_data,
+				    jf->new_len)) < 0)
+					snprintf(jf->persist_error,
+					    sizeof(jf->persist_error),
+					    "cannot keep a copy in %s: %s",
+					    job->state_dir, strerror(-rc));
+			}
 		}
 		if (jf->fetched)
 			added = rg_feed_domains_parse(b, idx, job->action,
@@ -257,16 +394,21 @@ feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
 		snprintf(reason, sizeof(reason), "%zu rules from %s%s", fd->entries,
 		    fd->source, jf->skipped ? " (lines skipped)" : "");
 		rg_journal_add(f->journal, RG_EVENT_FEED_APPLIED, 0, fd->name,
-		    oldn, newn, reason, json_pack("{s:s, s:s, s:I, s:I}",
+		    oldn, newn, reason, json_pack("{s:s, s:s, s:I, s:I, s:s?}",
 		    "format", fd->format, "source", fd->source,
 		    "bytes", (json_int_t)fd->len,
-		    "skipped_lines", (json_int_t)jf->skipped));
+		    "skipped_lines", (json_int_t)jf->skipped,
+		    "persist_error", jf->persist_error[0] ?
+		    jf->persist_error : NULL));
+		if (jf->persist_error[0])
+			rg_log_warnx("feeds: %s: %s", fd->name,
+			    jf->persist_error);
 	} else if (jf->error[0] != '\0') {
 		fd->state = FEED_FAILING;
 		snprintf(fd->last_error, sizeof(fd->last_error), "%s",
 		    jf->error);
 		fd->entries = bl ? rg_bl_feed_entries(bl, idx) : fd->entries;
-		snprintf(reason, sizeof(reason), "%s; %s", jf->error,
+		snprintf(reason, sizeof(reason), "%.400s; %s", jf->error,
 		    fd->data ? "the last good version stays" :
 		    "no good version yet");
 		rg_journal_add(f->journal, RG_EVENT_FEED_REJECTED, 1, fd->name,
@@ -284,6 +426,7 @@ job_free(struct job *job)
 		free(job->jf[i].new_data);
 	free(job->jf);
 	rg_bl_free(job->bl);
+	free(job->state_dir);
 	free(job);
 }
 
@@ -350,6 +493,7 @@ feeds_rebuild(struct rg_feeds *f)
 	}
 	job->req.data = job;
 	job->feeds = f;
+	job->state_dir = f->state_dir ? strdup(f->state_dir) : NULL;
 	job->action = f->action;
 	job->n = f->n;
 	job->started_ms = rg_clock_ms();
@@ -357,6 +501,7 @@ feeds_rebuild(struct rg_feeds *f)
 		struct feed *fd = &f->feeds[i];
 
 		job->jf[i].name = fd->name;
+		job->jf[i].source = fd->source;
 		job->jf[i].path = feed_path(fd);
 		job->jf[i].old_data = fd->data;
 		job->jf[i].old_len = fd->len;
@@ -445,6 +590,8 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 	}
 	act = rg_action_parse(conf->policy_action ? conf->policy_action :
 	    "nxdomain");
+	free(f->state_dir);
+	f->state_dir = conf->state_dir ? strdup(conf->state_dir) : NULL;
 	if (conf->n_feeds > 0 &&
 	    (nf = calloc(conf->n_feeds, sizeof(*nf))) == NULL) {
 		rg_log_warnx("feeds: out of memory; feeds unchanged");
@@ -482,6 +629,9 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 				fd->next_check_ms = old->next_check_ms;
 			}
 		}
+		if (fd->data == NULL && feed_path(fd) != NULL &&
+		    f->state_dir != NULL)
+			feed_restore(f->state_dir, fd);
 		if (feed_path(fd) == NULL) {
 			fd->state = FEED_UNSUPPORTED;
 			fd->want_fetch = 0;
@@ -567,6 +717,7 @@ feeds_destroy(struct rg_feeds *f)
 	for (i = 0; i < f->n; i++)
 		feed_clear(&f->feeds[i]);
 	free(f->feeds);
+	free(f->state_dir);
 	free(f);
 }
 

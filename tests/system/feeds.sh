@@ -91,6 +91,19 @@ wait_until 20 "changed file picked up" -- sh -c \
 expect_match '"feed": "second"' "ads.example now only from the second feed" \
     "$(check_json ads.example)"
 
+# Good versions are kept in the state directory: a restart with the source
+# gone still starts with its rules.
+daemon_stop && ok "stopped" || not_ok "stop failed"
+[ -s "$T/state/feeds/hub.domains" ] && ok "kept copy written" || not_ok "no kept copy"
+mv "$T/hub.txt" "$T/hub.txt.away"
+daemon_start "$CONF"
+wait_until 10 "restart: hub rules from the kept copy" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check fresh.example | grep -q '\"blocked\": true'"
+wait_until 10 "restart: hub failing, source gone" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json feeds | grep -q '\"state\": \"failing\"'"
+mv "$T/hub.txt.away" "$T/hub.txt"
+expect_exit 0 "feeds refresh after the source is back" -- ctl feeds refresh hub
+
 # The allowlist wins over every feed.
 printf 'good.ads.example\n*.ads.example\n' > "$T/second.txt"
 ctl feeds refresh second >/dev/null
@@ -105,6 +118,6 @@ expect_exit 0 "reload without the hub feed" -- ctl reload
 wait_until 10 "hub rules gone" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock --json check fresh.example | grep -q '\"blocked\": false'"
 expect_match '"entries": 2' "status: the blocklist shrank" "$(ctl --json status)"
-expect_exit 0 "status all well without the unavailable feed" -- ctl status
+wait_until 10 "status all well without the unavailable feed" -- ctl status
 
 finish
