@@ -15,7 +15,8 @@ set -euo pipefail
 
 readonly PACKAGES="build-essential autoconf automake libtool pkg-config
 libldns-dev libuv1-dev libunbound-dev libssl-dev libconfig-dev libjansson-dev
-libcmocka-dev libevent-dev unbound nsd dnsutils knot-dnsutils ldnsutils openssl
+libcmocka-dev libevent-dev libmicrohttpd-dev unbound nsd dnsutils
+knot-dnsutils ldnsutils openssl prometheus
 ca-certificates"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -72,10 +73,10 @@ install_packages() {
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	    --no-install-recommends "${missing[@]}"
 	# A package install may start the system's Unbound or NSD on port
-	# 53; the lab needs neither.
+	# 53, or Prometheus (installed for promtool); the lab needs none.
 	for p in "${missing[@]}"; do
 		case $p in
-		unbound | nsd) stop_service "$p" ;;
+		unbound | nsd | prometheus) stop_service "$p" ;;
 		esac
 	done
 }
