@@ -53,8 +53,8 @@ rg_time_format(uint64_t wall_ms, char *buf, size_t len)
 	snprintf(buf, len, "%s.%03uZ", s, (unsigned)(wall_ms % 1000));
 }
 
-static void
-uuid_v4(char out[37])
+void
+rg_uuid_v4(char out[37])
 {
 	uint8_t b[16];
 
@@ -232,7 +232,7 @@ rg_journal_add(struct rg_journal *j, enum rg_event_type type, int warn,
 	char id[37], when[40];
 	json_t *ev;
 
-	uuid_v4(id);
+	rg_uuid_v4(id);
 	rg_time_format(rg_clock_wall_ms(), when, sizeof(when));
 	ev = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:o}",
 	    "id", id, "time", when, "type", rg_event_type_str[type],

@@ -61,6 +61,9 @@ json_t *rg_journal_list(struct rg_journal *j, size_t limit);
 size_t rg_journal_count(const struct rg_journal *j);
 size_t rg_journal_write_errors(const struct rg_journal *j);
 
+/** A random (version 4) UUID in its 36-character text form. */
+void rg_uuid_v4(char out[37]);
+
 /** Format a wall time in ms as RFC 3339 UTC into BUF (at least 32 bytes). */
 void rg_time_format(uint64_t wall_ms, char *buf, size_t len);
 
