@@ -900,6 +900,36 @@ rg_bl_lookup_str(const struct rg_blocklist *bl, const char *name,
 	return bl_find(bl, buf, wl, lab, nl, m);
 }
 
+int
+rg_bl_foreach(const struct rg_blocklist *bl, rg_bl_rule_cb *cb, void *arg)
+{
+	const uint8_t *bk, *e, *end;
+	struct rg_bl_match m;
+	struct rg_bl_rule r;
+	size_t i;
+	int rc;
+
+	if (bl == NULL || bl->entries == 0)
+		return 0;
+	for (i = 0; i < bl->nbuckets; i++) {
+		bk = bl->buckets + i * BKT_SIZE;
+		end = bk + 1 + (bk[0] & BKT_USED);
+		for (e = bk + 1; e < end; e += ent_size(e)) {
+			match_fill(bl, e, &m);
+			r.name = m.wildcard ? m.rule + 2 : m.rule;
+			if (m.wildcard && e[1] == 0)
+				r.name = ".";
+			r.wildcard = m.wildcard;
+			r.action = m.action;
+			r.feed = m.feed;
+			r.indicator = m.indicator;
+			if ((rc = cb(arg, &r)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 size_t
 rg_bl_entries(const struct rg_blocklist *bl)
 {

@@ -94,6 +94,28 @@ int rg_bl_lookup(const struct rg_blocklist *bl, const uint8_t *name,
 int rg_bl_lookup_str(const struct rg_blocklist *bl, const char *name,
     struct rg_bl_match *m);
 
+/** One rule of a snapshot, as rg_bl_foreach() shows it. */
+struct rg_bl_rule {
+	const char *name;		/**< presentation form without the final
+					     dot nor the "*." of a wildcard;
+					     "." for the root */
+	int wildcard;			/**< a "*." rule: the names below NAME */
+	enum rg_action action;
+	const char *feed;		/**< name of the feed */
+	const char *indicator;		/**< or NULL */
+};
+
+/** Called for each rule; a value other than 0 stops the walk. */
+typedef int rg_bl_rule_cb(void *arg, const struct rg_bl_rule *r);
+
+/**
+ * Call CB for every distinct rule of BL (NULL: none), in no particular
+ * order; the rule and its strings are valid during the call only.
+ * Returns what CB returned when it stopped the walk, else 0.
+ */
+int rg_bl_foreach(const struct rg_blocklist *bl, rg_bl_rule_cb *cb,
+    void *arg);
+
 /** Distinct rules in the snapshot. */
 size_t rg_bl_entries(const struct rg_blocklist *bl);
 /** Rules of feed FEED in the snapshot. */

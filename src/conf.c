@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <ldns/ldns.h>
@@ -68,10 +69,27 @@ static const char *const conf_root_keys[] = {
 };
 static const char *const conf_server_keys[] = {
 	"listen", "access-control", "threads", "control-socket",
-	"control-group", "state-dir", "user", "agent-id", NULL
+	"control-group", "state-dir", "user", "agent-id", "udp-size",
+	"client-timeout-ms", "hedge-max-ms", "tcp-idle-timeout-ms",
+	"serve-stale-cache", NULL
 };
 static const char *const conf_http_keys[] = { "listen", NULL };
-static const char *const conf_backend_keys[] = { "type", NULL };
+static const char *const conf_backend_keys[] = {
+	"type", "control", "control-use-cert", "control-key-file",
+	"control-cert-file", "server-cert-file", "zones", "rpz-file",
+	"rpz-zone", "path", "force", NULL
+};
+static const char *const conf_backend_types[] = {
+	"builtin", "unbound", "resolvconf", NULL
+};
+/* The settings of each backend type besides "type", in its order. */
+static const char *const conf_backend_type_keys[][10] = {
+	{ NULL },
+	{ "control", "control-use-cert", "control-key-file",
+	  "control-cert-file", "server-cert-file", "zones", "rpz-file",
+	  "rpz-zone", NULL },
+	{ "path", "force", NULL },
+};
 static const char *const conf_pool_keys[] = {
 	"name", "role", "type", "upstreams", "checks", "root-hints",
 	"root-addresses", "trust-anchor-file", NULL
@@ -100,7 +118,7 @@ static const char *const conf_feed_keys[] = {
 	"name", "format", "source", "refresh-s", NULL
 };
 static const char *const conf_policy_keys[] = {
-	"action", "allowlist", NULL
+	"action", "allowlist", "sinkhole-a", "sinkhole-aaaa", NULL
 };
 static const char *const conf_report_keys[] = {
 	"name", "type", "url", "interval-s", "ca-file", NULL
@@ -921,7 +939,12 @@ conf_rdata_norm(const char *rdata, uint16_t type, char **out)
 	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
 		if (i > 0)
 			ldns_buffer_printf(buf, " ");
-		if (ldns_rdf2buffer_str(buf, ldns_rr_rdf(rr, i)) !=
+		/* ldns writes some fields (SVCB and HTTPS parameters) a byte
+		 * at a time without growing the buffer, and aborts when it
+		 * is full: make room for the longest text they can become. */
+		if (!ldns_buffer_reserve(buf,
+		    16 * ldns_rdf_size(ldns_rr_rdf(rr, i)) + 64) ||
+		    ldns_rdf2buffer_str(buf, ldns_rr_rdf(rr, i)) !=
 		    LDNS_STATUS_OK)
 			goto out;
 	}
@@ -1120,6 +1143,15 @@ conf_server(struct conf_ctx *ctx, const config_setting_t *root,
 		conf->access_control[1] = conf_strdup(ctx, "::1/128");
 	}
 	conf_int(ctx, g, "server", "threads", 0, 256, &conf->threads);
+	conf_int(ctx, g, "server", "udp-size", 512, 4096, &conf->udp_size);
+	conf_int(ctx, g, "server", "client-timeout-ms", 100, 60000,
+	    &conf->client_timeout_ms);
+	conf_int(ctx, g, "server", "hedge-max-ms", 0, 10000,
+	    &conf->hedge_max_ms);
+	conf_int(ctx, g, "server", "tcp-idle-timeout-ms", 100, 600000,
+	    &conf->tcp_idle_timeout_ms);
+	conf_int(ctx, g, "server", "serve-stale-cache", 0, 10000000,
+	    &conf->stale_cache);
 
 	if (conf_str(ctx, g, "server", "control-socket", &s, &v) > 0 &&
 	    (p = conf_abspath(ctx, v)) != NULL) {
@@ -1161,40 +1193,224 @@ conf_http(struct conf_ctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/* The boolean KEY of G. */
+static int
+conf_bool(struct conf_ctx *ctx, const config_setting_t *g, const char *where,
+    const char *key, int *out)
+{
+	const config_setting_t *s;
+	char kp[256];
+
+	if (g == NULL || (s = config_setting_get_member(g, key)) == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		conf_error(ctx, s, "%s: expected a boolean (true or false), "
+		    "got %s", conf_path(kp, sizeof(kp), where, key),
+		    conf_type_name(s));
+		return -EINVAL;
+	}
+	*out = config_setting_get_bool(s);
+	return 1;
+}
+
+/* The file KEY of G, to be written: absolute, in a directory that exists;
+ * DEF when absent. */
+static int
+conf_outfile(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *where, const char *key, const char *def, char **out)
+{
+	const config_setting_t *s;
+	struct stat st;
+	const char *v;
+	char kp[256], q[160], *p, *slash;
+	int rc;
+
+	if ((rc = conf_str(ctx, g, where, key, &s, &v)) < 0)
+		return rc;
+	if (rc == 0) {
+		if (def != NULL && (*out = conf_strdup(ctx, def)) == NULL)
+			return -ENOMEM;
+		return 0;
+	}
+	if ((p = conf_abspath(ctx, v)) == NULL)
+		return -ENOMEM;
+	*out = p;
+	conf_path(kp, sizeof(kp), where, key);
+	slash = strrchr(p, '/');
+	if (slash[1] == '\0') {
+		conf_error(ctx, s, "%s: %s names a directory, not a file", kp,
+		    conf_quote(p, q, sizeof(q)));
+		return -EINVAL;
+	}
+	*slash = '\0';
+	rc = stat(slash == p ? "/" : p, &st);
+	if (rc < 0 || !S_ISDIR(st.st_mode))
+		conf_error(ctx, s, "%s: directory %s: %s", kp,
+		    conf_quote(slash == p ? "/" : p, q, sizeof(q)),
+		    strerror(rc < 0 ? errno : ENOTDIR));
+	*slash = '/';
+	return rc < 0 || !S_ISDIR(st.st_mode) ? -EINVAL : 1;
+}
+
+/* The TLS file KEY of the unbound backend: given, or Unbound's default. */
+static void
+conf_backend_tls_file(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *key, const char *def, char **out)
+{
+	char q[160];
+	int rc;
+
+	if (conf_file(ctx, g, "backend", key, out) != 0 ||
+	    (*out = conf_strdup(ctx, def)) == NULL)
+		return;
+	if ((rc = conf_readable(*out)) < 0)
+		conf_error(ctx, g, "backend.%s: cannot read %s (the default): "
+		    "%s; set it, or set control-use-cert = false when Unbound "
+		    "has control-use-cert: no", key,
+		    conf_quote(*out, q, sizeof(q)), rc == -EINVAL ?
+		    "not a regular file" : strerror(-rc));
+}
+
+static void
+conf_backend_unbound(struct conf_ctx *ctx, const config_setting_t *g,
+    struct rg_conf *conf)
+{
+	static const char *const tls_keys[] = {
+		"control-key-file", "control-cert-file", "server-cert-file",
+		NULL
+	};
+	const struct sockaddr_un *sun = NULL;
+	const config_setting_t *s;
+	const char *v;
+	char q[160];
+	size_t i, j;
+	int rc, unix_socket = 0;
+
+	if ((rc = conf_str(ctx, g, "backend", "control", &s, &v)) > 0) {
+		if (v[0] == '/') {
+			unix_socket = 1;
+			if (strlen(v) >= sizeof(sun->sun_path)) {
+				conf_error(ctx, s, "backend.control: %s is too "
+				    "long for a UNIX socket (at most %zu bytes)",
+				    conf_quote(v, q, sizeof(q)),
+				    sizeof(sun->sun_path) - 1);
+				rc = -EINVAL;
+			}
+		} else if (rg_conf_parse_addr(v, 8953, NULL, NULL) < 0) {
+			conf_error(ctx, s, "backend.control: %s is neither "
+			    "ADDRESS[@PORT] (numeric IPv4 or IPv6) nor the "
+			    "absolute path of a UNIX socket",
+			    conf_quote(v, q, sizeof(q)));
+			rc = -EINVAL;
+		}
+		conf->backend_control = conf_strdup(ctx, v);
+	} else if (rc == 0)
+		conf->backend_control = conf_strdup(ctx, "127.0.0.1@8953");
+	conf_bool(ctx, g, "backend", "control-use-cert",
+	    &conf->backend_control_use_cert);
+	/* As in Unbound: TLS on TCP unless told otherwise, none on a UNIX
+	 * socket unless told so (Unbound uses TLS on its UNIX socket too
+	 * when its first control-interface is an address). */
+	if (rc >= 0 && (conf->backend_control_use_cert == 1 ||
+	    (conf->backend_control_use_cert < 0 && !unix_socket))) {
+		conf_backend_tls_file(ctx, g, "control-key-file",
+		    "/etc/unbound/unbound_control.key",
+		    &conf->backend_control_key_file);
+		conf_backend_tls_file(ctx, g, "control-cert-file",
+		    "/etc/unbound/unbound_control.pem",
+		    &conf->backend_control_cert_file);
+		conf_backend_tls_file(ctx, g, "server-cert-file",
+		    "/etc/unbound/unbound_server.pem",
+		    &conf->backend_server_cert_file);
+	} else if (rc >= 0) {
+		for (i = 0; tls_keys[i] != NULL; i++)
+			if ((s = config_setting_get_member(g, tls_keys[i])) !=
+			    NULL)
+				conf_error(ctx, s, "backend.%s: only used with "
+				    "TLS remote control (control on TCP, or "
+				    "control-use-cert = true)", tls_keys[i]);
+	}
+
+	rc = conf_strings(ctx, g, "backend", "zones", CONF_ELEM_DNAME, 0, 1,
+	    &conf->backend_zones, &conf->n_backend_zones);
+	if (rc == 0) {
+		if ((conf->backend_zones = conf_calloc(ctx, 1,
+		    sizeof(char *))) == NULL)
+			return;
+		conf->n_backend_zones = 1;
+		conf->backend_zones[0] = conf_strdup(ctx, ".");
+	} else if (rc > 0 && conf->n_backend_zones == 0)
+		conf_error(ctx, config_setting_get_member(g, "zones"),
+		    "backend.zones: at least one zone is needed");
+	for (i = 0; rc > 0 && i < conf->n_backend_zones; i++)
+		for (j = 0; j < i; j++)
+			if (conf->backend_zones[i] != NULL &&
+			    conf->backend_zones[j] != NULL &&
+			    strcasecmp(conf->backend_zones[i],
+			    conf->backend_zones[j]) == 0) {
+				conf_error(ctx, config_setting_get_elem(
+				    config_setting_get_member(g, "zones"),
+				    (unsigned int)i), "backend.zones[%zu]: "
+				    "zone %s is listed twice", i,
+				    conf_quote(conf->backend_zones[i], q,
+				    sizeof(q)));
+				break;
+			}
+
+	conf_outfile(ctx, g, "backend", "rpz-file", NULL,
+	    &conf->backend_rpz_file);
+	if (conf_dname(ctx, g, "backend", "rpz-zone",
+	    &conf->backend_rpz_zone) > 0) {
+		s = config_setting_get_member(g, "rpz-zone");
+		if (strcmp(conf->backend_rpz_zone, ".") == 0)
+			conf_error(ctx, s, "backend.rpz-zone: the root cannot "
+			    "be the RPZ zone");
+		else if (conf->backend_rpz_file == NULL)
+			conf_error(ctx, s, "backend.rpz-zone: only used with "
+			    "rpz-file");
+	} else if (conf->backend_rpz_zone == NULL)
+		conf->backend_rpz_zone = conf_strdup(ctx, "resguard.rpz.");
+}
+
 static int
 conf_backend(struct conf_ctx *ctx, const config_setting_t *root,
     struct rg_conf *conf)
 {
-	static const char *const available[] = { "builtin", NULL };
-	static const char *const later[] = { "unbound", "resolvconf", NULL };
-	const config_setting_t *g, *s;
-	const char *v;
-	char q[160];
+	const config_setting_t *g, *m;
+	const char *key;
+	int type = 0, rc, i;
 
-	if ((g = config_setting_get_member(root, "backend")) == NULL)
-		return 0;
-	if (!config_setting_is_group(g)) {
-		conf_error(ctx, g, "backend: expected a group { ... }, got %s",
-		    conf_type_name(g));
+	conf->backend_control_use_cert = -1;
+	if ((rc = conf_group(ctx, root, "", "backend", conf_backend_keys,
+	    &g)) < 0)
 		return -EINVAL;
-	}
-	if (conf_str(ctx, g, "backend", "type", &s, &v) < 0)
+	/* The settings of a backend we do not know are not checked. */
+	if (rc > 0 && conf_enum(ctx, g, "backend", "type", "backend",
+	    conf_backend_types, &type) < 0)
 		return -EINVAL;
-	/* The settings of a backend we do not have are not checked. */
-	if (v != NULL && conf_in(later, v) >= 0) {
-		conf_error(ctx, s, "backend.type: backend %s is not available "
-		    "in this version (available: builtin)",
-		    conf_quote(v, q, sizeof(q)));
-		return -EINVAL;
-	}
-	if (v != NULL && conf_in(available, v) < 0) {
-		conf_error(ctx, s, "backend.type: unknown backend %s "
-		    "(available: builtin)", conf_quote(v, q, sizeof(q)));
-		return -EINVAL;
-	}
-	conf_keys(ctx, g, "backend", conf_backend_keys);
-	if (v != NULL && (conf->backend_type = conf_strdup(ctx, v)) == NULL)
+	if ((conf->backend_type = conf_strdup(ctx,
+	    conf_backend_types[type])) == NULL)
 		return -ENOMEM;
+	for (i = 0; g != NULL &&
+	    (m = config_setting_get_elem(g, (unsigned int)i)) != NULL; i++) {
+		key = config_setting_name(m);
+		if (strcmp(key, "type") == 0 ||
+		    conf_in(conf_backend_keys, key) < 0 ||
+		    conf_in(conf_backend_type_keys[type], key) >= 0)
+			continue;
+		conf_error(ctx, m, "backend.%s: not used by backend \"%s\"",
+		    key, conf_backend_types[type]);
+	}
+	switch (type) {
+	case 1:
+		conf_backend_unbound(ctx, g, conf);
+		break;
+	case 2:
+		conf_outfile(ctx, g, "backend", "path", "/etc/resolv.conf",
+		    &conf->backend_path);
+		conf_bool(ctx, g, "backend", "force", &conf->backend_force);
+		break;
+	}
 	return 0;
 }
 
@@ -1673,7 +1889,9 @@ static int
 conf_policy(struct conf_ctx *ctx, const config_setting_t *root,
     struct rg_conf *conf)
 {
-	const config_setting_t *g;
+	const config_setting_t *g, *s;
+	const char *v;
+	char q[160];
 	int action;
 
 	if (conf_group(ctx, root, "", "policy", conf_policy_keys, &g) < 0)
@@ -1683,6 +1901,14 @@ conf_policy(struct conf_ctx *ctx, const config_setting_t *root,
 		conf->policy_action = conf_strdup(ctx, conf_actions[action]);
 	conf_strings(ctx, g, "policy", "allowlist", CONF_ELEM_DNAME, 0, 0,
 	    &conf->allowlist, &conf->n_allowlist);
+	if (conf_str(ctx, g, "policy", "sinkhole-a", &s, &v) > 0 &&
+	    inet_pton(AF_INET, v, conf->sinkhole_a) != 1)
+		conf_error(ctx, s, "policy.sinkhole-a: %s is not an IPv4 "
+		    "address", conf_quote(v, q, sizeof(q)));
+	if (conf_str(ctx, g, "policy", "sinkhole-aaaa", &s, &v) > 0 &&
+	    inet_pton(AF_INET6, v, conf->sinkhole_aaaa) != 1)
+		conf_error(ctx, s, "policy.sinkhole-aaaa: %s is not an IPv6 "
+		    "address", conf_quote(v, q, sizeof(q)));
 	return 0;
 }
 
@@ -1772,13 +1998,117 @@ conf_defaults(struct conf_ctx *ctx, struct rg_conf *conf)
 		host[sizeof(host) - 1] = '\0';
 		conf->agent_id = conf_strdup(ctx, host);
 	}
-	if (conf->backend_type == NULL)
-		conf->backend_type = conf_strdup(ctx, "builtin");
 	if (conf->probe_name == NULL)
 		conf->probe_name = conf_strdup(ctx, ".");
 	if (conf->policy_action == NULL)
 		conf->policy_action = conf_strdup(ctx, "nxdomain");
 	return ctx->oom ? -ENOMEM : 0;
+}
+
+/*
+ * libconfig 1.5 reads an @include with stdio, and when reading fails (the
+ * name is a directory, or empty) its scanner calls exit(): a reload would
+ * end the daemon.  So every @include is looked at first, found the way the
+ * scanner finds them (at the start of a line, outside comments and
+ * strings) and resolved the way it resolves them (below the directory of
+ * the file, a leading "/" dropped), in the included files as well; a name
+ * that exists but is not a regular file is an error.  A missing file is
+ * left to libconfig, which reports it.  FILE is NULL for the file itself.
+ * Returns the number of errors.
+ */
+#define CONF_INCLUDE_DEPTH	10	/* libconfig's own limit */
+
+static int
+conf_includes(struct conf_ctx *ctx, const char *file, const char *text,
+    int depth)
+{
+	const char *p, *s;
+	char *name = NULL, *path = NULL, *sub, q[160];
+	unsigned int line = 1;
+	int errors = 0, state = 0, rc;	/* state: 0 code, 1 comment, 2 string */
+	size_t n;
+	FILE *f;
+	long size;
+
+	for (p = text; *p != '\0'; p++) {
+		if (*p == '\n')
+			line++;
+		if (state == 1) {
+			if (p[0] == '*' && p[1] == '/') {
+				state = 0;
+				p++;
+			}
+			continue;
+		}
+		if (state == 2) {
+			if (*p == '\\' && p[1] != '\0' && *++p == '\n')
+				line++;
+			else if (*p == '"')
+				state = 0;
+			continue;
+		}
+		if (*p == '"')
+			state = 2;
+		else if (p[0] == '/' && p[1] == '*') {
+			state = 1;
+			p++;
+		}
+		else if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+			p += strcspn(p, "\n") - 1;
+		if (state != 0 || (p != text && p[-1] != '\n'))
+			continue;
+		s = p + strspn(p, " \t");
+		if (strncmp(s, "@include", 8) != 0 ||
+		    (s[8] != ' ' && s[8] != '\t'))
+			continue;
+		s += 8 + strspn(s + 8, " \t");
+		if (*s != '"')
+			continue;
+		if ((name = malloc(strlen(s))) == NULL) {
+			conf_nomem(ctx);
+			return errors + 1;
+		}
+		/* As the scanner does: \\ and \" are escapes, a lone
+		 * backslash is dropped, a newline is part of the name. */
+		for (s++, n = 0; *s != '\0' && *s != '"'; s++) {
+			if (*s == '\n')
+				line++;
+			if (*s == '\\' && s[1] != '\\' && s[1] != '"')
+				continue;
+			if (*s == '\\')
+				s++;
+			name[n++] = *s;
+		}
+		name[n] = '\0';
+		p = *s == '"' ? s : s - 1;
+		if ((path = conf_printf("%s/%s", ctx->dir,
+		    name + (name[0] == '/'))) == NULL) {
+			conf_nomem(ctx);
+			free(name);
+			return errors + 1;
+		}
+		rc = conf_readable(path);
+		if (rc == -EISDIR || rc == -EINVAL) {
+			conf_error_at(ctx, file, line, "@include %s: %s",
+			    conf_quote(name, q, sizeof(q)), rc == -EISDIR ?
+			    "a directory, not a file" : "not a regular file");
+			errors++;
+		} else if (rc == 0 && depth + 1 < CONF_INCLUDE_DEPTH &&
+		    (f = fopen(path, "re")) != NULL) {
+			if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
+			    size <= CONF_MAX_SIZE && fseek(f, 0, SEEK_SET) == 0 &&
+			    (sub = calloc(1, (size_t)size + 1)) != NULL) {
+				if (fread(sub, 1, (size_t)size, f) == (size_t)size)
+					errors += conf_includes(ctx, name, sub,
+					    depth + 1);
+				free(sub);
+			}
+			fclose(f);
+		}
+		free(path);
+		free(name);
+	}
+	return errors;
 }
 
 /* Read the whole file into ctx->text; "cannot read" when we cannot. */
@@ -1867,6 +2197,8 @@ rg_conf_load(const char *path, struct rg_conf **out, rg_conf_error_cb *cb,
 		goto out;
 	/* libconfig resolves a relative @include against this. */
 	config_set_include_dir(&cfg, ctx.dir);
+	if (conf_includes(&ctx, NULL, ctx.text, 0) > 0)
+		goto out;
 	if (!config_read_string(&cfg, ctx.text)) {
 		conf_error_at(&ctx, config_error_file(&cfg),
 		    (unsigned int)config_error_line(&cfg), "%s",
@@ -1880,6 +2212,11 @@ rg_conf_load(const char *path, struct rg_conf **out, rg_conf_error_cb *cb,
 	}
 	conf->interval_ms = 1000;
 	conf->timeout_ms = 800;
+	conf->udp_size = 1232;
+	conf->client_timeout_ms = 3000;
+	conf->hedge_max_ms = 50;
+	conf->tcp_idle_timeout_ms = 10000;
+	conf->stale_cache = 10000;
 	conf->fall = 3;
 	conf->rise = 3;
 	conf->backoff_max_ms = 30000;
@@ -1945,6 +2282,14 @@ rg_conf_free(struct rg_conf *conf)
 	free(conf->agent_id);
 	conf_strv_free(conf->http_listen, conf->n_http_listen);
 	free(conf->backend_type);
+	free(conf->backend_control);
+	free(conf->backend_control_key_file);
+	free(conf->backend_control_cert_file);
+	free(conf->backend_server_cert_file);
+	conf_strv_free(conf->backend_zones, conf->n_backend_zones);
+	free(conf->backend_rpz_file);
+	free(conf->backend_rpz_zone);
+	free(conf->backend_path);
 	for (i = 0; i < conf->n_pools; i++) {
 		pool = &conf->pools[i];
 		free(pool->name);

@@ -107,6 +107,11 @@ struct rg_conf {
 	char **access_control;		/**< "prefix/len" */
 	size_t n_access_control;
 	uint32_t threads;
+	uint32_t udp_size;		/**< guard: largest UDP message (1232) */
+	uint32_t client_timeout_ms;	/**< guard: a client query's budget */
+	uint32_t hedge_max_ms;		/**< guard: hedge delay cap; 0 = no hedging */
+	uint32_t tcp_idle_timeout_ms;	/**< guard: idle client TCP closed after */
+	uint32_t stale_cache;		/**< guard: answers kept to serve stale; 0 = off */
 	char *control_socket;		/**< default /run/resguard/control.sock */
 	char *control_group;		/**< may change state besides root; NULL */
 	char *state_dir;		/**< default /var/lib/resguard */
@@ -117,8 +122,19 @@ struct rg_conf {
 	char **http_listen;
 	size_t n_http_listen;
 
-	/* backend */
-	char *backend_type;		/**< "builtin" (default) */
+	/* backend: "builtin" is guard mode; the others are sidecar plugins */
+	char *backend_type;		/**< "builtin", "unbound", "resolvconf" */
+	char *backend_control;		/**< unbound: "addr@port" or a socket path */
+	int backend_control_use_cert;	/**< unbound: TLS; -1 (unset): on TCP only */
+	char *backend_control_key_file;	/**< unbound: TLS client key */
+	char *backend_control_cert_file; /**< unbound: TLS client certificate */
+	char *backend_server_cert_file;	/**< unbound: Unbound's certificate */
+	char **backend_zones;		/**< unbound: forward zones (default ".") */
+	size_t n_backend_zones;
+	char *backend_rpz_file;		/**< unbound: RPZ zone file, or NULL */
+	char *backend_rpz_zone;		/**< unbound: its name (resguard.rpz.) */
+	char *backend_path;		/**< resolvconf: default /etc/resolv.conf */
+	int backend_force;		/**< resolvconf: also when managed */
 
 	/* pools, in file order; exactly one primary */
 	struct rg_conf_pool *pools;
@@ -146,6 +162,8 @@ struct rg_conf {
 	char *policy_action;		/**< default "nxdomain" */
 	char **allowlist;
 	size_t n_allowlist;
+	uint8_t sinkhole_a[4];		/**< policy.sinkhole-a (0.0.0.0) */
+	uint8_t sinkhole_aaaa[16];	/**< policy.sinkhole-aaaa (::) */
 	struct rg_conf_report *reports;
 	size_t n_reports;
 };

@@ -101,6 +101,8 @@ struct rg_feeds {
 	uv_timer_t timer;
 	int stopping;
 	int timer_closed;
+	rg_feeds_publish_cb *publish_cb;
+	void *publish_arg;
 };
 
 static void feeds_rebuild(struct rg_feeds *f);
@@ -458,6 +460,8 @@ job_after_cb(uv_work_t *req, int status)
 	    "built in %llu ms)", rg_bl_entries(job->bl), rg_bl_bytes(job->bl),
 	    (unsigned long long)(rg_clock_ms() - job->started_ms));
 	rg_bl_publish(f->domain, job->bl);
+	if (f->publish_cb != NULL)
+		f->publish_cb(f->publish_arg, job->bl);
 	job->bl = NULL;
 	rg_bl_reclaim(f->domain);
 	job_free(job);
@@ -648,6 +652,13 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 	f->n = conf->n_feeds;
 	f->action = act < 0 ? RG_ACTION_NXDOMAIN : (enum rg_action)act;
 	feeds_rebuild(f);
+}
+
+void
+rg_feeds_on_publish(struct rg_feeds *f, rg_feeds_publish_cb *cb, void *arg)
+{
+	f->publish_cb = cb;
+	f->publish_arg = arg;
 }
 
 int

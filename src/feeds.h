@@ -38,6 +38,13 @@ void rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf);
  */
 int rg_feeds_refresh(struct rg_feeds *f, const char *name);
 
+/** Called on the event loop after every snapshot published. */
+typedef void rg_feeds_publish_cb(void *arg, const struct rg_blocklist *bl);
+
+/** Call CB(ARG, snapshot) after every publication (a sidecar backend). */
+void rg_feeds_on_publish(struct rg_feeds *f, rg_feeds_publish_cb *cb,
+    void *arg);
+
 /** The "feeds" array of the status document. */
 json_t *rg_feeds_json(const struct rg_feeds *f);
 

@@ -450,6 +450,25 @@ rg_health_probe_soon(struct rg_health *h)
 			h->pools[i].upstreams[j]->next_probe_ms = 0;
 }
 
+int
+rg_upstream_suspect(struct rg_health *h, struct rg_upstream *u,
+    uint64_t now_ms)
+{
+	uint64_t at;
+
+	if (u->round != NULL || u->state == RG_STATE_DOWN)
+		return 0;
+	/* Legitimate SERVFAILs (a broken signature) come at the clients'
+	 * pace: a floor keeps them from turning into a probe storm. */
+	at = u->round_started_ms + h->conf->interval_ms / 4;
+	if (at < now_ms)
+		at = now_ms;
+	if (at >= u->next_probe_ms)
+		return 0;
+	u->next_probe_ms = at;
+	return 1;
+}
+
 static int
 upstream_same(const struct rg_conf_upstream *a,
     const struct rg_conf_upstream *b)

@@ -122,6 +122,16 @@ uint64_t rg_health_run(struct rg_health *h, uint64_t now_ms);
 /** Probe every upstream at the next run (after a reload, a pin, ...). */
 void rg_health_probe_soon(struct rg_health *h);
 
+/**
+ * Real traffic saw U fail (a time-out, SERVFAIL or REFUSED in guard mode):
+ * probe it at the next run, so that an outage is noticed between probes.
+ * Nothing changes while a round is in flight, when U is down already (its
+ * back-off stands), or within a quarter interval of the last round's start.
+ * Returns 1 when a probe was brought forward.
+ */
+int rg_upstream_suspect(struct rg_health *h, struct rg_upstream *u,
+    uint64_t now_ms);
+
 /** The pool named NAME, or NULL. */
 struct rg_pool *rg_health_pool(struct rg_health *h, const char *name);
 /** The primary pool. */

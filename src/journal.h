@@ -26,7 +26,10 @@
 	X(RELOAD,	"reload")					\
 	X(RELOAD_FAILED, "reload-failed")				\
 	X(FEED_APPLIED,	"feed-applied")					\
-	X(FEED_REJECTED, "feed-rejected")
+	X(FEED_REJECTED, "feed-rejected")				\
+	X(BACKEND_APPLIED, "backend-applied")				\
+	X(BACKEND_FAILED, "backend-failed")				\
+	X(BACKEND_RECOVERED, "backend-recovered")
 
 enum rg_event_type {
 #define X(n, s) RG_EVENT_##n,

@@ -7,6 +7,9 @@
  * every completed probe round wakes the decision again.  SIGHUP and
  * "resguardctl reload" re-read the configuration: a file with errors
  * changes nothing, and its errors go to the log and back to the caller.
+ * In guard mode (server.listen not empty) worker threads answer clients;
+ * after every decision this loop publishes the route they forward along,
+ * and their failed attempts come back here to bring probes forward.
  */
 #include <errno.h>
 #include <grp.h>
@@ -29,6 +32,9 @@
 #include "control.h"
 #include "failover.h"
 #include "feeds.h"
+#include "frontend.h"
+#include "backend.h"
+#include "http.h"
 #include "health.h"
 #include "journal.h"
 #include "log.h"
@@ -52,6 +58,10 @@ struct agent {
 	struct rg_control *control;
 	struct rg_bl_domain *bl_domain;
 	struct rg_feeds *feeds;
+	struct rg_frontend *fe;		/* guard mode, or NULL */
+	struct rg_backend *backend;	/* sidecar, or the built-in one */
+	struct rg_http *http;		/* http.listen, or NULL */
+	uv_timer_t http_timer;
 	const char *conf_path;
 	int in_tick;
 	int stopping;
@@ -82,6 +92,12 @@ agent_tick(struct agent *a)
 	nf = rg_failover_evaluate(&a->fo, now);
 	if (nf < next)
 		next = nf;
+	rg_frontend_update(a->fe, a->health->conf, &a->fo);
+	/* Only a changed target reaches the backend's worker. */
+	rg_backend_apply(a->backend, &a->fo);
+	/* Workers pass quiescent points all the time; snapshots retired by
+	 * the feeds go once all of them have. */
+	rg_bl_reclaim(a->bl_domain);
 	a->in_tick = 0;
 	if (next == UINT64_MAX)
 		next = now + 60000;
@@ -92,6 +108,101 @@ static void
 health_wake_cb(void *arg)
 {
 	agent_tick(arg);
+}
+
+/* A guard worker's question for a recursive pool, on its way. */
+struct guard_rec {
+	struct agent *a;
+	unsigned worker;
+	uint16_t token;
+};
+
+static void
+guard_rec_cb(void *arg, enum rg_probe_err err, const uint8_t *pkt,
+    size_t len, uint64_t rtt_us, const char *detail)
+{
+	struct guard_rec *r = arg;
+	uint8_t *copy = NULL;
+
+	if (r->a->fe != NULL && err == RG_PROBE_OK && pkt != NULL &&
+	    len >= 12 && (copy = malloc(len)) != NULL) {
+		memcpy(copy, pkt, len);
+		copy[0] = r->token >> 8;
+		copy[1] = r->token & 0xff;
+	}
+	if (r->a->fe != NULL)
+		rg_frontend_recursion_reply(r->a->fe, r->worker, r->token,
+		    copy, len);
+	free(copy);
+	free(r);
+}
+
+/* The last resort in guard mode: this loop's libunbound resolves for the
+ * workers, as it does for the probes. */
+static void
+guard_recurse_cb(void *arg, unsigned worker, uint16_t token,
+    const char *pool, const uint8_t *question, size_t qlen,
+    uint32_t timeout_ms)
+{
+	struct agent *a = arg;
+	const struct rg_conf_pool *p;
+	struct rg_probe_query q;
+	struct guard_rec *r = NULL;
+	ldns_rdf *d = NULL;
+	char *name = NULL;
+	uint16_t type;
+
+	if (a->stopping || a->net == NULL ||
+	    (p = rg_conf_pool_find(a->health->conf, pool)) == NULL ||
+	    !p->recursive || p->n_upstreams == 0 || qlen < 5)
+		goto fail;
+	type = (uint16_t)(question[qlen - 4] << 8 | question[qlen - 3]);
+	if ((d = ldns_dname_new_frm_data((uint16_t)(qlen - 4),
+	    question)) == NULL || (name = ldns_rdf2str(d)) == NULL ||
+	    rg_probe_build(&q, RG_PROBE_BASIC, name, type, NULL) < 0)
+		goto fail;
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		rg_probe_clear(&q);
+		goto fail;
+	}
+	r->a = a;
+	r->worker = worker;
+	r->token = token;
+	if (rg_net_exchange(a->net, p, &p->upstreams[0], &q, timeout_ms,
+	    guard_rec_cb, r) < 0) {
+		rg_probe_clear(&q);
+		free(r);
+		goto fail;
+	}
+	rg_probe_clear(&q);
+	free(name);
+	ldns_rdf_deep_free(d);
+	return;
+fail:
+	free(name);
+	ldns_rdf_deep_free(d);
+	rg_frontend_recursion_reply(a->fe, worker, token, NULL, 0);
+}
+
+/* A client query failed on an upstream: probe it now rather than at its
+ * turn, so that an outage is noticed between probes. */
+static void
+guard_outcome_cb(void *arg, const char *name,
+    const struct sockaddr_storage *addr, enum rg_transport t,
+    enum rg_fwd_outcome o)
+{
+	struct agent *a = arg;
+	struct rg_upstream *u;
+
+	if (a->stopping || (u = rg_health_upstream(a->health, name)) == NULL ||
+	    u->conf->transport != t ||
+	    memcmp(&u->conf->addr, addr, u->conf->addrlen) != 0)
+		return;
+	if (rg_upstream_suspect(a->health, u, rg_clock_ms())) {
+		rg_log_debug("guard: %s: %s on a client query; probing now",
+		    name, rg_fwd_outcome_str[o]);
+		agent_tick(a);
+	}
 }
 
 static void
@@ -146,6 +257,19 @@ str_differ(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
+static int
+strv_differ(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 1;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 1;
+	return 0;
+}
+
 /* Settings a running daemon cannot change: each one that changed is a
  * warning, logged and returned to the caller. */
 static json_t *
@@ -163,6 +287,7 @@ restart_settings(const struct rg_conf *old, const struct rg_conf *new_)
 		{ "server.user", offsetof(struct rg_conf, user) },
 	};
 	json_t *w = json_array();
+	const char *guard = NULL;
 	char msg[256];
 	size_t i;
 
@@ -176,6 +301,26 @@ restart_settings(const struct rg_conf *old, const struct rg_conf *new_)
 			continue;
 		snprintf(msg, sizeof(msg), "%s changed; the running value "
 		    "stays until resguardd is restarted", keys[i].key);
+		rg_log_warnx("%s", msg);
+		json_array_append_new(w, json_string(msg));
+	}
+	/* The listeners were bound before privileges were dropped, and the
+	 * workers sized for them. */
+	if (strv_differ(old->listen, old->n_listen, new_->listen,
+	    new_->n_listen))
+		guard = "server.listen";
+	else if (old->n_listen > 0 && old->threads != new_->threads)
+		guard = "server.threads";
+	if (guard != NULL) {
+		snprintf(msg, sizeof(msg), "%s changed; the running listeners "
+		    "and workers stay until resguardd is restarted", guard);
+		rg_log_warnx("%s", msg);
+		json_array_append_new(w, json_string(msg));
+	}
+	if (strv_differ(old->http_listen, old->n_http_listen,
+	    new_->http_listen, new_->n_http_listen)) {
+		snprintf(msg, sizeof(msg), "http.listen changed; the running "
+		    "listeners stay until resguardd is restarted");
 		rg_log_warnx("%s", msg);
 		json_array_append_new(w, json_string(msg));
 	}
@@ -223,6 +368,9 @@ agent_reload(struct agent *a, const char *who)
 	a->health = h;
 	rg_failover_rebind(&a->fo, h, rg_clock_ms());
 	rg_feeds_configure(a->feeds, h->conf);
+	if (rg_backend_configure(a->backend, h->conf, reason,
+	    sizeof(reason)) < 0)
+		json_array_append_new(warnings, json_string(reason));
 	snprintf(reason, sizeof(reason), "configuration reloaded from %s",
 	    a->conf_path);
 	rg_journal_add(a->journal, RG_EVENT_RELOAD, 0, NULL, NULL, NULL,
@@ -407,6 +555,43 @@ status_parts(struct agent *a, struct rg_status_parts *p)
 	memset(p, 0, sizeof(*p));
 	p->feeds = a->feeds;
 	p->blocklist = rg_bl_current(a->bl_domain);
+	p->blocklist_hits = rg_frontend_hits(a->fe);
+	p->backend = a->backend;
+}
+
+/* The status document, as "status" and the HTTP listener serve it. */
+static json_t *
+status_doc(struct agent *a)
+{
+	struct rg_status_parts parts;
+	json_t *doc;
+
+	status_parts(a, &parts);
+	doc = rg_status_json(&a->fo, &parts, rg_clock_ms());
+	json_object_set_new(doc, "guard", a->fe != NULL ?
+	    rg_frontend_json(a->fe) : json_null());
+	return doc;
+}
+
+/* Hand the HTTP thread a fresh snapshot every second. */
+static void
+http_timer_cb(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	json_t *doc = status_doc(a);
+	json_t *events = rg_journal_list(a->journal, 20);
+
+	rg_http_update(a->http, doc, events);
+	json_decref(doc);
+	json_decref(events);
+}
+
+static void
+feeds_published_cb(void *arg, const struct rg_blocklist *bl)
+{
+	struct agent *a = arg;
+
+	rg_backend_blocklist(a->backend, bl);
 }
 
 static json_t *
@@ -414,13 +599,8 @@ control_cb(void *arg, const char *cmd, json_t *req)
 {
 	struct agent *a = arg;
 
-	if (strcmp(cmd, "status") == 0) {
-		struct rg_status_parts parts;
-
-		status_parts(a, &parts);
-		return rg_control_ok(rg_status_json(&a->fo, &parts,
-		    rg_clock_ms()));
-	}
+	if (strcmp(cmd, "status") == 0)
+		return rg_control_ok(status_doc(a));
 	if (strcmp(cmd, "upstreams") == 0)
 		return cmd_upstreams(a);
 	if (strcmp(cmd, "events") == 0)
@@ -456,8 +636,15 @@ agent_stop(struct agent *a, const char *why)
 	a->stopping = 1;
 	rg_control_close(a->control);
 	a->control = NULL;
+	/* Workers first: they read the blocklist the feeds publish. */
+	rg_frontend_stop(a->fe);
 	rg_feeds_free(a->feeds);
 	a->feeds = NULL;
+	/* The backend closes its own timer: before the walk below. */
+	rg_backend_free(a->backend);
+	a->backend = NULL;
+	rg_http_stop(a->http);
+	a->http = NULL;
 	uv_timer_stop(&a->timer);
 	uv_signal_stop(&a->sig_hup);
 	uv_signal_stop(&a->sig_term);
@@ -522,6 +709,7 @@ main(int argc, char *argv[])
 	const char *path = DEFAULT_CONF;
 	char *abspath = NULL;
 	char err[512];
+	unsigned workers;
 	int ch, foreground = 0, check = 0, verbose = 0, rc;
 
 	while ((ch = getopt(argc, argv, "c:fhtvV")) != -1) {
@@ -566,6 +754,14 @@ main(int argc, char *argv[])
 			    rc == -1 ? "" : "s");
 			return 1;
 		}
+		/* A sidecar backend is loaded and opened too: a missing
+		 * plugin is a configuration error. */
+		if (rg_backend_test(conf, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: backend: %s\n", path, err);
+			rg_conf_free(conf);
+			free(abspath);
+			return 1;
+		}
 		printf("configuration OK\n");
 		rg_conf_free(conf);
 		free(abspath);
@@ -597,6 +793,19 @@ main(int argc, char *argv[])
 		rg_log_warnx("control socket: %s", err);
 		return 1;
 	}
+	/* Guard listeners are bound now, while a port below 1024 still can
+	 * be; each worker reads the blocklist as its own reader. */
+	workers = rg_frontend_workers(conf);
+	if ((a.bl_domain = rg_bl_domain_new(workers, NULL)) == NULL) {
+		rg_log_warnx("out of memory");
+		return 1;
+	}
+	if (workers > 0 && (a.fe = rg_frontend_new(conf, workers, a.bl_domain,
+	    err, sizeof(err))) == NULL) {
+		rg_log_warnx("server.listen %s; not started", err);
+		rg_control_close(a.control);
+		return 1;
+	}
 	if (conf->user != NULL && geteuid() == 0 &&
 	    (pw = getpwnam(conf->user)) != NULL) {
 		if (chown(conf->state_dir, pw->pw_uid, pw->pw_gid) < 0 ||
@@ -621,12 +830,41 @@ main(int argc, char *argv[])
 	rg_failover_init(&a.fo, a.health, a.journal, rg_clock_ms());
 	/* Feeds are read off the loop; until the first snapshot is
 	 * published the blocklist is empty. */
-	if ((a.bl_domain = rg_bl_domain_new(0, NULL)) == NULL ||
-	    (a.feeds = rg_feeds_new(a.loop, a.journal, a.bl_domain)) == NULL) {
+	if ((a.feeds = rg_feeds_new(a.loop, a.journal, a.bl_domain)) == NULL) {
 		rg_log_warnx("out of memory");
 		return 1;
 	}
 	rg_feeds_configure(a.feeds, a.health->conf);
+	rg_feeds_on_publish(a.feeds, feeds_published_cb, &a);
+	if ((a.backend = rg_backend_new(a.loop, a.journal, a.health->conf,
+	    err, sizeof(err))) == NULL) {
+		rg_log_warnx("backend: %s; not started", err);
+		return 1;
+	}
+	if (conf->n_http_listen > 0) {
+		if ((a.http = rg_http_start(conf->http_listen,
+		    conf->n_http_listen, err, sizeof(err))) == NULL) {
+			rg_log_warnx("http: %s; not started", err);
+			return 1;
+		}
+		uv_timer_init(a.loop, &a.http_timer);
+		a.http_timer.data = &a;
+		uv_timer_start(&a.http_timer, http_timer_cb, 0, 1000);
+	}
+	if (a.fe != NULL) {
+		/* Workers start with a route and the access control. */
+		rg_frontend_update(a.fe, a.health->conf, &a.fo);
+		if ((rc = rg_frontend_start(a.fe, a.loop, guard_outcome_cb,
+		    guard_recurse_cb, &a)) < 0) {
+			rg_log_warnx("guard: cannot start the workers: %s",
+			    strerror(-rc));
+			return 1;
+		}
+		rg_log_info("guard: answering on %zu address%s with %u "
+		    "worker%s", a.health->conf->n_listen,
+		    a.health->conf->n_listen == 1 ? "" : "es", workers,
+		    workers == 1 ? "" : "s");
+	}
 
 	uv_timer_init(a.loop, &a.timer);
 	a.timer.data = &a;
@@ -647,6 +885,7 @@ main(int argc, char *argv[])
 	agent_tick(&a);
 	uv_run(a.loop, UV_RUN_DEFAULT);
 
+	rg_frontend_free(a.fe);
 	rg_health_free(a.health);
 	rg_bl_domain_free(a.bl_domain);
 	rg_journal_close(a.journal);

@@ -256,6 +256,7 @@ rcode_name(ldns_pkt_rcode rc, char *buf, size_t len)
 static char *
 rr_rdata_str(const ldns_rr *rr)
 {
+	const ldns_rdf *rd;
 	ldns_buffer *b;
 	char *s = NULL;
 	size_t i;
@@ -265,8 +266,15 @@ rr_rdata_str(const ldns_rr *rr)
 	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
 		if (i > 0)
 			ldns_buffer_printf(b, " ");
-		if (ldns_rdf2buffer_str(b, ldns_rr_rdf(rr, i)) !=
-		    LDNS_STATUS_OK)
+		if ((rd = ldns_rr_rdf(rr, i)) == NULL)
+			goto out;
+		/* ldns writes some fields (SVCB and HTTPS parameters) a byte
+		 * at a time without growing the buffer, and aborts when it
+		 * is full: make room for the longest text a field of this
+		 * size can become. */
+		if (!ldns_buffer_reserve(b, 16 * ldns_rdf_size(rd) + 64))
+			goto out;
+		if (ldns_rdf2buffer_str(b, rd) != LDNS_STATUS_OK)
 			goto out;
 	}
 	s = ldns_buffer_export2str(b);

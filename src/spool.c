@@ -220,7 +220,8 @@ queue_scan(struct queue *q)
 			max = e.seq;
 	}
 	closedir(d);
-	qsort(q->e, q->n, sizeof(*q->e), entry_cmp);
+	if (q->n > 1)
+		qsort(q->e, q->n, sizeof(*q->e), entry_cmp);
 	return max;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "backend.h"
 #include "blocklist.h"
 #include "feeds.h"
 #include "journal.h"
@@ -106,6 +107,9 @@ rg_status_verdict(const struct rg_failover *f,
 		    rg_pool_count(pri, RG_STATE_UP), pri->n_upstreams);
 		return 1;
 	}
+	if (parts != NULL && parts->backend != NULL &&
+	    rg_backend_warning(parts->backend, summary, len))
+		return 1;
 	if (bad != NULL) {
 		snprintf(summary, len, "upstream \"%s\" of pool \"%s\" is %s%s%s "
 		    "(%zu of %zu upstreams up)", bad->conf->name,
@@ -171,5 +175,8 @@ rg_status_json(const struct rg_failover *f,
 	    "hits", (json_int_t)(parts ? parts->blocklist_hits : 0),
 	    "reporters",
 	    "health", "code", code, "summary", summary);
+	if (doc != NULL && parts != NULL && parts->backend != NULL)
+		json_object_set_new(doc, "backend",
+		    rg_backend_json(parts->backend));
 	return doc;
 }

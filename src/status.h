@@ -17,10 +17,12 @@
 
 struct rg_feeds;
 struct rg_blocklist;
+struct rg_backend;
 
 /** The other parts the status covers besides failover (any may be NULL). */
 struct rg_status_parts {
 	const struct rg_feeds *feeds;
+	const struct rg_backend *backend;
 	const struct rg_blocklist *blocklist;
 	uint64_t blocklist_hits;
 };

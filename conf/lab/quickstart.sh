@@ -16,7 +16,7 @@ set -euo pipefail
 readonly PACKAGES="build-essential autoconf automake libtool pkg-config
 libldns-dev libuv1-dev libunbound-dev libssl-dev libconfig-dev libjansson-dev
 libcmocka-dev libevent-dev libmicrohttpd-dev unbound nsd dnsutils
-knot-dnsutils ldnsutils openssl prometheus
+knot-dnsutils ldnsutils openssl prometheus dnsperf dnsdist curl
 ca-certificates"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -73,10 +73,11 @@ install_packages() {
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	    --no-install-recommends "${missing[@]}"
 	# A package install may start the system's Unbound or NSD on port
-	# 53, or Prometheus (installed for promtool); the lab needs none.
+	# 53, or Prometheus (installed for promtool) or dnsdist (for the
+	# benchmarks); the lab needs none.
 	for p in "${missing[@]}"; do
 		case $p in
-		unbound | nsd | prometheus) stop_service "$p" ;;
+		unbound | nsd | prometheus | dnsdist) stop_service "$p" ;;
 		esac
 	done
 }

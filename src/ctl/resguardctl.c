@@ -1080,6 +1080,47 @@ status_code(const json_t *res)
 	return c >= 0 && c <= 2 ? (int)c : CTL_EXIT_UNKNOWN;
 }
 
+static json_int_t
+guard_int(const json_t *g, const char *key)
+{
+	return json_integer_value(json_object_get(g, key));
+}
+
+/* One line on guard mode: where it answers, and what queries came to. */
+static void
+guard_line_print(const json_t *res)
+{
+	const json_t *g = json_object_get(res, "guard"), *v;
+	json_int_t blocked = 0;
+	const char *k;
+	size_t i;
+
+	if (json_is_null(g))
+		fputs("guard: off (server.listen is empty: decisions only)\n",
+		    stdout);
+	if (!json_is_object(g))
+		return;
+	fputs("guard: ", stdout);
+	json_array_foreach(json_object_get(g, "listen"), i, v) {
+		if (i > 0)
+			fputs(", ", stdout);
+		clean_print(stdout, json_string_value(v) != NULL ?
+		    json_string_value(v) : "?");
+	}
+	json_object_foreach((json_t *)json_object_get(g, "blocked"), k, v)
+		blocked += json_integer_value(v);
+	printf(" (%" JSON_INTEGER_FORMAT " workers): %" JSON_INTEGER_FORMAT
+	    " queries, %" JSON_INTEGER_FORMAT " forwarded, %"
+	    JSON_INTEGER_FORMAT " hedged, %" JSON_INTEGER_FORMAT " retried, %"
+	    JSON_INTEGER_FORMAT " blocked, %" JSON_INTEGER_FORMAT
+	    " stale, %" JSON_INTEGER_FORMAT " SERVFAIL, %" JSON_INTEGER_FORMAT
+	    " refused by access control\n",
+	    guard_int(g, "workers"), guard_int(g, "queries"),
+	    guard_int(g, "forwarded"), guard_int(g, "hedged"),
+	    guard_int(g, "retried"), blocked, guard_int(g, "stale"),
+	    guard_int(g, "servfail"), guard_int(g, "refused_acl"));
+}
+
 static void
 status_print(const json_t *res)
 {
@@ -1172,6 +1213,7 @@ status_print(const json_t *res)
 		reporters_table_print(reps);
 	} else
 		fputs("; reporters: none\n", stdout);
+	guard_line_print(res);
 
 	code = status_code(res);
 	summary = jstr(json_object_get(res, "health"), "summary");

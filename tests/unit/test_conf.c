@@ -385,6 +385,65 @@ test_good_include(void **state)
 	rg_conf_free(conf);
 }
 
+/* Load TEXT from a temporary file. */
+static struct rg_conf *
+load_good_text(const char *text)
+{
+	struct rg_conf *conf;
+	char path[] = "/tmp/rg-test-conf.XXXXXX";
+	int fd;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	conf = load_good(path);
+	unlink(path);
+	return conf;
+}
+
+static void
+test_good_backend(void **state)
+{
+	struct rg_conf *conf;
+
+	conf = load_good_text("backend: { type = \"unbound\"; "
+	    "control = \"/run/unbound.ctl\"; rpz-file = \"/tmp/r.rpz\"; "
+	    "zones = [ \"example.\", \"corp.example\" ]; };\n"
+	    "pools = ( { name = \"p\"; role = \"primary\"; upstreams = ( "
+	    "{ name = \"u\"; address = \"127.0.0.1\"; } ); } );\n");
+	assert_string_equal(conf->backend_type, "unbound");
+	assert_string_equal(conf->backend_control, "/run/unbound.ctl");
+	assert_int_equal(conf->backend_control_use_cert, -1);
+	assert_null(conf->backend_control_key_file);
+	assert_int_equal(conf->n_backend_zones, 2);
+	assert_string_equal(conf->backend_zones[1], "corp.example.");
+	assert_string_equal(conf->backend_rpz_file, "/tmp/r.rpz");
+	assert_string_equal(conf->backend_rpz_zone, "resguard.rpz.");
+	assert_null(conf->backend_path);
+	rg_conf_free(conf);
+
+	conf = load_good_text("backend: { type = \"unbound\"; "
+	    "control = \"::1@8953\"; control-use-cert = false; };\n"
+	    "pools = ( { name = \"p\"; role = \"primary\"; upstreams = ( "
+	    "{ name = \"u\"; address = \"127.0.0.1\"; } ); } );\n");
+	assert_int_equal(conf->backend_control_use_cert, 0);
+	assert_int_equal(conf->n_backend_zones, 1);
+	assert_string_equal(conf->backend_zones[0], ".");
+	assert_null(conf->backend_rpz_file);
+	rg_conf_free(conf);
+
+	conf = load_good_text("backend: { type = \"resolvconf\"; "
+	    "force = true; };\n"
+	    "pools = ( { name = \"p\"; role = \"primary\"; upstreams = ( "
+	    "{ name = \"u\"; address = \"127.0.0.1\"; } ); } );\n");
+	assert_string_equal(conf->backend_type, "resolvconf");
+	assert_string_equal(conf->backend_path, "/etc/resolv.conf");
+	assert_int_equal(conf->backend_force, 1);
+	assert_null(conf->backend_control);
+	rg_conf_free(conf);
+}
+
 static void
 test_example(void **state)
 {
@@ -690,12 +749,24 @@ static void
 test_bad_backend(void **state)
 {
 	check_bad("bad-backend.conf", (const char *const[]){
-	    ":2: error: backend.type: backend \"unbound\" is not available in "
-	    "this version (available: builtin)",
+	    ":5: error: backend.control-use-cert: expected a boolean (true or "
+	    "false), got a string",
+	    ":6: error: backend.zones[2]: zone \"EXAMPLE.\" is listed twice",
+	    ":7: error: backend.rpz-zone: the root cannot be the RPZ zone",
+	    ":8: error: backend.rpz-file: directory \"/nonexistent-rg\": No "
+	    "such file or directory",
+	    ":9: error: backend.path: not used by backend \"unbound\"",
+	    ":10: error: backend.server-cert-file: only used with TLS remote "
+	    "control (control on TCP, or control-use-cert = true)",
+	    NULL });
+	check_bad("bad-backend-tls.conf", (const char *const[]){
+	    ":6: error: backend.control-key-file: cannot read "
+	    "\"/nonexistent-rg/key\": No such file or directory",
+	    ":9: error: backend.force: not used by backend \"unbound\"",
 	    NULL });
 	check_bad("bad-backend-unknown.conf", (const char *const[]){
-	    ":1: error: backend.type: unknown backend \"bind\" (available: "
-	    "builtin)",
+	    ":1: error: backend.type: unknown backend \"bind\" (expected "
+	    "builtin, unbound or resolvconf)",
 	    NULL });
 }
 
@@ -814,6 +885,33 @@ test_bad_include(void **state)
 	    NULL });
 }
 
+/* Found by tests/fuzz/fuzz_conf.c: libconfig's scanner ended the process. */
+static void
+test_bad_include_dir(void **state)
+{
+	check_bad("bad-include-dir.conf", (const char *const[]){
+	    ":3: error: @include \"domains\": a directory, not a file",
+	    ":4: error: @include \"\": a directory, not a file",
+	    NULL });
+}
+
+/* An HTTPS answer longer than ldns' first buffer made ldns abort. */
+static void
+test_good_https(void **state)
+{
+	struct rg_conf *conf;
+	char path[PATH_MAX];
+
+	conf = load_good(data_path("good-https.conf", path, sizeof(path)));
+	assert_int_equal(conf->pools[0].checks.expect_type, 65);
+	assert_int_equal(conf->pools[0].checks.n_expect_answers, 1);
+	assert_string_equal(conf->pools[0].checks.expect_answers[0],
+	    "1 . alpn=h2,h3,h3-29,h3-28,h3-27,http/1.1 "
+	    "ipv4hint=192.0.2.1,192.0.2.2,192.0.2.3,192.0.2.4 "
+	    "ipv6hint=2001:db8::1,2001:db8::2");
+	rg_conf_free(conf);
+}
+
 static void
 test_bad_many(void **state)
 {
@@ -857,12 +955,15 @@ main(void)
 		cmocka_unit_test(test_bad_address),
 		cmocka_unit_test(test_bad_spki_pin),
 		cmocka_unit_test(test_bad_backend),
+		cmocka_unit_test(test_good_backend),
 		cmocka_unit_test(test_bad_role),
 		cmocka_unit_test(test_bad_pools),
 		cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_bad_feeds),
 		cmocka_unit_test(test_bad_server),
 		cmocka_unit_test(test_bad_include),
+		cmocka_unit_test(test_bad_include_dir),
+		cmocka_unit_test(test_good_https),
 		cmocka_unit_test(test_bad_many),
 	};
 

@@ -545,6 +545,53 @@ test_judge_nxdomain(void **state)
 	rg_probe_clear(&q);
 }
 
+/*
+ * SVCB and HTTPS parameters longer than the first text buffer: ldns wrote
+ * them past its end and aborted (found by tests/fuzz/fuzz_probe.c).
+ */
+#define LONG_HTTPS "1 . alpn=h2,h3,h3-29,h3-28,h3-27,http/1.1 " \
+	"ipv4hint=192.0.2.1,192.0.2.2,192.0.2.3,192.0.2.4 " \
+	"ipv6hint=2001:db8::1,2001:db8::2"
+static char *https_answers[] = { LONG_HTTPS };
+
+static void
+test_judge_svcb(void **state)
+{
+	struct rg_conf_checks c = { .expect_answers = https_answers,
+	    .n_expect_answers = 1 };
+	struct rg_probe_query q;
+	char detail[512], rr[600];
+	ldns_pkt *p;
+
+	assert_int_equal(rg_probe_build(&q, RG_PROBE_NXDOMAIN, "lab.test",
+	    LDNS_RR_TYPE_A, NULL), 0);
+	p = reply_new(&q, LDNS_RCODE_NOERROR);
+	snprintf(rr, sizeof(rr), "%s IN HTTPS %s", q.qname, LONG_HTTPS);
+	reply_add(p, LDNS_SECTION_ANSWER, rr);
+	assert_int_equal(judge_with(&q, p, detail, sizeof(detail)),
+	    RG_PROBE_NXDOMAIN_REWRITE);
+	assert_contains(detail, "answered HTTPS 1 . alpn=h2,h3,h3-29");
+	assert_contains(detail, "ipv6hint=2001:db8::1,2001:db8::2");
+	rg_probe_clear(&q);
+
+	assert_int_equal(rg_probe_build(&q, RG_PROBE_EXPECT, "www.lab.test",
+	    LDNS_RR_TYPE_HTTPS, &c), 0);
+	p = reply_new(&q, LDNS_RCODE_NOERROR);
+	reply_add(p, LDNS_SECTION_ANSWER, "www.lab.test. IN HTTPS "
+	    LONG_HTTPS);
+	assert_int_equal(judge_with(&q, p, detail, sizeof(detail)),
+	    RG_PROBE_OK);
+	p = reply_new(&q, LDNS_RCODE_NOERROR);
+	reply_add(p, LDNS_SECTION_ANSWER, "www.lab.test. IN HTTPS 1 . "
+	    "mandatory=alpn,port,ipv4hint,ipv6hint,key65000,key65001,key65002 "
+	    "alpn=h2 port=443 ipv4hint=192.0.2.1 ipv6hint=2001:db8::1 "
+	    "key65000=\"a b\" key65001=x key65002=y");
+	assert_int_equal(judge_with(&q, p, detail, sizeof(detail)),
+	    RG_PROBE_WRONG_ANSWER);
+	assert_contains(detail, "got 1 . mandatory=alpn,port,ipv4hint");
+	rg_probe_clear(&q);
+}
+
 static void
 test_judge_dnssec(void **state)
 {
@@ -628,6 +675,7 @@ main(void)
 		cmocka_unit_test(test_judge_expect),
 		cmocka_unit_test(test_judge_expect_forms),
 		cmocka_unit_test(test_judge_nxdomain),
+		cmocka_unit_test(test_judge_svcb),
 		cmocka_unit_test(test_judge_dnssec),
 		cmocka_unit_test(test_tables),
 	};

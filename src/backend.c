@@ -1,0 +1,1233 @@
+/*
+ * backend.c -- the agent's side of the sidecar backends.
+ *
+ * What the resolver should have is kept as two immutable, reference-counted
+ * objects: the target (mode, active pool, the upstreams to forward to) and
+ * the rules (the blocklist flattened, with the allowlist applied).  The
+ * agent replaces them on the loop; a job takes references to the ones it
+ * works on, runs the plugin's blocking hooks in libuv's thread pool --
+ * check the resolver, apply the target, install the rules -- and back on
+ * the loop records what it came to.  So a reload or a newer decision never
+ * pulls data from under a running job, and the plugin never sees the agent's
+ * live structures.  At most one job runs at a time; a failure arms a retry
+ * with exponential back-off, and news from the agent (a new target or new
+ * rules) is tried at once.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backend.h"
+#include "blocklist.h"
+#include "clock.h"
+#include "conf.h"
+#include "failover.h"
+#include "health.h"
+#include "journal.h"
+#include "log.h"
+#include "plugin.h"
+
+#define BACKOFF_MIN_MS		1000
+#define BACKOFF_MAX_MS		30000
+#define CHECK_MIN_MS		2000
+#define CHECK_MAX_MS		60000
+#define MSG_LEN			512
+
+/* The settings of one backend, owned. */
+struct settings {
+	char *type, *control, *key_file, *cert_file, *server_cert_file;
+	char **zones;
+	size_t n_zones;
+	char *rpz_file, *rpz_zone, *path;
+	int use_cert, force;
+	struct rg_backend_settings pub;	/* points into the above */
+};
+
+/* What the resolver should forward to. */
+struct target {
+	unsigned refs;
+	struct rg_backend_target pub;
+	struct rg_backend_server *servers;
+	char *mode, *pool;
+	char *key;			/* canonical text, for comparisons */
+};
+
+/* The blocklist as the backend installs it. */
+struct rules {
+	unsigned refs;
+	struct rg_backend_rules pub;
+	struct rg_backend_rule *v;
+	size_t n, cap;
+	char *text;			/* names, each NUL-terminated */
+	size_t text_len, text_cap;
+	char **feeds;			/* copies of the feed names */
+	size_t n_feeds;
+	char sinkhole_a[INET_ADDRSTRLEN];
+	char sinkhole_aaaa[INET6_ADDRSTRLEN];
+	size_t skipped_allowed, skipped_log_only;
+	uint64_t digest;		/* of the rules, in any order */
+	uint64_t gen;
+};
+
+struct job {
+	uv_work_t req;
+	struct rg_backend *b;
+	const struct rg_backend_ops *ops;
+	void *inst;
+	struct target *applied;		/* what the resolver should have */
+	struct target *apply;		/* to apply, or NULL */
+	struct rules *rules;		/* to install, or NULL */
+	int checked, check_rc;
+	int applied_again;		/* the check found drift: re-applied */
+	int apply_rc, rules_rc;
+	char check_msg[MSG_LEN], apply_msg[MSG_LEN], rules_msg[MSG_LEN];
+};
+
+struct rg_backend {
+	uv_loop_t *loop;
+	struct rg_journal *journal;
+	struct settings *set;
+	struct rg_plugin_handle *plugin;	/* NULL: builtin */
+	void *inst;
+	/* A new backend waiting for the job in flight to end. */
+	struct settings *next_set;
+	struct rg_plugin_handle *next_plugin;
+	void *next_inst;
+	int next_pending;
+
+	char **allow;			/* allowlist, no final dot, "" = root */
+	size_t n_allow;
+	uint8_t sink_a[4], sink_aaaa[16];
+	uint32_t check_ms;
+
+	struct target *want, *applied;
+	uint64_t applied_wall_ms;
+	struct rules *rules;		/* the newest rules */
+	uint64_t rules_gen;
+	uint64_t rules_done_gen;	/* gen of the rules installed, 0 none */
+	size_t rules_done_n;
+	uint64_t rules_done_wall_ms;
+
+	struct job *job;
+	uv_timer_t timer;
+	int timer_closed;
+	int freeing;
+	int dirty;			/* news since the last job started */
+	uint64_t next_check_ms;
+	uint64_t retry_at_ms;
+
+	int resolver;			/* -1 unknown, 0 down, 1 up */
+	char resolver_msg[MSG_LEN];
+	uint64_t resolver_since_wall_ms;
+	int failing;
+	unsigned failures;
+	uint32_t backoff_ms;
+	char last_error[MSG_LEN];
+	uint64_t last_error_wall_ms;
+	uint64_t jobs;
+};
+
+static void backend_kick(struct rg_backend *b);
+static void backend_destroy(struct rg_backend *b);
+
+/* Settings. */
+
+static void
+settings_free(struct settings *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	free(s->type);
+	free(s->control);
+	free(s->key_file);
+	free(s->cert_file);
+	free(s->server_cert_file);
+	for (i = 0; i < s->n_zones; i++)
+		free(s->zones[i]);
+	free(s->zones);
+	free(s->rpz_file);
+	free(s->rpz_zone);
+	free(s->path);
+	free(s);
+}
+
+/* strdup(3) that takes NULL; *FAIL set when it runs out of memory. */
+static char *
+dup_or_null(const char *s, int *fail)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*fail = 1;
+	return d;
+}
+
+static struct settings *
+settings_new(const struct rg_conf *conf)
+{
+	struct settings *s;
+	size_t i;
+	int fail = 0;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->type = dup_or_null(conf->backend_type != NULL ?
+	    conf->backend_type : "builtin", &fail);
+	s->control = dup_or_null(conf->backend_control, &fail);
+	s->key_file = dup_or_null(conf->backend_control_key_file, &fail);
+	s->cert_file = dup_or_null(conf->backend_control_cert_file, &fail);
+	s->server_cert_file = dup_or_null(conf->backend_server_cert_file,
+	    &fail);
+	s->rpz_file = dup_or_null(conf->backend_rpz_file, &fail);
+	s->rpz_zone = dup_or_null(conf->backend_rpz_zone, &fail);
+	s->path = dup_or_null(conf->backend_path, &fail);
+	s->use_cert = conf->backend_control_use_cert;
+	s->force = conf->backend_force;
+	if (conf->n_backend_zones > 0) {
+		if ((s->zones = calloc(conf->n_backend_zones,
+		    sizeof(*s->zones))) == NULL)
+			fail = 1;
+		else
+			s->n_zones = conf->n_backend_zones;
+		for (i = 0; i < s->n_zones; i++)
+			s->zones[i] = dup_or_null(conf->backend_zones[i],
+			    &fail);
+	}
+	if (fail) {
+		settings_free(s);
+		return NULL;
+	}
+	s->pub.type = s->type;
+	s->pub.control = s->control;
+	s->pub.control_use_cert = s->use_cert;
+	s->pub.control_key_file = s->key_file;
+	s->pub.control_cert_file = s->cert_file;
+	s->pub.server_cert_file = s->server_cert_file;
+	s->pub.zones = (const char *const *)s->zones;
+	s->pub.n_zones = s->n_zones;
+	s->pub.rpz_file = s->rpz_file;
+	s->pub.rpz_zone = s->rpz_zone;
+	s->pub.path = s->path;
+	s->pub.force = s->force;
+	return s;
+}
+
+static int
+str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static int
+settings_equal(const struct settings *a, const struct settings *b)
+{
+	size_t i;
+
+	if (!str_same(a->type, b->type) || !str_same(a->control, b->control) ||
+	    !str_same(a->key_file, b->key_file) ||
+	    !str_same(a->cert_file, b->cert_file) ||
+	    !str_same(a->server_cert_file, b->server_cert_file) ||
+	    !str_same(a->rpz_file, b->rpz_file) ||
+	    !str_same(a->rpz_zone, b->rpz_zone) ||
+	    !str_same(a->path, b->path) || a->use_cert != b->use_cert ||
+	    a->force != b->force || a->n_zones != b->n_zones)
+		return 0;
+	for (i = 0; i < a->n_zones; i++)
+		if (!str_same(a->zones[i], b->zones[i]))
+			return 0;
+	return 1;
+}
+
+/* Load the plugin of S and open an instance; builtin needs neither. */
+static int
+backend_load(const struct settings *s, struct rg_plugin_handle **hp,
+    void **instp, char *err, size_t len)
+{
+	struct rg_plugin_handle *h;
+	char msg[MSG_LEN] = "";
+	int rc;
+
+	*hp = NULL;
+	*instp = NULL;
+	if (strcmp(s->type, "builtin") == 0)
+		return 0;
+	if ((h = rg_plugin_open(RG_PLUGIN_BACKEND, s->type, err, len)) ==
+	    NULL)
+		return -ENOENT;
+	if ((rc = h->plugin->backend->open(&s->pub, instp, msg,
+	    sizeof(msg))) < 0) {
+		snprintf(err, len, "%s: %s", h->path, msg[0] != '\0' ? msg :
+		    strerror(-rc));
+		rg_plugin_close(h);
+		*instp = NULL;
+		return rc;
+	}
+	*hp = h;
+	return 0;
+}
+
+static void
+backend_unload(struct rg_plugin_handle *h, void *inst)
+{
+	if (h == NULL)
+		return;
+	h->plugin->backend->close(inst);
+	rg_plugin_close(h);
+}
+
+/* Targets. */
+
+static void
+target_unref(struct target *t)
+{
+	size_t i;
+
+	if (t == NULL || --t->refs > 0)
+		return;
+	for (i = 0; i < t->pub.n_servers; i++) {
+		free((char *)t->servers[i].name);
+		free((char *)t->servers[i].address);
+		free((char *)t->servers[i].tls_name);
+	}
+	free(t->servers);
+	free(t->mode);
+	free(t->pool);
+	free(t->key);
+	free(t);
+}
+
+static struct target *
+target_ref(struct target *t)
+{
+	if (t != NULL)
+		t->refs++;
+	return t;
+}
+
+/* "addr@port", with "#tls-name" for DNS over TLS. */
+static void
+server_text(const struct rg_backend_server *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s@%u%s%s", s->address, s->port,
+	    s->tls && s->tls_name != NULL ? "#" : "",
+	    s->tls && s->tls_name != NULL ? s->tls_name : "");
+}
+
+/*
+ * The target of decision F: the active pool's upstreams that are up, or
+ * all of them when none is (a pinned pool, or nothing left anywhere);
+ * none for a recursive pool.
+ */
+static struct target *
+target_build(const struct rg_failover *f)
+{
+	struct rg_pool *p = rg_health_pool(f->health, f->active);
+	struct rg_backend_server *sv;
+	struct target *t;
+	size_t i, n = 0, up = 0, keylen = 0;
+	char *key = NULL, one[400];
+	FILE *fp;
+	int fail = 0;
+
+	if (p == NULL || (t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->refs = 1;
+	t->mode = dup_or_null(rg_mode_str[f->mode], &fail);
+	t->pool = dup_or_null(p->conf->name, &fail);
+	t->pub.recursive = p->conf->recursive;
+	for (i = 0; i < p->n_upstreams; i++)
+		if (p->upstreams[i]->state == RG_STATE_UP)
+			up++;
+	if (!t->pub.recursive && p->n_upstreams > 0 &&
+	    (t->servers = calloc(p->n_upstreams, sizeof(*sv))) == NULL)
+		fail = 1;
+	for (i = 0; t->servers != NULL && i < p->n_upstreams; i++) {
+		const struct rg_conf_upstream *c = p->upstreams[i]->conf;
+
+		if (up > 0 && p->upstreams[i]->state != RG_STATE_UP)
+			continue;
+		sv = &t->servers[n++];
+		sv->name = dup_or_null(c->name, &fail);
+		sv->address = dup_or_null(c->address, &fail);
+		sv->port = c->port;
+		sv->tls = c->transport == RG_TRANSPORT_TLS;
+		sv->tcp = c->transport == RG_TRANSPORT_TCP;
+		sv->tls_name = dup_or_null(c->tls_name, &fail);
+	}
+	t->pub.n_servers = n;
+	t->pub.servers = t->servers;
+	t->pub.mode = t->mode;
+	t->pub.pool = t->pool;
+	if ((fp = open_memstream(&key, &keylen)) == NULL)
+		fail = 1;
+	else {
+		fprintf(fp, "%s|%s|%d", t->mode ? t->mode : "",
+		    t->pool ? t->pool : "", t->pub.recursive);
+		for (i = 0; i < n; i++) {
+			if (t->servers[i].address == NULL)
+				continue;
+			server_text(&t->servers[i], one, sizeof(one));
+			fprintf(fp, "|%s/%d", one, t->servers[i].tcp);
+		}
+		if (fclose(fp) != 0)
+			fail = 1;
+		t->key = key;
+	}
+	if (fail || t->key == NULL) {
+		target_unref(t);
+		return NULL;
+	}
+	return t;
+}
+
+static int
+target_same(const struct target *a, const struct target *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a->key, b->key) == 0;
+}
+
+static json_t *
+target_servers_json(const struct target *t)
+{
+	json_t *a = json_array();
+	char one[400];
+	size_t i;
+
+	for (i = 0; i < t->pub.n_servers; i++) {
+		server_text(&t->servers[i], one, sizeof(one));
+		json_array_append_new(a, json_string(one));
+	}
+	return a;
+}
+
+/* Rules. */
+
+static void
+rules_unref(struct rules *r)
+{
+	size_t i;
+
+	if (r == NULL || --r->refs > 0)
+		return;
+	for (i = 0; i < r->n_feeds; i++)
+		free(r->feeds[i]);
+	free(r->feeds);
+	free(r->v);
+	free(r->text);
+	free(r);
+}
+
+static struct rules *
+rules_ref(struct rules *r)
+{
+	if (r != NULL)
+		r->refs++;
+	return r;
+}
+
+/* NAME (no final dot, "" for the root) is SUFFIX or below it. */
+static int
+name_under(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), m = strlen(suffix);
+
+	if (m == 0)
+		return 1;
+	if (m > n || strcasecmp(name + n - m, suffix) != 0)
+		return 0;
+	return m == n || name[n - m - 1] == '.';
+}
+
+/* What the walk over a snapshot carries along. */
+struct flatten {
+	struct rg_backend *b;
+	struct rules *r;
+	size_t *name_off;		/* offsets of the names in r->text */
+	const char **feed_src;		/* the snapshot's feed names */
+	unsigned char *covered;		/* allowlist entries under a wildcard */
+};
+
+/* FNV-1a of a rule; the digest of a set of rules is the sum, so that the
+ * same rules in another order are the same blocklist. */
+static uint64_t
+rule_hash(const char *name, int wildcard, enum rg_backend_action action)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3ULL;
+	h = (h ^ (unsigned)wildcard) * 0x100000001b3ULL;
+	return (h ^ (unsigned)action) * 0x100000001b3ULL;
+}
+
+static int
+rules_push(struct flatten *fl, const char *name, int wildcard,
+    enum rg_backend_action action, int feed)
+{
+	struct rules *r = fl->r;
+	size_t n = strlen(name) + 1, cap;
+	void *p;
+
+	if (r->n == r->cap) {
+		cap = r->cap > 0 ? r->cap * 2 : 1024;
+		if ((p = reallocarray(r->v, cap, sizeof(*r->v))) == NULL)
+			return -ENOMEM;
+		r->v = p;
+		if ((p = reallocarray(fl->name_off, cap,
+		    sizeof(*fl->name_off))) == NULL)
+			return -ENOMEM;
+		fl->name_off = p;
+		r->cap = cap;
+	}
+	if (r->text_len + n > r->text_cap) {
+		cap = r->text_cap > 0 ? r->text_cap * 2 : 64 * 1024;
+		while (cap < r->text_len + n)
+			cap *= 2;
+		if ((p = realloc(r->text, cap)) == NULL)
+			return -ENOMEM;
+		r->text = p;
+		r->text_cap = cap;
+	}
+	memcpy(r->text + r->text_len, name, n);
+	r->digest += rule_hash(name, wildcard, action);
+	fl->name_off[r->n] = r->text_len;
+	r->text_len += n;
+	r->v[r->n].wildcard = wildcard;
+	r->v[r->n].action = action;
+	r->v[r->n].feed = (const char *)(intptr_t)feed;
+	r->n++;
+	return 0;
+}
+
+/* The index of FEED (a name in the snapshot) among the copies. */
+static int
+rules_feed(struct flatten *fl, const char *feed)
+{
+	struct rules *r = fl->r;
+	size_t i;
+	void *p;
+
+	for (i = 0; i < r->n_feeds; i++)
+		if (fl->feed_src[i] == feed)
+			return (int)i;
+	if ((p = reallocarray(r->feeds, r->n_feeds + 1,
+	    sizeof(*r->feeds))) == NULL)
+		return -ENOMEM;
+	r->feeds = p;
+	if ((p = reallocarray(fl->feed_src, r->n_feeds + 1,
+	    sizeof(*fl->feed_src))) == NULL)
+		return -ENOMEM;
+	fl->feed_src = p;
+	if ((r->feeds[r->n_feeds] = strdup(feed)) == NULL)
+		return -ENOMEM;
+	fl->feed_src[r->n_feeds] = feed;
+	return (int)r->n_feeds++;
+}
+
+static int
+flatten_cb(void *arg, const struct rg_bl_rule *br)
+{
+	struct flatten *fl = arg;
+	struct rg_backend *b = fl->b;
+	const char *name = strcmp(br->name, ".") == 0 ? "" : br->name;
+	enum rg_backend_action action;
+	size_t i;
+	int feed;
+
+	switch (br->action) {
+	case RG_ACTION_NXDOMAIN:
+	case RG_ACTION_REFUSED:		/* RPZ has no REFUSED */
+		action = RG_BACKEND_NXDOMAIN;
+		break;
+	case RG_ACTION_NODATA:
+		action = RG_BACKEND_NODATA;
+		break;
+	case RG_ACTION_DROP:
+		action = RG_BACKEND_DROP;
+		break;
+	case RG_ACTION_SINKHOLE:
+		action = RG_BACKEND_SINKHOLE;
+		break;
+	case RG_ACTION_LOG_ONLY:
+	case RG_ACTION_COUNT:
+	default:
+		fl->r->skipped_log_only++;
+		return 0;
+	}
+	for (i = 0; i < b->n_allow; i++) {
+		if (name_under(name, b->allow[i])) {
+			fl->r->skipped_allowed++;
+			return 0;
+		}
+		if (br->wildcard && name_under(b->allow[i], name))
+			fl->covered[i] = 1;
+	}
+	if ((feed = rules_feed(fl, br->feed)) < 0)
+		return feed;
+	return rules_push(fl, name, br->wildcard, action, feed);
+}
+
+/*
+ * BL flattened: the rules that block, without those the allowlist covers,
+ * and for an allowlisted name below a blocking wildcard, passthru rules for
+ * it and its subdomains (RPZ takes the most specific match).
+ */
+static struct rules *
+rules_build(struct rg_backend *b, const struct rg_blocklist *bl)
+{
+	struct flatten fl;
+	struct rules *r;
+	size_t i;
+	int rc = -ENOMEM;
+
+	memset(&fl, 0, sizeof(fl));
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->refs = 1;
+	fl.b = b;
+	fl.r = r;
+	if (b->n_allow > 0 &&
+	    (fl.covered = calloc(b->n_allow, 1)) == NULL)
+		goto out;
+	if ((rc = rg_bl_foreach(bl, flatten_cb, &fl)) < 0)
+		goto out;
+	for (i = 0; i < b->n_allow; i++) {
+		if (!fl.covered[i])
+			continue;
+		if ((rc = rules_push(&fl, b->allow[i], 0,
+		    RG_BACKEND_PASSTHRU, -1)) < 0 ||
+		    (rc = rules_push(&fl, b->allow[i], 1,
+		    RG_BACKEND_PASSTHRU, -1)) < 0)
+			goto out;
+	}
+	for (i = 0; i < r->n; i++) {
+		intptr_t feed = (intptr_t)r->v[i].feed;
+
+		r->v[i].name = r->text + fl.name_off[i];
+		r->v[i].feed = feed >= 0 ? r->feeds[feed] : NULL;
+	}
+	inet_ntop(AF_INET, b->sink_a, r->sinkhole_a, sizeof(r->sinkhole_a));
+	inet_ntop(AF_INET6, b->sink_aaaa, r->sinkhole_aaaa,
+	    sizeof(r->sinkhole_aaaa));
+	r->digest += rule_hash(r->sinkhole_a, 0, RG_BACKEND_SINKHOLE) +
+	    rule_hash(r->sinkhole_aaaa, 1, RG_BACKEND_SINKHOLE);
+	r->pub.rules = r->v;
+	r->pub.n_rules = r->n;
+	r->pub.sinkhole_a = r->sinkhole_a;
+	r->pub.sinkhole_aaaa = r->sinkhole_aaaa;
+	rc = 0;
+out:
+	free(fl.name_off);
+	free(fl.feed_src);
+	free(fl.covered);
+	if (rc < 0) {
+		/* The feed pointers are still indices: nothing to free. */
+		r->n = 0;
+		rules_unref(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* The backend. */
+
+static const struct rg_backend_ops *
+backend_ops(const struct rg_backend *b)
+{
+	return b->plugin != NULL ? b->plugin->plugin->backend : NULL;
+}
+
+/* The backend that the agent's news are for: the one waiting to take
+ * over, when there is one. */
+static const struct rg_backend_ops *
+backend_next_ops(const struct rg_backend *b, const struct settings **sp)
+{
+	const struct rg_plugin_handle *h;
+
+	h = b->next_pending ? b->next_plugin : b->plugin;
+	*sp = b->next_pending ? b->next_set : b->set;
+	return h != NULL ? h->plugin->backend : NULL;
+}
+
+static void
+timer_close_cb(uv_handle_t *h)
+{
+	struct rg_backend *b = h->data;
+
+	b->timer_closed = 1;
+	if (b->job == NULL)
+		backend_destroy(b);
+}
+
+static void
+timer_cb(uv_timer_t *t)
+{
+	backend_kick(t->data);
+}
+
+static void
+backend_arm(struct rg_backend *b, uint64_t at, uint64_t now)
+{
+	uv_timer_start(&b->timer, timer_cb, at > now ? at - now : 0, 0);
+}
+
+/* Record a failure of WHAT and arm the retry. */
+static void
+backend_failed(struct rg_backend *b, const char *what, const char *msg,
+    json_t *evidence)
+{
+	char reason[MSG_LEN + 64];
+	int news;
+
+	news = !b->failing || strcmp(b->last_error, msg) != 0;
+	snprintf(b->last_error, sizeof(b->last_error), "%s", msg);
+	b->last_error_wall_ms = rg_clock_wall_ms();
+	b->failing = 1;
+	if (!news) {
+		rg_log_debug("backend: %s still failing: %s", what, msg);
+		json_decref(evidence);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "%s: %s", what, msg);
+	json_object_set_new(evidence, "what", json_string(what));
+	rg_journal_add(b->journal, RG_EVENT_BACKEND_FAILED, 1, b->set->type,
+	    NULL, NULL, reason, evidence);
+}
+
+static void
+job_free(struct job *job)
+{
+	target_unref(job->applied);
+	target_unref(job->apply);
+	rules_unref(job->rules);
+	free(job);
+}
+
+/* In the thread pool: check, apply, install. */
+static void
+job_work_cb(uv_work_t *req)
+{
+	struct job *job = req->data;
+	const struct rg_backend_ops *ops = job->ops;
+
+	if (ops->check != NULL) {
+		job->checked = 1;
+		job->check_rc = ops->check(job->inst, job->applied != NULL ?
+		    &job->applied->pub : NULL, job->check_msg,
+		    sizeof(job->check_msg));
+		if (job->check_rc < 0)
+			return;
+		/* The resolver lost what it had (it restarted, or someone
+		 * changed it): apply it again. */
+		if (job->check_rc == RG_BACKEND_DRIFT && job->apply == NULL &&
+		    job->applied != NULL) {
+			job->apply = job->applied;
+			job->applied = NULL;
+			job->applied_again = 1;
+		}
+	}
+	if (job->apply != NULL)
+		job->apply_rc = ops->apply(job->inst, &job->apply->pub,
+		    job->apply_msg, sizeof(job->apply_msg));
+	if (job->rules != NULL && ops->blocklist != NULL)
+		job->rules_rc = ops->blocklist(job->inst, &job->rules->pub,
+		    job->rules_msg, sizeof(job->rules_msg));
+}
+
+/* Swap in the backend that waited for the job to end. */
+static void
+backend_swap(struct rg_backend *b)
+{
+	if (!b->next_pending)
+		return;
+	backend_unload(b->plugin, b->inst);
+	settings_free(b->set);
+	b->set = b->next_set;
+	b->plugin = b->next_plugin;
+	b->inst = b->next_inst;
+	b->next_set = NULL;
+	b->next_plugin = NULL;
+	b->next_inst = NULL;
+	b->next_pending = 0;
+	/* The new backend has nothing of ours yet. */
+	target_unref(b->applied);
+	b->applied = NULL;
+	b->rules_done_gen = 0;
+	b->resolver = -1;
+	b->resolver_msg[0] = '\0';
+	b->failing = 0;
+	b->failures = 0;
+	b->backoff_ms = 0;
+	b->retry_at_ms = 0;
+	b->next_check_ms = 0;
+	b->last_error[0] = '\0';
+	b->dirty = 1;
+}
+
+static void
+job_after_cb(uv_work_t *req, int status)
+{
+	struct job *job = req->data;
+	struct rg_backend *b = job->b;
+	uint64_t now = rg_clock_ms();
+	char reason[MSG_LEN + 128];
+	const char *old;
+	int failed = 0;
+
+	b->job = NULL;
+	if (b->freeing) {
+		job_free(job);
+		if (b->timer_closed)
+			backend_destroy(b);
+		return;
+	}
+	if (status < 0) {
+		job_free(job);
+		backend_kick(b);
+		return;
+	}
+	if (job->checked && job->check_rc < 0) {
+		failed = 1;
+		if (b->resolver != 0)
+			b->resolver_since_wall_ms = rg_clock_wall_ms();
+		b->resolver = 0;
+		snprintf(b->resolver_msg, sizeof(b->resolver_msg), "%s",
+		    job->check_msg);
+		backend_failed(b, "resolver", job->check_msg, json_pack(
+		    "{s:s, s:i, s:s?}", "error", strerror(-job->check_rc),
+		    "attempt", (int)b->failures + 1, "control",
+		    b->set->control));
+	} else if (job->checked) {
+		if (b->resolver == 0) {
+			snprintf(reason, sizeof(reason), "the host's resolver "
+			    "answers again: %s", job->check_msg);
+			rg_journal_add(b->journal, RG_EVENT_BACKEND_RECOVERED,
+			    0, b->set->type, "down", "up", reason,
+			    json_pack("{s:i}", "attempts",
+			    (int)b->failures + 1));
+		}
+		if (b->resolver != 1)
+			b->resolver_since_wall_ms = rg_clock_wall_ms();
+		b->resolver = 1;
+		snprintf(b->resolver_msg, sizeof(b->resolver_msg), "%s",
+		    job->check_msg);
+	}
+
+	if (job->apply != NULL && !(job->checked && job->check_rc < 0)) {
+		if (job->apply_rc == 0) {
+			old = b->applied != NULL ? b->applied->pool : NULL;
+			snprintf(reason, sizeof(reason), "%s%s",
+			    job->applied_again ? "the resolver had lost the "
+			    "forwarders (restarted?); applied again: " : "",
+			    job->apply_msg);
+			rg_journal_add(b->journal, RG_EVENT_BACKEND_APPLIED, 0,
+			    b->set->type, old, job->apply->pool, reason,
+			    json_pack("{s:s, s:s, s:s, s:b, s:o, s:i}",
+			    "what", "forwarders", "mode", job->apply->mode,
+			    "pool", job->apply->pool, "recursive",
+			    job->apply->pub.recursive, "servers",
+			    target_servers_json(job->apply), "attempts",
+			    (int)b->failures + 1));
+			target_unref(b->applied);
+			b->applied = target_ref(job->apply);
+			b->applied_wall_ms = rg_clock_wall_ms();
+		} else {
+			failed = 1;
+			backend_failed(b, "forwarders", job->apply_msg,
+			    json_pack("{s:s, s:s, s:o, s:i}", "mode",
+			    job->apply->mode, "pool", job->apply->pool,
+			    "servers", target_servers_json(job->apply),
+			    "attempt", (int)b->failures + 1));
+		}
+	}
+
+	if (job->rules != NULL && !(job->checked && job->check_rc < 0)) {
+		if (job->rules_rc == 0) {
+			rg_journal_add(b->journal, RG_EVENT_BACKEND_APPLIED, 0,
+			    b->set->type, NULL, NULL, job->rules_msg,
+			    json_pack("{s:s, s:I, s:I, s:I, s:s?, s:i}",
+			    "what", "blocklist",
+			    "rules", (json_int_t)job->rules->n,
+			    "skipped_allowlisted",
+			    (json_int_t)job->rules->skipped_allowed,
+			    "skipped_log_only",
+			    (json_int_t)job->rules->skipped_log_only,
+			    "file", b->set->rpz_file,
+			    "attempts", (int)b->failures + 1));
+			b->rules_done_gen = job->rules->gen;
+			b->rules_done_n = job->rules->n;
+			b->rules_done_wall_ms = rg_clock_wall_ms();
+		} else {
+			failed = 1;
+			backend_failed(b, "blocklist", job->rules_msg,
+			    json_pack("{s:I, s:s?, s:i}", "rules",
+			    (json_int_t)job->rules->n, "file",
+			    b->set->rpz_file, "attempt",
+			    (int)b->failures + 1));
+		}
+	}
+
+	if (failed) {
+		b->failures++;
+		b->backoff_ms = b->backoff_ms == 0 ? BACKOFF_MIN_MS :
+		    b->backoff_ms * 2;
+		if (b->backoff_ms > BACKOFF_MAX_MS)
+			b->backoff_ms = BACKOFF_MAX_MS;
+		b->retry_at_ms = now + b->backoff_ms;
+		b->next_check_ms = b->retry_at_ms;
+		rg_log_info("backend: %s: attempt %u failed; next in %u ms",
+		    b->set->type, b->failures, b->backoff_ms);
+	} else {
+		b->failing = 0;
+		b->failures = 0;
+		b->backoff_ms = 0;
+		b->retry_at_ms = 0;
+		b->next_check_ms = job->ops->check != NULL ? now + b->check_ms :
+		    UINT64_MAX;
+	}
+	job_free(job);
+	backend_swap(b);
+	backend_kick(b);
+}
+
+/* Start a job when there is work, or arm the timer for the next one. */
+static void
+backend_kick(struct rg_backend *b)
+{
+	const struct rg_backend_ops *ops = backend_ops(b);
+	uint64_t now = rg_clock_ms();
+	struct job *job;
+	int apply, install;
+
+	if (b->freeing || b->job != NULL || ops == NULL)
+		return;
+	apply = b->want != NULL && !target_same(b->want, b->applied);
+	install = b->rules != NULL && ops->blocklist != NULL &&
+	    b->set->rpz_file != NULL && b->rules->gen != b->rules_done_gen;
+	if (b->failing && now < b->retry_at_ms && !b->dirty) {
+		backend_arm(b, b->retry_at_ms, now);
+		return;
+	}
+	if (!apply && !install && now < b->next_check_ms) {
+		if (b->next_check_ms != UINT64_MAX)
+			backend_arm(b, b->next_check_ms, now);
+		return;
+	}
+	if (!apply && !install && ops->check == NULL)
+		return;
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		rg_log_warnx("backend: out of memory; retrying");
+		backend_arm(b, now + BACKOFF_MIN_MS, now);
+		return;
+	}
+	job->req.data = job;
+	job->b = b;
+	job->ops = ops;
+	job->inst = b->inst;
+	job->applied = target_ref(b->applied);
+	if (apply)
+		job->apply = target_ref(b->want);
+	if (install)
+		job->rules = rules_ref(b->rules);
+	if (uv_queue_work(b->loop, &job->req, job_work_cb, job_after_cb) < 0) {
+		job_free(job);
+		backend_arm(b, now + BACKOFF_MIN_MS, now);
+		return;
+	}
+	uv_timer_stop(&b->timer);
+	b->job = job;
+	b->dirty = 0;
+	b->jobs++;
+}
+
+/* The allowlist and sinkhole addresses of CONF, and the check period. */
+static int
+backend_policy(struct rg_backend *b, const struct rg_conf *conf)
+{
+	char **allow = NULL;
+	size_t i, n;
+	uint64_t ms;
+
+	if (conf->n_allowlist > 0 &&
+	    (allow = calloc(conf->n_allowlist, sizeof(*allow))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < conf->n_allowlist; i++) {
+		if ((allow[i] = strdup(conf->allowlist[i])) == NULL) {
+			while (i-- > 0)
+				free(allow[i]);
+			free(allow);
+			return -ENOMEM;
+		}
+		n = strlen(allow[i]);
+		if (n > 0 && allow[i][n - 1] == '.')
+			allow[i][n - 1] = '\0';
+	}
+	for (i = 0; i < b->n_allow; i++)
+		free(b->allow[i]);
+	free(b->allow);
+	b->allow = allow;
+	b->n_allow = conf->n_allowlist;
+	memcpy(b->sink_a, conf->sinkhole_a, sizeof(b->sink_a));
+	memcpy(b->sink_aaaa, conf->sinkhole_aaaa, sizeof(b->sink_aaaa));
+	ms = (uint64_t)conf->interval_ms * 4;
+	b->check_ms = (uint32_t)(ms < CHECK_MIN_MS ? CHECK_MIN_MS :
+	    ms > CHECK_MAX_MS ? CHECK_MAX_MS : ms);
+	return 0;
+}
+
+struct rg_backend *
+rg_backend_new(uv_loop_t *loop, struct rg_journal *j,
+    const struct rg_conf *conf, char *err, size_t len)
+{
+	struct rg_backend *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	b->loop = loop;
+	b->journal = j;
+	b->resolver = -1;
+	if ((b->set = settings_new(conf)) == NULL ||
+	    backend_policy(b, conf) < 0) {
+		snprintf(err, len, "out of memory");
+		goto fail;
+	}
+	if (backend_load(b->set, &b->plugin, &b->inst, err, len) < 0)
+		goto fail;
+	uv_timer_init(loop, &b->timer);
+	b->timer.data = b;
+	if (b->plugin != NULL)
+		rg_log_info("backend: %s from %s", b->set->type,
+		    b->plugin->path);
+	backend_kick(b);
+	return b;
+fail:
+	backend_destroy(b);
+	return NULL;
+}
+
+int
+rg_backend_configure(struct rg_backend *b, const struct rg_conf *conf,
+    char *err, size_t len)
+{
+	struct settings *s;
+	struct rg_plugin_handle *h;
+	void *inst;
+	int rc;
+
+	if (backend_policy(b, conf) < 0 ||
+	    (s = settings_new(conf)) == NULL) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	if (settings_equal(s, b->next_pending ? b->next_set : b->set)) {
+		settings_free(s);
+		backend_kick(b);
+		return 0;
+	}
+	if ((rc = backend_load(s, &h, &inst, err, len)) < 0) {
+		rg_journal_add(b->journal, RG_EVENT_BACKEND_FAILED, 1, s->type,
+		    b->set->type, s->type, err, json_pack("{s:s, s:s}",
+		    "what", "load", "running", b->set->type));
+		settings_free(s);
+		return rc;
+	}
+	if (b->next_pending) {
+		backend_unload(b->next_plugin, b->next_inst);
+		settings_free(b->next_set);
+	}
+	b->next_set = s;
+	b->next_plugin = h;
+	b->next_inst = inst;
+	b->next_pending = 1;
+	rg_log_info("backend: now %s%s%s", s->type, h != NULL ? " from " : "",
+	    h != NULL ? h->path : "");
+	if (b->job == NULL)
+		backend_swap(b);
+	backend_kick(b);
+	return 0;
+}
+
+void
+rg_backend_apply(struct rg_backend *b, const struct rg_failover *f)
+{
+	const struct settings *s;
+	struct target *t;
+
+	if (b == NULL || backend_next_ops(b, &s) == NULL || f->starting)
+		return;
+	if ((t = target_build(f)) == NULL)
+		return;
+	if (target_same(t, b->want)) {
+		target_unref(t);
+		return;
+	}
+	target_unref(b->want);
+	b->want = t;
+	b->dirty = 1;
+	backend_kick(b);
+}
+
+void
+rg_backend_blocklist(struct rg_backend *b, const struct rg_blocklist *bl)
+{
+	const struct rg_backend_ops *ops;
+	const struct settings *s;
+	struct rules *r;
+
+	if (b == NULL || (ops = backend_next_ops(b, &s)) == NULL ||
+	    ops->blocklist == NULL || s->rpz_file == NULL)
+		return;
+	if ((r = rules_build(b, bl)) == NULL) {
+		rg_log_warnx("backend: out of memory exporting the blocklist");
+		return;
+	}
+	/* A snapshot with the same rules (a reload rebuilds them) changes
+	 * nothing on the resolver. */
+	if (b->rules != NULL && b->rules->n == r->n &&
+	    b->rules->digest == r->digest) {
+		rules_unref(r);
+		return;
+	}
+	r->gen = ++b->rules_gen;
+	rules_unref(b->rules);
+	b->rules = r;
+	b->dirty = 1;
+	backend_kick(b);
+}
+
+json_t *
+rg_backend_json(const struct rg_backend *b)
+{
+	const struct rg_backend_ops *ops;
+	json_t *o, *applied = json_null(), *bl = json_null();
+	char t1[40], t2[40], t3[40];
+	const char *state, *resolver;
+
+	if (b == NULL)
+		return json_null();
+	ops = backend_ops(b);
+	if (ops == NULL)
+		return json_pack("{s:s, s:s}", "type", b->set->type, "state",
+		    "builtin");
+	if (b->failing)
+		state = "failing";
+	else if (b->want != NULL && !target_same(b->want, b->applied))
+		state = "pending";
+	else
+		state = "ok";
+	resolver = ops->check == NULL ? NULL : b->resolver < 0 ? "unknown" :
+	    b->resolver ? "up" : "down";
+	if (b->applied != NULL) {
+		rg_time_format(b->applied_wall_ms, t1, sizeof(t1));
+		applied = json_pack("{s:s, s:s, s:b, s:o, s:s}",
+		    "mode", b->applied->mode, "pool", b->applied->pool,
+		    "recursive", b->applied->pub.recursive,
+		    "servers", target_servers_json(b->applied), "time", t1);
+	}
+	if (ops->blocklist != NULL && b->set->rpz_file != NULL) {
+		rg_time_format(b->rules_done_wall_ms, t2, sizeof(t2));
+		bl = json_pack("{s:I, s:s?, s:b}",
+		    "rules", (json_int_t)b->rules_done_n,
+		    "time", b->rules_done_gen != 0 ? t2 : NULL,
+		    "pending", b->rules != NULL &&
+		    b->rules->gen != b->rules_done_gen);
+	}
+	rg_time_format(b->last_error_wall_ms, t3, sizeof(t3));
+	o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:o, s:o, s:i, s:s?, "
+	    "s:s?}",
+	    "type", b->set->type,
+	    "plugin", b->plugin->path,
+	    "state", state,
+	    "resolver", resolver,
+	    "resolver_detail", b->resolver_msg[0] != '\0' ? b->resolver_msg :
+	    NULL,
+	    "applied", applied,
+	    "blocklist", bl,
+	    "failures", (int)b->failures,
+	    "last_error", b->failing ? b->last_error : NULL,
+	    "last_error_time", b->failing ? t3 : NULL);
+	if (b->failing)
+		json_object_set_new(o, "next_retry_ms", json_integer(
+		    (json_int_t)(b->retry_at_ms > rg_clock_ms() ?
+		    b->retry_at_ms - rg_clock_ms() : 0)));
+	return o;
+}
+
+int
+rg_backend_warning(const struct rg_backend *b, char *summary, size_t len)
+{
+	if (b == NULL || backend_ops(b) == NULL)
+		return 0;
+	if (b->resolver == 0) {
+		snprintf(summary, len, "backend \"%s\": the host's resolver "
+		    "does not answer: %s", b->set->type, b->resolver_msg);
+		return 1;
+	}
+	if (b->failing) {
+		snprintf(summary, len, "backend \"%s\" failing (%u attempts): "
+		    "%s", b->set->type, b->failures, b->last_error);
+		return 1;
+	}
+	return 0;
+}
+
+int
+rg_backend_test(const struct rg_conf *conf, char *err, size_t len)
+{
+	struct rg_plugin_handle *h;
+	struct settings *s;
+	void *inst;
+	int rc;
+
+	if ((s = settings_new(conf)) == NULL) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	if ((rc = backend_load(s, &h, &inst, err, len)) == 0)
+		backend_unload(h, inst);
+	settings_free(s);
+	return rc;
+}
+
+static void
+backend_destroy(struct rg_backend *b)
+{
+	size_t i;
+
+	backend_unload(b->plugin, b->inst);
+	backend_unload(b->next_plugin, b->next_inst);
+	settings_free(b->set);
+	settings_free(b->next_set);
+	target_unref(b->want);
+	target_unref(b->applied);
+	rules_unref(b->rules);
+	for (i = 0; i < b->n_allow; i++)
+		free(b->allow[i]);
+	free(b->allow);
+	free(b);
+}
+
+void
+rg_backend_free(struct rg_backend *b)
+{
+	if (b == NULL)
+		return;
+	b->freeing = 1;
+	/* The job in flight and the timer's close callback both hold on to
+	 * B: whichever ends last frees it. */
+	uv_close((uv_handle_t *)&b->timer, timer_close_cb);
+}

@@ -1,0 +1,2196 @@
+/*
+ * frontend.c -- guard mode's listeners and workers: client queries parsed,
+ * checked, answered from the blocklist or handed to the forwarder.
+ *
+ * Each worker thread owns a libuv loop with one UDP and one TCP listener
+ * per server.listen address (the sockets were bound by the main thread
+ * with SO_REUSEPORT), its TCP clients and its forwarder.  Nothing on the
+ * query path takes a lock: the blocklist is read under quiescent-state
+ * reclamation (each worker announces a quiescent state before it waits for
+ * I/O), the snapshot of route and policy is swapped between two queries
+ * when its version moves, and the counters are written by their worker
+ * only.  The main thread takes the lock of the snapshot to publish, and of
+ * the outcome queue to collect failed attempts.
+ *
+ * Replies go out with the client's ID and its question as it sent it; the
+ * OPT record is the client's business: removed for a client without EDNS,
+ * given our UDP size for one with it, and a reply that does not fit the
+ * client's UDP size is truncated so that the client asks again over TCP.
+ * The last good answers are kept, in shards with a lock each, and served
+ * stale when no upstream gives a usable one; the blocklist is consulted
+ * before, so a blocked name never comes from there.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "failover.h"
+#include "frontend.h"
+#include "log.h"
+
+#define FE_RBUF_SIZE	(16 * 65536)	/* recvmmsg: 16 datagrams at once */
+#define FE_OUT_SIZE	(2 + 65535 + 64)
+#define FE_TCP_MAX	1024		/* client connections per worker */
+#define FE_TCP_PIPE	64		/* queries in flight per connection */
+#define FE_TCP_WQ_MAX	(1024 * 1024)	/* unread replies before we hang up */
+#define FE_FREE_MAX	1024		/* idle query contexts kept */
+#define FE_OUTQ		256		/* outcomes waiting for the main loop */
+#define FE_RECQ		1024		/* questions for the recursion */
+#define FE_UDP_RCVBUF	(1024 * 1024)
+#define FE_BATCH	64		/* replies sent by one sendmmsg(2) */
+#define FE_STALE_TTL	30		/* TTL of a stale answer (RFC 8767) */
+#define FE_STALE_MAX_S	86400		/* served at most this long expired */
+#define FE_STALE_BYTES	4096		/* larger answers are not kept */
+#define FE_STALE_SHARDS	16		/* locks of the stale cache */
+#define FE_BATCH_BYTES	(128 * 1024)
+
+#define DNS_TYPE_A	1
+#define DNS_TYPE_AAAA	28
+#define DNS_TYPE_OPT	41
+#define DNS_TYPE_TKEY	249
+#define DNS_TYPE_TSIG	250
+#define DNS_TYPE_IXFR	251
+#define DNS_TYPE_AXFR	252
+#define DNS_CLASS_IN	1
+
+#define RCODE_NOERROR	0
+#define RCODE_FORMERR	1
+#define RCODE_SERVFAIL	2
+#define RCODE_NXDOMAIN	3
+#define RCODE_NOTIMP	4
+#define RCODE_REFUSED	5
+#define RCODE_BADVERS	16
+
+#define EDE_STALE		3
+#define EDE_BLOCKED		15
+#define EDE_NO_REACHABLE	22
+
+/* Counters of one worker: written by it alone, read by the main thread. */
+struct fe_stats {
+	_Atomic uint64_t queries;
+	_Atomic uint64_t tcp_queries;
+	_Atomic uint64_t answered;
+	_Atomic uint64_t servfail;
+	_Atomic uint64_t refused_acl;
+	_Atomic uint64_t refused;
+	_Atomic uint64_t formerr;
+	_Atomic uint64_t notimp;
+	_Atomic uint64_t dropped;
+	_Atomic uint64_t truncated;
+	_Atomic uint64_t tcp_conns;
+	_Atomic uint64_t tcp_timeouts;
+	_Atomic uint64_t stale;
+	_Atomic uint64_t blocked[RG_ACTION_COUNT];
+};
+
+#define STAT_ADD(w, f, n)	atomic_store_explicit(&(w)->st.f,	\
+	atomic_load_explicit(&(w)->st.f, memory_order_relaxed) + (n),	\
+	memory_order_relaxed)
+#define STAT_INC(w, f)		STAT_ADD(w, f, 1)
+
+struct fe_prefix {
+	int family;
+	uint8_t addr[16];
+	unsigned len;
+};
+
+struct fe_name {
+	uint8_t wire[256];
+	size_t len;
+};
+
+/* What workers use and the main thread may change. */
+struct fe_snap {
+	_Atomic unsigned refs;
+	struct rg_route *route;
+	struct fe_prefix *acl;
+	size_t n_acl;
+	struct fe_name *allow;
+	size_t n_allow;
+	uint8_t sink_a[4];
+	uint8_t sink_aaaa[16];
+	uint32_t udp_size;
+	uint32_t tcp_idle_ms;
+	size_t stale_cap;		/* answers each stale shard keeps */
+};
+
+/* An answer kept to be served stale: the upstream's reply as it came. */
+struct fe_stale {
+	struct fe_stale *hnext;		/* hash chain */
+	struct fe_stale *prev, *next;	/* most recently stored first */
+	uint64_t expires_ms;		/* loop time when its TTL ran out */
+	uint32_t hash;
+	uint16_t klen;
+	uint16_t len;
+	uint8_t *pkt;
+	uint8_t key[262];		/* name lowercased, type, DO and CD */
+};
+
+/* One of the shards of the stale cache, shared by the workers. */
+struct fe_stale_shard {
+	pthread_mutex_t mtx;
+	struct fe_stale **tab;
+	size_t nb;			/* buckets, a power of two */
+	size_t n;
+	struct fe_stale *head, *tail;
+	char pad[64];
+};
+
+struct fe_worker;
+struct fe_tconn;
+
+/* A UDP listener, and the replies waiting to go out of it together. */
+struct fe_udp {
+	uv_udp_t h;
+	struct fe_worker *w;
+	int fd;
+	unsigned n;
+	size_t used;
+	struct mmsghdr msg[FE_BATCH];
+	struct iovec iov[FE_BATCH];
+	struct sockaddr_storage to[FE_BATCH];
+	uint8_t buf[FE_BATCH_BYTES];
+};
+
+/* A query being forwarded. */
+struct fe_query {
+	struct fe_worker *w;
+	struct fe_query *next, *prev;	/* worker's list */
+	struct fe_query *cnext, *cprev;	/* its TCP connection's list */
+	struct rg_fwd_req *req;
+	struct fe_tconn *conn;		/* TCP client, or NULL */
+	struct fe_udp *udp;		/* UDP listener it came in on */
+	struct sockaddr_storage addr;
+	uint16_t id;
+	uint16_t flags;
+	int edns;
+	int edns_do;
+	uint16_t edns_size;
+	uint16_t qlen;
+	uint8_t question[260];
+};
+
+/* A TCP client. */
+struct fe_tconn {
+	uv_tcp_t h;
+	uv_timer_t timer;
+	struct fe_worker *w;
+	struct fe_tconn *next, *prev;
+	struct sockaddr_storage peer;
+	struct fe_query *queries;
+	unsigned nq;
+	uint8_t *buf;
+	size_t len, cap;
+	int closing;
+	int reading;
+	int open;
+	int draining;		/* tconn_drain() is on the stack */
+	int again;		/* ... and must go round once more */
+};
+
+struct fe_worker {
+	struct rg_frontend *fe;
+	unsigned index;
+	pthread_t thread;
+	int running;
+	int loop_init;
+	uv_loop_t loop;
+	uv_async_t wake;
+	uv_async_t rec_async;		/* recursion replies arrived */
+	pthread_mutex_t rec_mtx;
+	int rec_mtx_init;
+	struct fe_recres *rec_res;
+	uv_prepare_t prep;
+	uv_check_t check;
+	struct fe_udp *udp;
+	uv_tcp_t *tcp;
+	int *fd_udp, *fd_tcp;
+	struct rg_fwd *fwd;
+	struct fe_snap *snap;
+	uint64_t snap_version;
+	struct fe_query *queries, *free_q;
+	unsigned n_free;
+	struct fe_tconn *conns;
+	unsigned n_conns;
+	uint8_t *rbuf;
+	uint8_t *out;
+	uint8_t *stale_buf;
+	int stopping;
+	struct fe_stats st;
+};
+
+/* A question for the main thread's recursion. */
+struct fe_recq {
+	unsigned worker;
+	uint16_t token;
+	uint32_t timeout_ms;
+	char pool[64];
+	size_t qlen;
+	uint8_t question[260];
+};
+
+/* Its reply, on the way back to the worker. */
+struct fe_recres {
+	struct fe_recres *next;
+	uint16_t token;
+	int ok;
+	size_t len;
+	uint8_t pkt[];
+};
+
+struct fe_outcome {
+	char name[64];
+	struct sockaddr_storage addr;
+	enum rg_transport transport;
+	enum rg_fwd_outcome outcome;
+};
+
+struct rg_frontend {
+	unsigned n_workers;
+	size_t n_listen;
+	char **listen;
+	struct sockaddr_storage *laddr;
+	struct fe_worker *w;
+	struct rg_bl_domain *bl;
+	pthread_mutex_t snap_mtx;
+	struct fe_snap *snap;
+	_Atomic uint64_t snap_version;
+	pthread_mutex_t out_mtx;
+	struct fe_outcome outq[FE_OUTQ];
+	unsigned n_out;
+	uint64_t out_lost;
+	struct fe_stale_shard stale[FE_STALE_SHARDS];
+	struct fe_recq *recq;		/* under out_mtx */
+	unsigned n_rec;
+	uv_async_t out_async;
+	int async_init;
+	rg_guard_outcome_cb *cb;
+	rg_guard_recurse_cb *rcb;
+	void *cb_arg;
+	int started;
+	int stopped;
+};
+
+/* Snapshots */
+
+static void
+snap_unref(struct fe_snap *s)
+{
+	if (s == NULL ||
+	    atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	rg_route_unref(s->route);
+	free(s->acl);
+	free(s->allow);
+	free(s);
+}
+
+static int
+prefix_parse(const char *s, struct fe_prefix *p)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	long len;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	memset(p, 0, sizeof(*p));
+	if (inet_pton(AF_INET, buf, p->addr) == 1) {
+		p->family = AF_INET;
+		len = 32;
+	} else if (inet_pton(AF_INET6, buf, p->addr) == 1) {
+		p->family = AF_INET6;
+		len = 128;
+	} else
+		return -EINVAL;
+	if (slash != NULL)
+		len = strtol(slash, NULL, 10);
+	p->len = (unsigned)len;
+	return 0;
+}
+
+static int
+name_wire(const char *s, struct fe_name *n)
+{
+	ldns_rdf *d;
+	size_t i;
+
+	if (ldns_str2rdf_dname(&d, s) != LDNS_STATUS_OK)
+		return -EINVAL;
+	n->len = ldns_rdf_size(d);
+	if (n->len > sizeof(n->wire)) {
+		ldns_rdf_deep_free(d);
+		return -EINVAL;
+	}
+	memcpy(n->wire, ldns_rdf_data(d), n->len);
+	ldns_rdf_deep_free(d);
+	for (i = 0; i < n->len; i++)
+		if (n->wire[i] >= 'A' && n->wire[i] <= 'Z')
+			n->wire[i] += 32;
+	return 0;
+}
+
+static struct fe_snap *
+snap_build(const struct rg_conf *conf, const struct rg_failover *f)
+{
+	struct fe_snap *s;
+	size_t i;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	if ((s->route = rg_route_build(f)) == NULL ||
+	    (s->acl = calloc(conf->n_access_control + 1,
+	    sizeof(*s->acl))) == NULL ||
+	    (s->allow = calloc(conf->n_allowlist + 1,
+	    sizeof(*s->allow))) == NULL)
+		goto fail;
+	for (i = 0; i < conf->n_access_control; i++)
+		if (prefix_parse(conf->access_control[i],
+		    &s->acl[s->n_acl]) == 0)
+			s->n_acl++;
+	for (i = 0; i < conf->n_allowlist; i++)
+		if (name_wire(conf->allowlist[i], &s->allow[s->n_allow]) == 0)
+			s->n_allow++;
+	memcpy(s->sink_a, conf->sinkhole_a, 4);
+	memcpy(s->sink_aaaa, conf->sinkhole_aaaa, 16);
+	s->udp_size = conf->udp_size;
+	s->tcp_idle_ms = conf->tcp_idle_timeout_ms;
+	s->stale_cap = (conf->stale_cache + FE_STALE_SHARDS - 1) /
+	    FE_STALE_SHARDS;
+	return s;
+fail:
+	snap_unref(s);
+	return NULL;
+}
+
+/* The same policy: only the route may differ. */
+static int
+snap_policy_equal(const struct fe_snap *a, const struct fe_snap *b)
+{
+	return a->n_acl == b->n_acl && a->n_allow == b->n_allow &&
+	    memcmp(a->acl, b->acl, a->n_acl * sizeof(*a->acl)) == 0 &&
+	    memcmp(a->allow, b->allow, a->n_allow * sizeof(*a->allow)) == 0 &&
+	    memcmp(a->sink_a, b->sink_a, sizeof(a->sink_a)) == 0 &&
+	    memcmp(a->sink_aaaa, b->sink_aaaa, sizeof(a->sink_aaaa)) == 0 &&
+	    a->udp_size == b->udp_size && a->tcp_idle_ms == b->tcp_idle_ms &&
+	    a->stale_cap == b->stale_cap;
+}
+
+int
+rg_frontend_update(struct rg_frontend *fe, const struct rg_conf *conf,
+    const struct rg_failover *f)
+{
+	struct fe_snap *s, *old;
+
+	if (fe == NULL)
+		return 0;
+	if ((s = snap_build(conf, f)) == NULL) {
+		rg_log_warnx("guard: out of memory; the route stays");
+		return 0;
+	}
+	old = fe->snap;
+	if (old != NULL && snap_policy_equal(old, s) &&
+	    rg_route_equal(old->route, s->route)) {
+		snap_unref(s);
+		return 0;
+	}
+	pthread_mutex_lock(&fe->snap_mtx);
+	fe->snap = s;
+	atomic_fetch_add_explicit(&fe->snap_version, 1, memory_order_release);
+	pthread_mutex_unlock(&fe->snap_mtx);
+	snap_unref(old);
+	if (s->route->n_ups > 0)
+		rg_log_debug("guard: route of %zu upstreams, %s (%s) first",
+		    s->route->n_ups, s->route->ups[0].name,
+		    s->route->ups[0].pool);
+	else
+		rg_log_debug("guard: no upstream can be asked");
+	return 1;
+}
+
+/* Take the newest snapshot, between two queries. */
+static void
+worker_refresh(struct fe_worker *w)
+{
+	struct rg_frontend *fe = w->fe;
+	struct fe_snap *s;
+	uint64_t v;
+
+	if (atomic_load_explicit(&fe->snap_version, memory_order_acquire) ==
+	    w->snap_version)
+		return;
+	pthread_mutex_lock(&fe->snap_mtx);
+	v = atomic_load_explicit(&fe->snap_version, memory_order_relaxed);
+	if ((s = fe->snap) != NULL)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&fe->snap_mtx);
+	snap_unref(w->snap);
+	w->snap = s;
+	w->snap_version = v;
+	if (s != NULL)
+		rg_fwd_set_route(w->fwd, s->route);
+}
+
+/* Outcomes, from the workers to the main loop */
+
+static void
+report_cb(void *arg, const struct rg_route_upstream *u,
+    enum rg_fwd_outcome o)
+{
+	struct fe_worker *w = arg;
+	struct rg_frontend *fe = w->fe;
+	struct fe_outcome *e;
+
+	pthread_mutex_lock(&fe->out_mtx);
+	if (fe->n_out < FE_OUTQ) {
+		e = &fe->outq[fe->n_out++];
+		snprintf(e->name, sizeof(e->name), "%s", u->name);
+		e->addr = u->addr;
+		e->transport = u->transport;
+		e->outcome = o;
+	} else
+		fe->out_lost++;
+	pthread_mutex_unlock(&fe->out_mtx);
+	uv_async_send(&fe->out_async);
+}
+
+/* A worker's attempt on a recursive pool: to the main loop. */
+static int
+recurse_cb(void *arg, const struct rg_route_upstream *u,
+    const uint8_t *question, size_t qlen, uint16_t token,
+    uint32_t timeout_ms)
+{
+	struct fe_worker *w = arg;
+	struct rg_frontend *fe = w->fe;
+	struct fe_recq *e;
+	int rc = 0;
+
+	if (qlen > sizeof(e->question))
+		return -EINVAL;
+	pthread_mutex_lock(&fe->out_mtx);
+	if (fe->n_rec < FE_RECQ) {
+		e = &fe->recq[fe->n_rec++];
+		e->worker = w->index;
+		e->token = token;
+		e->timeout_ms = timeout_ms;
+		snprintf(e->pool, sizeof(e->pool), "%s", u->pool);
+		e->qlen = qlen;
+		memcpy(e->question, question, qlen);
+	} else
+		rc = -EAGAIN;
+	pthread_mutex_unlock(&fe->out_mtx);
+	if (rc == 0)
+		uv_async_send(&fe->out_async);
+	return rc;
+}
+
+static void
+out_async_cb(uv_async_t *a)
+{
+	struct rg_frontend *fe = a->data;
+	struct fe_outcome v[FE_OUTQ];
+	struct fe_recq *rq = NULL;
+	unsigned i, n, nr;
+
+	pthread_mutex_lock(&fe->out_mtx);
+	n = fe->n_out;
+	memcpy(v, fe->outq, n * sizeof(v[0]));
+	fe->n_out = 0;
+	/* Taken whole: the workers fill a new one meanwhile. */
+	nr = fe->n_rec;
+	if (nr > 0 && (rq = malloc(nr * sizeof(*rq))) != NULL)
+		memcpy(rq, fe->recq, nr * sizeof(*rq));
+	fe->n_rec = 0;
+	pthread_mutex_unlock(&fe->out_mtx);
+	for (i = 0; i < n; i++)
+		fe->cb(fe->cb_arg, v[i].name, &v[i].addr, v[i].transport,
+		    v[i].outcome);
+	for (i = 0; rq != NULL && i < nr; i++)
+		fe->rcb(fe->cb_arg, rq[i].worker, rq[i].token, rq[i].pool,
+		    rq[i].question, rq[i].qlen, rq[i].timeout_ms);
+	free(rq);
+}
+
+void
+rg_frontend_recursion_reply(struct rg_frontend *fe, unsigned worker,
+    uint16_t token, const uint8_t *pkt, size_t len)
+{
+	struct fe_worker *w;
+	struct fe_recres *r;
+
+	if (fe->stopped || worker >= fe->n_workers)
+		return;
+	w = &fe->w[worker];
+	if ((r = malloc(sizeof(*r) + (pkt != NULL ? len : 0))) == NULL)
+		return;		/* the attempt times out */
+	r->token = token;
+	r->ok = pkt != NULL;
+	r->len = pkt != NULL ? len : 0;
+	if (pkt != NULL)
+		memcpy(r->pkt, pkt, len);
+	pthread_mutex_lock(&w->rec_mtx);
+	r->next = w->rec_res;
+	w->rec_res = r;
+	pthread_mutex_unlock(&w->rec_mtx);
+	uv_async_send(&w->rec_async);
+}
+
+static void
+rec_async_cb(uv_async_t *a)
+{
+	struct fe_worker *w = a->data;
+	struct fe_recres *r, *next;
+
+	pthread_mutex_lock(&w->rec_mtx);
+	r = w->rec_res;
+	w->rec_res = NULL;
+	pthread_mutex_unlock(&w->rec_mtx);
+	for (; r != NULL; r = next) {
+		next = r->next;
+		if (w->fwd != NULL)
+			rg_fwd_recursion_reply(w->fwd, r->token,
+			    r->ok ? r->pkt : NULL, r->len);
+		free(r);
+	}
+}
+
+/* Parsing client queries */
+
+enum fe_verdict {
+	FE_OK,
+	FE_DROP,
+	FE_FORMERR,
+	FE_NOTIMP,
+	FE_BADVERS,
+};
+
+struct fe_msg {
+	uint16_t id;
+	uint16_t flags;
+	const uint8_t *question;
+	size_t qlen;			/* name, type and class */
+	size_t namelen;
+	uint16_t qtype, qclass;
+	int qok;			/* the question parsed: it is echoed */
+	int edns;
+	int edns_do;
+	uint16_t edns_size;
+	const uint8_t *opts;
+	size_t opts_len;
+};
+
+static long
+skip_name(const uint8_t *p, size_t len, size_t off)
+{
+	while (off < len) {
+		uint8_t c = p[off];
+
+		if (c == 0)
+			return (long)off + 1;
+		if ((c & 0xc0) == 0xc0)
+			return off + 2 <= len ? (long)off + 2 : -1;
+		if (c & 0xc0)
+			return -1;
+		off += 1 + (size_t)c;
+	}
+	return -1;
+}
+
+static enum fe_verdict
+msg_parse(const uint8_t *p, size_t len, struct fe_msg *m)
+{
+	unsigned qd, an, ns, ar, i, opcode, version = 0;
+	size_t off, start, rdlen;
+	long o;
+	uint16_t type;
+	uint8_t c;
+
+	memset(m, 0, sizeof(*m));
+	if (len < 12)
+		return FE_DROP;
+	m->id = (uint16_t)(p[0] << 8 | p[1]);
+	m->flags = (uint16_t)(p[2] << 8 | p[3]);
+	if (m->flags & 0x8000)
+		return FE_DROP;		/* a response: never answered */
+	opcode = (m->flags >> 11) & 0x0f;
+	qd = (unsigned)(p[4] << 8 | p[5]);
+	an = (unsigned)(p[6] << 8 | p[7]);
+	ns = (unsigned)(p[8] << 8 | p[9]);
+	ar = (unsigned)(p[10] << 8 | p[11]);
+	if (qd >= 1) {
+		/* An uncompressed name: nothing precedes it to point to. */
+		for (off = 12; off < len && (c = p[off]) != 0; off += 1 + c)
+			if (c > 63 || off + 1 + c - 12 > 254)
+				break;
+		if (off < len && p[off] == 0 && off + 5 <= len) {
+			m->qok = 1;
+			m->question = p + 12;
+			m->namelen = off + 1 - 12;
+			m->qlen = m->namelen + 4;
+			m->qtype = (uint16_t)(p[off + 1] << 8 | p[off + 2]);
+			m->qclass = (uint16_t)(p[off + 3] << 8 | p[off + 4]);
+		}
+	}
+	if (opcode != 0)
+		return FE_NOTIMP;
+	if (qd != 1 || !m->qok || an != 0 || ns != 0)
+		return FE_FORMERR;
+	off = 12 + m->qlen;
+	for (i = 0; i < ar; i++) {
+		start = off;
+		if ((o = skip_name(p, len, off)) < 0 || (size_t)o + 10 > len)
+			return FE_FORMERR;
+		off = (size_t)o;
+		type = (uint16_t)(p[off] << 8 | p[off + 1]);
+		rdlen = (size_t)p[off + 8] << 8 | p[off + 9];
+		if (off + 10 + rdlen > len)
+			return FE_FORMERR;
+		if (type == DNS_TYPE_OPT) {
+			if (m->edns || p[start] != 0 || off != start + 1)
+				return FE_FORMERR;
+			m->edns = 1;
+			m->edns_size = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
+			version = p[off + 5];
+			m->edns_do = (p[off + 6] & 0x80) != 0;
+			m->opts = p + off + 10;
+			m->opts_len = rdlen;
+		}
+		off += 10 + rdlen;
+	}
+	if (m->edns && version != 0)
+		return FE_BADVERS;
+	return FE_OK;
+}
+
+/* Replies */
+
+static void
+put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* An OPT record at O: our UDP size, the client's DO, EDE when CODE >= 0. */
+static size_t
+opt_put(uint8_t *o, const struct fe_snap *s, int ext_rcode, int dnssec_ok,
+    int code, const char *text)
+{
+	size_t tl = text != NULL ? strlen(text) : 0, n = 11;
+
+	if (tl > 200)
+		tl = 200;
+	o[0] = 0;
+	put16(o + 1, DNS_TYPE_OPT);
+	put16(o + 3, s != NULL ? s->udp_size : 1232);
+	o[5] = (uint8_t)ext_rcode;
+	o[6] = 0;
+	o[7] = dnssec_ok ? 0x80 : 0;
+	o[8] = 0;
+	put16(o + 9, 0);
+	if (code >= 0) {
+		put16(o + 9, (unsigned)(6 + tl));
+		put16(o + 11, 15);		/* EDE */
+		put16(o + 13, (unsigned)(2 + tl));
+		put16(o + 15, (unsigned)code);
+		memcpy(o + 17, text, tl);
+		n += 6 + tl;
+	}
+	return n;
+}
+
+/*
+ * A reply made here: header, the question when it parsed, an answer
+ * record of TYPE with RDATA when given, OPT when the client sent one.
+ */
+static size_t
+reply_local(uint8_t *o, const struct fe_msg *m, const struct fe_snap *s,
+    int rcode, uint16_t type, const uint8_t *rdata, size_t rdlen,
+    int ede, const char *text)
+{
+	size_t n = 12;
+	unsigned an = 0;
+
+	put16(o, m->id);
+	/* QR, the opcode and RD as asked, RA; CD as asked. */
+	o[2] = (uint8_t)(0x80 | ((m->flags >> 8) & 0x79));
+	o[3] = (uint8_t)(0x80 | (m->flags & 0x10) | (rcode & 0x0f));
+	put16(o + 4, m->qok ? 1 : 0);
+	put16(o + 6, 0);
+	put16(o + 8, 0);
+	put16(o + 10, 0);
+	if (m->qok) {
+		memcpy(o + n, m->question, m->qlen);
+		n += m->qlen;
+	}
+	if (rdata != NULL) {
+		put16(o + n, 0xc00c);
+		put16(o + n + 2, type);
+		put16(o + n + 4, DNS_CLASS_IN);
+		put16(o + n + 6, 0);
+		put16(o + n + 8, RG_BLOCK_TTL);
+		put16(o + n + 10, (unsigned)rdlen);
+		memcpy(o + n + 12, rdata, rdlen);
+		n += 12 + rdlen;
+		an = 1;
+	}
+	put16(o + 6, an);
+	if (m->edns) {
+		n += opt_put(o + n, s, rcode >> 4, m->edns_do, ede, text);
+		put16(o + 10, 1);
+	}
+	return n;
+}
+
+/* Largest reply a UDP client takes. */
+static size_t
+udp_limit(int edns, uint16_t size, const struct fe_snap *s)
+{
+	size_t lim = s != NULL ? s->udp_size : 1232;
+
+	if (!edns)
+		return 512;
+	if (size < 512)
+		size = 512;
+	return size < lim ? size : lim;
+}
+
+/*
+ * The upstream's reply PKT made the client's, into O: the client's ID and
+ * question, its EDNS, truncated beyond LIMIT.  Returns the length, or 0
+ * when the reply does not parse.
+ */
+static size_t
+reply_relay(uint8_t *o, const struct fe_query *q, const struct fe_snap *s,
+    const uint8_t *pkt, size_t len, size_t limit, int *truncated)
+{
+	size_t off, start, opt_s = 0, opt_e = 0, rdlen, n;
+	unsigned an, ns, ar, i;
+	long r;
+
+	if (len < 12 + (size_t)q->qlen || len > 65535)
+		return 0;
+	memcpy(o, pkt, len);
+	put16(o, q->id);
+	memcpy(o + 12, q->question, q->qlen);
+	an = (unsigned)(o[6] << 8 | o[7]);
+	ns = (unsigned)(o[8] << 8 | o[9]);
+	ar = (unsigned)(o[10] << 8 | o[11]);
+	off = 12 + q->qlen;
+	for (i = 0; i < an + ns + ar; i++) {
+		start = off;
+		if ((r = skip_name(o, len, off)) < 0 || (size_t)r + 10 > len)
+			return 0;
+		off = (size_t)r;
+		rdlen = (size_t)o[off + 8] << 8 | o[off + 9];
+		if (off + 10 + rdlen > len)
+			return 0;
+		if (i >= an + ns && o[off] == 0 && o[off + 1] == DNS_TYPE_OPT &&
+		    opt_s == 0) {
+			opt_s = start;
+			opt_e = off + 10 + rdlen;
+		}
+		off += 10 + rdlen;
+	}
+	len = off;		/* trailing bytes dropped */
+	if (q->edns && opt_s != 0) {
+		put16(o + opt_s + 3, s != NULL ? s->udp_size : 1232);
+	} else if (q->edns) {
+		len += opt_put(o + len, s, 0, q->edns_do, -1, NULL);
+		put16(o + 10, ar + 1);
+	} else if (opt_s != 0) {
+		memmove(o + opt_s, o + opt_e, len - opt_e);
+		len -= opt_e - opt_s;
+		put16(o + 10, ar - 1);
+	}
+	if (len <= limit)
+		return len;
+	/* Too big for the client: header and question, TC set. */
+	*truncated = 1;
+	o[2] |= 0x02;
+	put16(o + 6, 0);
+	put16(o + 8, 0);
+	put16(o + 10, 0);
+	n = 12 + q->qlen;
+	if (q->edns) {
+		n += opt_put(o + n, s, 0, q->edns_do, -1, NULL);
+		put16(o + 10, 1);
+	}
+	return n;
+}
+
+/* Sending */
+
+struct fe_wreq {
+	uv_write_t req;
+	struct fe_tconn *c;
+	uint8_t data[];
+};
+
+static void tconn_close(struct fe_tconn *c);
+
+static void
+tconn_write_cb(uv_write_t *wr, int status)
+{
+	struct fe_wreq *r = wr->data;
+
+	if (status < 0 && status != UV_ECANCELED)
+		tconn_close(r->c);
+	free(r);
+}
+
+/* Send BUF (LEN bytes, with room for the length in the 2 bytes before). */
+static void
+tconn_send(struct fe_tconn *c, uint8_t *buf, size_t len)
+{
+	struct fe_wreq *r;
+	uv_buf_t b;
+	size_t n = len + 2;
+	uint8_t *f = buf - 2;
+	int rc;
+
+	if (c->closing)
+		return;
+	put16(f, (unsigned)len);
+	b = uv_buf_init((char *)f, (unsigned)n);
+	rc = uv_try_write((uv_stream_t *)&c->h, &b, 1);
+	if (rc == (int)n)
+		return;
+	if (rc < 0 && rc != UV_EAGAIN) {
+		tconn_close(c);
+		return;
+	}
+	if (rc > 0) {
+		f += rc;
+		n -= (size_t)rc;
+	}
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->h) >
+	    FE_TCP_WQ_MAX || (r = malloc(sizeof(*r) + n)) == NULL) {
+		tconn_close(c);
+		return;
+	}
+	memcpy(r->data, f, n);
+	r->c = c;
+	r->req.data = r;
+	b = uv_buf_init((char *)r->data, (unsigned)n);
+	if (uv_write(&r->req, (uv_stream_t *)&c->h, &b, 1,
+	    tconn_write_cb) < 0) {
+		free(r);
+		tconn_close(c);
+	}
+}
+
+/* Where a reply goes. */
+struct fe_client {
+	struct fe_udp *udp;
+	const struct sockaddr *addr;
+	struct fe_tconn *conn;
+};
+
+/*
+ * Send the replies queued on U with as few system calls as it takes.  A
+ * full socket buffer loses a reply, as the network could: the client asks
+ * again.
+ */
+static void
+udp_flush(struct fe_udp *u)
+{
+	unsigned off = 0;
+	int r;
+
+	while (off < u->n) {
+		r = sendmmsg(u->fd, u->msg + off, u->n - off, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* This one cannot go: drop it, try the rest. */
+			STAT_INC(u->w, dropped);
+			off++;
+			continue;
+		}
+		off += (unsigned)r;
+	}
+	u->n = 0;
+	u->used = 0;
+}
+
+static void
+udp_queue(struct fe_udp *u, const uint8_t *buf, size_t len,
+    const struct sockaddr *to)
+{
+	struct mmsghdr *m;
+	socklen_t tl = to->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+
+	if (len > FE_BATCH_BYTES)
+		return;
+	if (u->n == FE_BATCH || u->used + len > FE_BATCH_BYTES)
+		udp_flush(u);
+	memcpy(u->buf + u->used, buf, len);
+	memcpy(&u->to[u->n], to, tl);
+	u->iov[u->n].iov_base = u->buf + u->used;
+	u->iov[u->n].iov_len = len;
+	m = &u->msg[u->n];
+	memset(m, 0, sizeof(*m));
+	m->msg_hdr.msg_name = &u->to[u->n];
+	m->msg_hdr.msg_namelen = tl;
+	m->msg_hdr.msg_iov = &u->iov[u->n];
+	m->msg_hdr.msg_iovlen = 1;
+	u->used += len;
+	u->n++;
+}
+
+static void
+worker_flush(struct fe_worker *w)
+{
+	size_t j;
+
+	for (j = 0; j < w->fe->n_listen; j++)
+		if (w->udp[j].n > 0)
+			udp_flush(&w->udp[j]);
+}
+
+/* BUF points into w->out + 2. */
+static void
+client_send(struct fe_worker *w, const struct fe_client *cl, uint8_t *buf,
+    size_t len)
+{
+	STAT_INC(w, answered);
+	if (cl->conn != NULL) {
+		tconn_send(cl->conn, buf, len);
+		return;
+	}
+	/* Sent once this loop iteration has nothing else to do. */
+	udp_queue(cl->udp, buf, len, cl->addr);
+}
+
+/* Access control */
+
+static int
+acl_allows(const struct fe_snap *s, const struct sockaddr *sa)
+{
+	const uint8_t *a;
+	uint8_t mapped[4];
+	size_t i;
+	unsigned bits, full;
+	int family = sa->sa_family;
+
+	if (s == NULL)
+		return 0;
+	if (family == AF_INET)
+		a = (const uint8_t *)
+		    &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (family == AF_INET6) {
+		a = (const uint8_t *)
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a)) {
+			memcpy(mapped, a + 12, 4);
+			a = mapped;
+			family = AF_INET;
+		}
+	} else
+		return 0;
+	for (i = 0; i < s->n_acl; i++) {
+		const struct fe_prefix *p = &s->acl[i];
+
+		if (p->family != family)
+			continue;
+		full = p->len / 8;
+		bits = p->len % 8;
+		if (memcmp(p->addr, a, full) != 0)
+			continue;
+		if (bits != 0 && ((p->addr[full] ^ a[full]) &
+		    (uint8_t)(0xff << (8 - bits))) != 0)
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+/* Is NAME (wire form, any case) on the allowlist, or below a name on it? */
+static int
+allowlisted(const struct fe_snap *s, const uint8_t *name, size_t len)
+{
+	size_t i, pos, k;
+	uint8_t a;
+
+	for (i = 0; i < s->n_allow; i++) {
+		const struct fe_name *n = &s->allow[i];
+
+		for (pos = 0; pos < len && len - pos >= n->len;
+		    pos += 1 + name[pos]) {
+			if (len - pos != n->len)
+				continue;
+			for (k = 0; k < n->len; k++) {
+				a = name[pos + k];
+				if (a >= 'A' && a <= 'Z')
+					a += 32;
+				if (a != n->wire[k])
+					break;
+			}
+			if (k == n->len)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Serve-stale (RFC 8767): the last good answers relayed, in a cache that
+ * all workers share, in shards with a lock each, so that a client gets the
+ * answer whichever worker its query reaches.
+ */
+
+static size_t
+stale_key(const struct fe_query *q, uint8_t *k, uint32_t *hash)
+{
+	size_t i, n = q->qlen;
+	uint32_t h = 2166136261u;
+
+	for (i = 0; i < n; i++) {
+		k[i] = q->question[i];
+		if (i + 4 < n && k[i] >= 'A' && k[i] <= 'Z')
+			k[i] += 32;
+	}
+	k[n++] = (uint8_t)((q->edns_do ? 2 : 0) | ((q->flags & 0x10) ? 1 : 0));
+	for (i = 0; i < n; i++)
+		h = (h ^ k[i]) * 16777619u;
+	*hash = h;
+	return n;
+}
+
+static struct fe_stale_shard *
+stale_shard(struct rg_frontend *fe, uint32_t h)
+{
+	return &fe->stale[(h >> 24) % FE_STALE_SHARDS];
+}
+
+static struct fe_stale *
+stale_find(struct fe_stale_shard *sh, const uint8_t *k, size_t kl, uint32_t h)
+{
+	struct fe_stale *e;
+
+	if (sh->nb == 0)
+		return NULL;
+	for (e = sh->tab[h & (sh->nb - 1)]; e != NULL; e = e->hnext)
+		if (e->hash == h && e->klen == kl && memcmp(e->key, k, kl) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+stale_unlink(struct fe_stale_shard *sh, struct fe_stale *e)
+{
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		sh->head = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	else
+		sh->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void
+stale_push(struct fe_stale_shard *sh, struct fe_stale *e)
+{
+	e->next = sh->head;
+	if (sh->head != NULL)
+		sh->head->prev = e;
+	sh->head = e;
+	if (sh->tail == NULL)
+		sh->tail = e;
+}
+
+static void
+stale_drop(struct fe_stale_shard *sh, struct fe_stale *e)
+{
+	struct fe_stale **pp;
+
+	for (pp = &sh->tab[e->hash & (sh->nb - 1)]; *pp != e;
+	    pp = &(*pp)->hnext)
+		;
+	*pp = e->hnext;
+	stale_unlink(sh, e);
+	sh->n--;
+	free(e->pkt);
+	free(e);
+}
+
+static int
+stale_grow(struct fe_stale_shard *sh)
+{
+	size_t nb = sh->nb ? sh->nb * 2 : 256, i;
+	struct fe_stale **t, *e, *next;
+
+	if ((t = calloc(nb, sizeof(*t))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < sh->nb; i++)
+		for (e = sh->tab[i]; e != NULL; e = next) {
+			next = e->hnext;
+			e->hnext = t[e->hash & (nb - 1)];
+			t[e->hash & (nb - 1)] = e;
+		}
+	free(sh->tab);
+	sh->tab = t;
+	sh->nb = nb;
+	return 0;
+}
+
+/* Smallest TTL of the answer and authority records, or -1. */
+static long
+min_ttl(const uint8_t *p, size_t len, size_t qlen)
+{
+	unsigned an = (unsigned)(p[6] << 8 | p[7]);
+	unsigned ns = (unsigned)(p[8] << 8 | p[9]), i;
+	size_t off = 12 + qlen;
+	long r, ttl = FE_STALE_MAX_S, t;
+
+	for (i = 0; i < an + ns; i++) {
+		if ((r = skip_name(p, len, off)) < 0 || (size_t)r + 10 > len)
+			return -1;
+		off = (size_t)r;
+		t = (long)((uint32_t)p[off + 4] << 24 |
+		    (uint32_t)p[off + 5] << 16 | (uint32_t)p[off + 6] << 8 |
+		    p[off + 7]);
+		if (t < ttl)
+			ttl = t;
+		off += 10 + ((size_t)p[off + 8] << 8 | p[off + 9]);
+		if (off > len)
+			return -1;
+	}
+	return ttl;
+}
+
+/* Keep a good answer (NOERROR or NXDOMAIN, whole) for hard times. */
+static void
+stale_store(struct fe_worker *w, const struct fe_query *q, const uint8_t *pkt,
+    size_t len)
+{
+	const struct fe_snap *s = w->snap;
+	uint64_t now = uv_now(&w->loop);
+	struct fe_stale_shard *sh;
+	struct fe_stale *e;
+	uint8_t k[sizeof(e->key)], *np;
+	uint32_t h;
+	size_t kl;
+	long ttl;
+	uint8_t rcode = pkt[3] & 0x0f;
+
+	if (s == NULL || s->stale_cap == 0 || len > FE_STALE_BYTES ||
+	    (pkt[2] & 0x02) || (rcode != RCODE_NOERROR &&
+	    rcode != RCODE_NXDOMAIN))
+		return;
+	kl = stale_key(q, k, &h);
+	sh = stale_shard(w->fe, h);
+	pthread_mutex_lock(&sh->mtx);
+	if ((e = stale_find(sh, k, kl, h)) != NULL && now < e->expires_ms) {
+		/* Still fresh: kept as it is, only the order changes. */
+		stale_unlink(sh, e);
+		stale_push(sh, e);
+		goto out;
+	}
+	if ((ttl = min_ttl(pkt, len, q->qlen)) < 0)
+		goto out;
+	if (e == NULL) {
+		while (sh->n >= s->stale_cap && sh->tail != NULL)
+			stale_drop(sh, sh->tail);
+		if ((sh->n + 1 > sh->nb && stale_grow(sh) < 0) ||
+		    (e = calloc(1, sizeof(*e))) == NULL)
+			goto out;
+		memcpy(e->key, k, kl);
+		e->klen = (uint16_t)kl;
+		e->hash = h;
+		e->hnext = sh->tab[h & (sh->nb - 1)];
+		sh->tab[h & (sh->nb - 1)] = e;
+		sh->n++;
+	} else
+		stale_unlink(sh, e);
+	stale_push(sh, e);
+	if (e->len != len) {
+		if ((np = realloc(e->pkt, len)) == NULL) {
+			stale_drop(sh, e);
+			goto out;
+		}
+		e->pkt = np;
+	}
+	memcpy(e->pkt, pkt, len);
+	e->len = (uint16_t)len;
+	e->expires_ms = now + (uint64_t)ttl * 1000;
+out:
+	pthread_mutex_unlock(&sh->mtx);
+}
+
+/*
+ * No upstream answered: the answer kept for the question, if not expired
+ * for too long, with TTLs of FE_STALE_TTL and EDE 3 (Stale Answer), into
+ * O.  Returns its length, or 0.
+ */
+static size_t
+stale_serve(struct fe_worker *w, const struct fe_query *q, uint8_t *o,
+    size_t limit, int *truncated)
+{
+	uint64_t now = uv_now(&w->loop);
+	struct fe_query plain = *q;
+	struct fe_stale_shard *sh;
+	struct fe_stale *e;
+	uint8_t k[sizeof(e->key)], kept[FE_STALE_BYTES], *b = w->stale_buf;
+	unsigned i, rr;
+	size_t kl, n = 0, off, klen = 0;
+	uint32_t h;
+	long r;
+
+	if (w->snap == NULL || w->snap->stale_cap == 0)
+		return 0;
+	kl = stale_key(q, k, &h);
+	sh = stale_shard(w->fe, h);
+	pthread_mutex_lock(&sh->mtx);
+	if ((e = stale_find(sh, k, kl, h)) != NULL &&
+	    (now <= e->expires_ms ||
+	    now - e->expires_ms <= (uint64_t)FE_STALE_MAX_S * 1000)) {
+		klen = e->len;
+		memcpy(kept, e->pkt, klen);
+	}
+	pthread_mutex_unlock(&sh->mtx);
+	if (klen == 0)
+		return 0;
+	/* Without its OPT first, then with ours, which says it is stale. */
+	plain.edns = 0;
+	if ((n = reply_relay(b, &plain, w->snap, kept, klen, 65535,
+	    truncated)) == 0)
+		return 0;
+	rr = (unsigned)(b[6] << 8 | b[7]) + (unsigned)(b[8] << 8 | b[9]) +
+	    (unsigned)(b[10] << 8 | b[11]);
+	for (i = 0, off = 12 + q->qlen; i < rr; i++) {
+		if ((r = skip_name(b, n, off)) < 0 || (size_t)r + 10 > n)
+			return 0;
+		off = (size_t)r;
+		b[off + 4] = b[off + 5] = b[off + 6] = 0;
+		b[off + 7] = FE_STALE_TTL;
+		off += 10 + ((size_t)b[off + 8] << 8 | b[off + 9]);
+	}
+	if (q->edns) {
+		n += opt_put(b + n, w->snap, 0, q->edns_do, EDE_STALE,
+		    "resguard: stale answer; no upstream answered");
+		put16(b + 10, (unsigned)(b[10] << 8 | b[11]) + 1);
+	}
+	return reply_relay(o, q, w->snap, b, n, limit, truncated);
+}
+
+/* Forwarding */
+
+static void
+query_free(struct fe_query *q)
+{
+	struct fe_worker *w = q->w;
+
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		w->queries = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	if (q->conn != NULL) {
+		struct fe_tconn *c = q->conn;
+
+		if (q->cprev != NULL)
+			q->cprev->cnext = q->cnext;
+		else
+			c->queries = q->cnext;
+		if (q->cnext != NULL)
+			q->cnext->cprev = q->cprev;
+		c->nq--;
+	}
+	if (w->n_free < FE_FREE_MAX) {
+		q->next = w->free_q;
+		w->free_q = q;
+		w->n_free++;
+	} else
+		free(q);
+}
+
+static void tconn_resume(struct fe_tconn *c);
+
+static void
+fwd_done_cb(void *arg, const uint8_t *pkt, size_t len, int failed)
+{
+	struct fe_query *q = arg;
+	struct fe_worker *w = q->w;
+	struct fe_tconn *c = q->conn;
+	struct sockaddr_storage addr = q->addr;
+	struct fe_client cl = { q->udp, (struct sockaddr *)&addr, c };
+	uint8_t *o = w->out + 2;
+	struct fe_msg m;
+	size_t n = 0, limit;
+	int trunc = 0, stale = 0;
+
+	worker_refresh(w);
+	limit = c != NULL ? 65535 : udp_limit(q->edns, q->edns_size, w->snap);
+	if (!failed && pkt != NULL &&
+	    (n = reply_relay(o, q, w->snap, pkt, len, limit, &trunc)) > 0)
+		stale_store(w, q, pkt, len);
+	/* Nothing usable from any upstream: an old answer beats none. */
+	if (n == 0 && (n = stale_serve(w, q, o, limit, &trunc)) > 0)
+		stale = 1;
+	if (n == 0 && pkt != NULL)
+		n = reply_relay(o, q, w->snap, pkt, len, limit, &trunc);
+	if (trunc)
+		STAT_INC(w, truncated);
+	if (stale)
+		STAT_INC(w, stale);
+	else if (failed || n == 0)
+		STAT_INC(w, servfail);
+	if (n == 0) {
+		memset(&m, 0, sizeof(m));
+		m.id = q->id;
+		m.flags = q->flags;
+		m.question = q->question;
+		m.qlen = q->qlen;
+		m.qok = 1;
+		m.edns = q->edns;
+		m.edns_do = q->edns_do;
+		n = reply_local(o, &m, w->snap, RCODE_SERVFAIL, 0, NULL, 0,
+		    EDE_NO_REACHABLE, "resguard: no upstream answered");
+	}
+	/* Off its connection first: sending may close the connection,
+	 * which cancels the queries still on it. */
+	q->req = NULL;
+	query_free(q);
+	client_send(w, &cl, o, n);
+	if (c != NULL)
+		tconn_resume(c);
+}
+
+static void
+forward(struct fe_worker *w, const struct fe_msg *m,
+    const struct fe_client *cl)
+{
+	struct rg_fwd_query fq;
+	struct fe_query *q;
+	uint8_t *o = w->out + 2;
+
+	if ((q = w->free_q) != NULL) {
+		w->free_q = q->next;
+		w->n_free--;
+	} else if ((q = malloc(sizeof(*q))) == NULL)
+		goto fail;
+	memset(q, 0, offsetof(struct fe_query, question));
+	q->w = w;
+	q->udp = cl->udp;
+	q->conn = cl->conn;
+	if (cl->conn == NULL)
+		memcpy(&q->addr, cl->addr, cl->addr->sa_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	q->id = m->id;
+	q->flags = m->flags;
+	q->edns = m->edns;
+	q->edns_do = m->edns_do;
+	q->edns_size = m->edns_size;
+	q->qlen = (uint16_t)m->qlen;
+	memcpy(q->question, m->question, m->qlen);
+
+	fq.question = m->question;
+	fq.question_len = m->qlen;
+	fq.flags = m->flags;
+	fq.dnssec_ok = m->edns_do;
+	fq.options = m->opts;
+	fq.options_len = m->opts_len;
+	if ((q->req = rg_fwd_start(w->fwd, &fq, fwd_done_cb, q)) == NULL) {
+		free(q);
+		goto fail;
+	}
+	q->next = w->queries;
+	if (w->queries != NULL)
+		w->queries->prev = q;
+	w->queries = q;
+	if (cl->conn != NULL) {
+		q->cnext = cl->conn->queries;
+		if (cl->conn->queries != NULL)
+			cl->conn->queries->cprev = q;
+		cl->conn->queries = q;
+		cl->conn->nq++;
+	}
+	return;
+fail:
+	STAT_INC(w, servfail);
+	client_send(w, cl, o, reply_local(o, m, w->snap, RCODE_SERVFAIL, 0,
+	    NULL, 0, EDE_NO_REACHABLE, "resguard: no upstream can be asked"));
+}
+
+/* A blocked name: answered here, or not at all. */
+static void
+block(struct fe_worker *w, const struct fe_msg *m, const struct fe_client *cl,
+    const struct rg_bl_match *bm)
+{
+	const struct fe_snap *s = w->snap;
+	uint8_t *o = w->out + 2;
+	char text[240];
+	int rcode = RCODE_NOERROR;
+	const uint8_t *rd = NULL;
+	size_t rdlen = 0;
+
+	snprintf(text, sizeof(text), "resguard: blocked by feed \"%.180s\"",
+	    bm->feed != NULL ? bm->feed : "?");
+	switch (bm->action) {
+	case RG_ACTION_NXDOMAIN:
+		rcode = RCODE_NXDOMAIN;
+		break;
+	case RG_ACTION_REFUSED:
+		rcode = RCODE_REFUSED;
+		break;
+	case RG_ACTION_SINKHOLE:
+		if (m->qtype == DNS_TYPE_A) {
+			rd = s->sink_a;
+			rdlen = 4;
+		} else if (m->qtype == DNS_TYPE_AAAA) {
+			rd = s->sink_aaaa;
+			rdlen = 16;
+		}
+		break;
+	case RG_ACTION_NODATA:
+		break;
+	case RG_ACTION_DROP:
+	case RG_ACTION_LOG_ONLY:
+	case RG_ACTION_COUNT:
+		return;
+	}
+	client_send(w, cl, o, reply_local(o, m, s, rcode, m->qtype, rd, rdlen,
+	    EDE_BLOCKED, text));
+}
+
+/* One message from a client. */
+static void
+query_in(struct fe_worker *w, const struct fe_client *cl, const uint8_t *pkt,
+    size_t len)
+{
+	const struct rg_blocklist *bl;
+	struct rg_bl_match bm;
+	enum fe_verdict v;
+	struct fe_msg m;
+	uint8_t *o = w->out + 2;
+	int rcode;
+
+	worker_refresh(w);
+	STAT_INC(w, queries);
+	v = msg_parse(pkt, len, &m);
+	if (v == FE_DROP) {
+		STAT_INC(w, dropped);
+		return;
+	}
+	if (!acl_allows(w->snap, cl->addr)) {
+		STAT_INC(w, refused_acl);
+		m.edns = 0;
+		client_send(w, cl, o, reply_local(o, &m, w->snap,
+		    RCODE_REFUSED, 0, NULL, 0, -1, NULL));
+		return;
+	}
+	switch (v) {
+	case FE_OK:
+		break;
+	case FE_NOTIMP:
+		STAT_INC(w, notimp);
+		m.edns = 0;
+		client_send(w, cl, o, reply_local(o, &m, w->snap, RCODE_NOTIMP,
+		    0, NULL, 0, -1, NULL));
+		return;
+	case FE_BADVERS:
+		STAT_INC(w, formerr);
+		client_send(w, cl, o, reply_local(o, &m, w->snap,
+		    RCODE_BADVERS, 0, NULL, 0, -1, NULL));
+		return;
+	case FE_DROP:
+	case FE_FORMERR:
+		STAT_INC(w, formerr);
+		client_send(w, cl, o, reply_local(o, &m, w->snap,
+		    RCODE_FORMERR, 0, NULL, 0, -1, NULL));
+		return;
+	}
+	rcode = -1;
+	if (m.qtype == DNS_TYPE_OPT || m.qtype == DNS_TYPE_TSIG ||
+	    m.qtype == DNS_TYPE_TKEY)
+		rcode = RCODE_FORMERR;
+	else if (m.qclass != DNS_CLASS_IN || m.qtype == DNS_TYPE_AXFR ||
+	    m.qtype == DNS_TYPE_IXFR)
+		rcode = RCODE_REFUSED;
+	if (rcode >= 0) {
+		if (rcode == RCODE_FORMERR)
+			STAT_INC(w, formerr);
+		else
+			STAT_INC(w, refused);
+		client_send(w, cl, o, reply_local(o, &m, w->snap, rcode, 0,
+		    NULL, 0, -1, NULL));
+		return;
+	}
+	bl = rg_bl_current(w->fe->bl);
+	if (bl != NULL && rg_bl_lookup(bl, m.question, m.namelen, &bm) == 1 &&
+	    !allowlisted(w->snap, m.question, m.namelen)) {
+		STAT_INC(w, blocked[bm.action]);
+		if (bm.action != RG_ACTION_LOG_ONLY) {
+			block(w, &m, cl, &bm);
+			return;
+		}
+		rg_log_debug("guard: %s matched, log-only (feed %s)",
+		    bm.rule, bm.feed != NULL ? bm.feed : "?");
+	}
+	forward(w, &m, cl);
+}
+
+/* UDP */
+
+static void
+fe_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct fe_worker *w = ((struct fe_udp *)h->data)->w;
+
+	*buf = uv_buf_init((char *)w->rbuf, FE_RBUF_SIZE);
+}
+
+static void
+udp_recv_cb(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
+    const struct sockaddr *addr, unsigned flags)
+{
+	struct fe_udp *u = h->data;
+	struct fe_worker *w = u->w;
+	struct fe_client cl = { u, addr, NULL };
+
+	if ((flags & UV_UDP_MMSG_FREE) || n < 0 || addr == NULL ||
+	    w->stopping)
+		return;
+	if (flags & UV_UDP_PARTIAL) {
+		STAT_INC(w, queries);
+		STAT_INC(w, dropped);
+		return;
+	}
+	query_in(w, &cl, (const uint8_t *)buf->base, (size_t)n);
+}
+
+/* TCP */
+
+static void
+tconn_close_cb(uv_handle_t *h)
+{
+	struct fe_tconn *c = h->data;
+
+	if (--c->open > 0)
+		return;
+	free(c->buf);
+	free(c);
+}
+
+static void
+tconn_close(struct fe_tconn *c)
+{
+	struct fe_worker *w = c->w;
+	struct fe_query *q;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	while ((q = c->queries) != NULL) {
+		rg_fwd_cancel(q->req);
+		query_free(q);
+	}
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	w->n_conns--;
+	STAT_ADD(w, tcp_conns, -1);
+	uv_close((uv_handle_t *)&c->timer, tconn_close_cb);
+	uv_close((uv_handle_t *)&c->h, tconn_close_cb);
+}
+
+static void
+tconn_timer_cb(uv_timer_t *t)
+{
+	struct fe_tconn *c = t->data;
+
+	/* Answers still due keep it open: the budget bounds them. */
+	if (c->nq > 0) {
+		uv_timer_again(t);
+		return;
+	}
+	STAT_INC(c->w, tcp_timeouts);
+	tconn_close(c);
+}
+
+static void
+tconn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct fe_tconn *c = h->data;
+	size_t need = c->len + 65536;
+	uint8_t *nb;
+
+	if (need > c->cap) {
+		if ((nb = realloc(c->buf, need)) == NULL) {
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		c->buf = nb;
+		c->cap = need;
+	}
+	*buf = uv_buf_init((char *)c->buf + c->len, 65536);
+}
+
+static void tconn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* Take the messages in the buffer, as long as the pipeline has room. */
+static void
+tconn_drain(struct fe_tconn *c)
+{
+	struct fe_worker *w = c->w;
+	struct fe_client cl = { NULL, (struct sockaddr *)&c->peer, c };
+	size_t off, l;
+
+	/*
+	 * Forwarding a query can finish others of this connection on the
+	 * spot (an upstream connection that fails while written to), and
+	 * their completion resumes this connection: that nested call must
+	 * not consume the buffer under the loop below, only ask it to go
+	 * round again.
+	 */
+	if (c->draining) {
+		c->again = 1;
+		return;
+	}
+	c->draining = 1;
+	do {
+		c->again = 0;
+		off = 0;
+		while (!c->closing && c->len - off >= 2 &&
+		    c->nq < FE_TCP_PIPE) {
+			l = (size_t)c->buf[off] << 8 | c->buf[off + 1];
+			if (l < 12) {
+				STAT_INC(w, queries);
+				STAT_INC(w, dropped);
+				c->draining = 0;
+				tconn_close(c);
+				return;
+			}
+			if (c->len - off < 2 + l)
+				break;
+			STAT_INC(w, tcp_queries);
+			query_in(w, &cl, c->buf + off + 2, l);
+			off += 2 + l;
+		}
+		if (c->closing) {
+			c->draining = 0;
+			return;
+		}
+		memmove(c->buf, c->buf + off, c->len - off);
+		c->len -= off;
+	} while (c->again && c->nq < FE_TCP_PIPE);
+	c->draining = 0;
+	if (c->nq >= FE_TCP_PIPE && c->reading) {
+		uv_read_stop((uv_stream_t *)&c->h);
+		c->reading = 0;
+	}
+}
+
+static void
+tconn_resume(struct fe_tconn *c)
+{
+	if (c->closing || c->nq >= FE_TCP_PIPE)
+		return;
+	tconn_drain(c);
+	if (!c->closing && !c->reading && c->nq < FE_TCP_PIPE &&
+	    uv_read_start((uv_stream_t *)&c->h, tconn_alloc_cb,
+	    tconn_read_cb) == 0)
+		c->reading = 1;
+}
+
+static void
+tconn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct fe_tconn *c = s->data;
+
+	if (c->closing || n == 0)
+		return;
+	if (n < 0) {
+		/* A client that half-closes still gets its answers. */
+		if (n == UV_EOF && c->nq > 0) {
+			uv_read_stop(s);
+			c->reading = 0;
+			return;
+		}
+		tconn_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	uv_timer_again(&c->timer);
+	tconn_drain(c);
+}
+
+static void
+tcp_conn_cb(uv_stream_t *srv, int status)
+{
+	struct fe_worker *w = srv->data;
+	struct fe_tconn *c;
+	int len;
+
+	if (status < 0 || w->stopping)
+		return;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return;
+	c->w = w;
+	c->h.data = c->timer.data = c;
+	uv_tcp_init(&w->loop, &c->h);
+	uv_timer_init(&w->loop, &c->timer);
+	c->open = 2;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
+	w->n_conns++;
+	STAT_INC(w, tcp_conns);
+	if (uv_accept(srv, (uv_stream_t *)&c->h) < 0 ||
+	    w->n_conns > FE_TCP_MAX) {
+		tconn_close(c);
+		return;
+	}
+	len = sizeof(c->peer);
+	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &len) < 0) {
+		tconn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&c->h, 1);
+	uv_timer_start(&c->timer, tconn_timer_cb,
+	    w->snap ? w->snap->tcp_idle_ms : 10000,
+	    w->snap ? w->snap->tcp_idle_ms : 10000);
+	if (uv_read_start((uv_stream_t *)&c->h, tconn_alloc_cb,
+	    tconn_read_cb) < 0) {
+		tconn_close(c);
+		return;
+	}
+	c->reading = 1;
+}
+
+/* Workers */
+
+static void
+prep_cb(uv_prepare_t *p)
+{
+	struct fe_worker *w = p->data;
+
+	/* Replies made by timers go before the wait, not after it. */
+	worker_flush(w);
+	/* About to wait for I/O: no blocklist snapshot is held across. */
+	rg_bl_quiescent(w->fe->bl, w->index);
+}
+
+static void
+check_cb(uv_check_t *c)
+{
+	worker_flush(c->data);
+}
+
+static void
+worker_stop_cb(uv_async_t *a)
+{
+	struct fe_worker *w = a->data;
+	struct rg_frontend *fe = w->fe;
+	struct fe_query *q;
+	size_t i;
+
+	w->stopping = 1;
+	worker_flush(w);
+	for (i = 0; i < fe->n_listen; i++) {
+		uv_close((uv_handle_t *)&w->udp[i].h, NULL);
+		uv_close((uv_handle_t *)&w->tcp[i], NULL);
+	}
+	while (w->conns != NULL)
+		tconn_close(w->conns);
+	while ((q = w->queries) != NULL) {
+		rg_fwd_cancel(q->req);
+		query_free(q);
+	}
+	rg_fwd_close(w->fwd);
+	w->fwd = NULL;
+	uv_close((uv_handle_t *)&w->check, NULL);
+	uv_close((uv_handle_t *)&w->prep, NULL);
+	uv_close((uv_handle_t *)&w->rec_async, NULL);
+	uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct fe_worker *w = arg;
+
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+unsigned
+rg_frontend_workers(const struct rg_conf *conf)
+{
+	long n;
+
+	if (conf->n_listen == 0)
+		return 0;
+	if (conf->threads > 0)
+		return conf->threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+static int
+sock_open(const struct sockaddr_storage *ss, int type, const char *name,
+    char *err, size_t err_len)
+{
+	socklen_t len = ss->ss_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd, one = 1, size = FE_UDP_RCVBUF;
+
+	if ((fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR,
+	    &one, sizeof(one)) < 0) ||
+	    (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)) < 0))
+		goto fail;
+	if (type == SOCK_DGRAM)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
+		    sizeof(size));
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0)
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, 256) < 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, err_len, "%s (%s): %s", name,
+	    type == SOCK_DGRAM ? "udp" : "tcp", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+struct rg_frontend *
+rg_frontend_new(const struct rg_conf *conf, unsigned workers,
+    struct rg_bl_domain *bl, char *err, size_t err_len)
+{
+	struct rg_frontend *fe;
+	unsigned i;
+	size_t j;
+
+	if ((fe = calloc(1, sizeof(*fe))) == NULL)
+		goto nomem;
+	pthread_mutex_init(&fe->snap_mtx, NULL);
+	pthread_mutex_init(&fe->out_mtx, NULL);
+	for (i = 0; i < FE_STALE_SHARDS; i++)
+		pthread_mutex_init(&fe->stale[i].mtx, NULL);
+	atomic_init(&fe->snap_version, 0);
+	fe->bl = bl;
+	fe->n_workers = workers;
+	fe->n_listen = conf->n_listen;
+	if ((fe->listen = calloc(conf->n_listen + 1, sizeof(char *))) == NULL ||
+	    (fe->laddr = calloc(conf->n_listen + 1,
+	    sizeof(*fe->laddr))) == NULL ||
+	    (fe->w = calloc(workers, sizeof(*fe->w))) == NULL)
+		goto nomem;
+	for (j = 0; j < conf->n_listen; j++) {
+		if ((fe->listen[j] = strdup(conf->listen[j])) == NULL)
+			goto nomem;
+		if (rg_conf_parse_addr(conf->listen[j], 53, &fe->laddr[j],
+		    NULL) < 0) {
+			snprintf(err, err_len, "%s: not an address",
+			    conf->listen[j]);
+			goto fail;
+		}
+	}
+	for (i = 0; i < workers; i++) {
+		struct fe_worker *w = &fe->w[i];
+
+		w->fe = fe;
+		w->index = i;
+		if ((w->fd_udp = malloc((fe->n_listen + 1) * sizeof(int))) ==
+		    NULL ||
+		    (w->fd_tcp = malloc((fe->n_listen + 1) * sizeof(int))) ==
+		    NULL)
+			goto nomem;
+		for (j = 0; j < fe->n_listen; j++)
+			w->fd_udp[j] = w->fd_tcp[j] = -1;
+		for (j = 0; j < fe->n_listen; j++) {
+			if ((w->fd_udp[j] = sock_open(&fe->laddr[j],
+			    SOCK_DGRAM, fe->listen[j], err, err_len)) < 0 ||
+			    (w->fd_tcp[j] = sock_open(&fe->laddr[j],
+			    SOCK_STREAM, fe->listen[j], err, err_len)) < 0)
+				goto fail;
+		}
+	}
+	return fe;
+nomem:
+	snprintf(err, err_len, "out of memory");
+fail:
+	rg_frontend_free(fe);
+	return NULL;
+}
+
+static int
+worker_start(struct fe_worker *w)
+{
+	struct rg_frontend *fe = w->fe;
+	size_t j;
+	int rc;
+
+	if ((rc = uv_loop_init(&w->loop)) < 0)
+		return rc;
+	w->loop_init = 1;
+	if ((w->rbuf = malloc(FE_RBUF_SIZE)) == NULL ||
+	    (w->out = malloc(FE_OUT_SIZE)) == NULL ||
+	    (w->stale_buf = malloc(FE_OUT_SIZE)) == NULL ||
+	    (w->udp = calloc(fe->n_listen + 1, sizeof(*w->udp))) == NULL ||
+	    (w->tcp = calloc(fe->n_listen + 1, sizeof(*w->tcp))) == NULL ||
+	    (w->fwd = rg_fwd_new(&w->loop, report_cb, recurse_cb, w)) == NULL)
+		return -ENOMEM;
+	uv_async_init(&w->loop, &w->wake, worker_stop_cb);
+	w->wake.data = w;
+	pthread_mutex_init(&w->rec_mtx, NULL);
+	w->rec_mtx_init = 1;
+	uv_async_init(&w->loop, &w->rec_async, rec_async_cb);
+	w->rec_async.data = w;
+	uv_prepare_init(&w->loop, &w->prep);
+	w->prep.data = w;
+	uv_prepare_start(&w->prep, prep_cb);
+	uv_check_init(&w->loop, &w->check);
+	w->check.data = w;
+	uv_check_start(&w->check, check_cb);
+	for (j = 0; j < fe->n_listen; j++) {
+		w->udp[j].h.data = &w->udp[j];
+		w->udp[j].w = w;
+		w->udp[j].fd = w->fd_udp[j];
+		w->tcp[j].data = w;
+		if ((rc = uv_udp_init_ex(&w->loop, &w->udp[j].h,
+		    AF_UNSPEC | UV_UDP_RECVMMSG)) < 0 ||
+		    (rc = uv_udp_open(&w->udp[j].h, w->fd_udp[j])) < 0)
+			return rc;
+		w->fd_udp[j] = -1;
+		if ((rc = uv_tcp_init(&w->loop, &w->tcp[j])) < 0 ||
+		    (rc = uv_tcp_open(&w->tcp[j], w->fd_tcp[j])) < 0)
+			return rc;
+		w->fd_tcp[j] = -1;
+		if ((rc = uv_udp_recv_start(&w->udp[j].h, fe_alloc_cb,
+		    udp_recv_cb)) < 0 ||
+		    (rc = uv_listen((uv_stream_t *)&w->tcp[j], 256,
+		    tcp_conn_cb)) < 0)
+			return rc;
+	}
+	worker_refresh(w);
+	return 0;
+}
+
+int
+rg_frontend_start(struct rg_frontend *fe, uv_loop_t *loop,
+    rg_guard_outcome_cb *cb, rg_guard_recurse_cb *rcb, void *arg)
+{
+	sigset_t all, old;
+	unsigned i;
+	int rc;
+
+	fe->cb = cb;
+	fe->rcb = rcb;
+	fe->cb_arg = arg;
+	if ((fe->recq = calloc(FE_RECQ, sizeof(*fe->recq))) == NULL)
+		return -ENOMEM;
+	if ((rc = uv_async_init(loop, &fe->out_async, out_async_cb)) < 0)
+		return rc;
+	fe->out_async.data = fe;
+	fe->async_init = 1;
+	fe->started = 1;
+	for (i = 0; i < fe->n_workers; i++)
+		if ((rc = worker_start(&fe->w[i])) < 0)
+			return rc;
+	/* Signals are the main loop's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < fe->n_workers; i++) {
+		if ((rc = pthread_create(&fe->w[i].thread, NULL, worker_main,
+		    &fe->w[i])) != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			return -rc;
+		}
+		fe->w[i].running = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
+json_t *
+rg_frontend_json(const struct rg_frontend *fe)
+{
+	uint64_t v[sizeof(struct fe_stats) / sizeof(uint64_t)] = { 0 };
+	uint64_t fv[sizeof(struct rg_fwd_stats) / sizeof(uint64_t)] = { 0 };
+	json_t *o, *b, *l;
+	unsigned i, k;
+	size_t j;
+
+#define SUM(arr, st) do {						\
+	const _Atomic uint64_t *p = (const _Atomic uint64_t *)(st);	\
+	for (k = 0; k < sizeof(arr) / sizeof(arr[0]); k++)		\
+		arr[k] += atomic_load_explicit(&p[k], memory_order_relaxed); \
+} while (0)
+	for (i = 0; i < fe->n_workers; i++) {
+		SUM(v, &fe->w[i].st);
+		if (fe->w[i].fwd != NULL)
+			SUM(fv, rg_fwd_stats(fe->w[i].fwd));
+	}
+#undef SUM
+#define W	sizeof(uint64_t)
+#define F(name)	(json_int_t)v[offsetof(struct fe_stats, name) / W]
+#define G(name)	(json_int_t)fv[offsetof(struct rg_fwd_stats, name) / W]
+	b = json_object();
+	for (k = 0; k < RG_ACTION_COUNT; k++)
+		json_object_set_new(b, rg_action_str[k], json_integer(
+		    (json_int_t)v[offsetof(struct fe_stats, blocked) /
+		    sizeof(uint64_t) + k]));
+	l = json_array();
+	for (j = 0; j < fe->n_listen; j++)
+		json_array_append_new(l, json_string(fe->listen[j]));
+	o = json_pack("{s:o, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:o}",
+	    "listen", l,
+	    "workers", (int)fe->n_workers,
+	    "queries", F(queries),
+	    "tcp_queries", F(tcp_queries),
+	    "answered", F(answered),
+	    "forwarded", G(forwarded),
+	    "hedged", G(hedged),
+	    "retried", G(retried),
+	    "tcp_retries", G(tcp_retries),
+	    "truncated", F(truncated),
+	    "servfail", F(servfail),
+	    "refused_acl", F(refused_acl),
+	    "refused", F(refused),
+	    "formerr", F(formerr),
+	    "notimp", F(notimp),
+	    "dropped", F(dropped),
+	    "upstream_timeouts", G(timeouts),
+	    "upstream_errors", G(upstream_errors),
+	    "unmatched", G(unmatched),
+	    "inflight", G(inflight),
+	    "tcp_clients", F(tcp_conns),
+	    "stale", F(stale),
+	    "blocked", b);
+#undef F
+#undef G
+#undef W
+	return o;
+}
+
+uint64_t
+rg_frontend_hits(const struct rg_frontend *fe)
+{
+	uint64_t n = 0;
+	unsigned i, k;
+
+	if (fe == NULL)
+		return 0;
+	for (i = 0; i < fe->n_workers; i++)
+		for (k = 0; k < RG_ACTION_COUNT; k++)
+			n += atomic_load_explicit(&fe->w[i].st.blocked[k],
+			    memory_order_relaxed);
+	return n;
+}
+
+void
+rg_frontend_stop(struct rg_frontend *fe)
+{
+	unsigned i;
+
+	if (fe == NULL)
+		return;
+	fe->stopped = 1;
+	for (i = 0; i < fe->n_workers; i++)
+		if (fe->w[i].running)
+			uv_async_send(&fe->w[i].wake);
+	for (i = 0; i < fe->n_workers; i++)
+		if (fe->w[i].running) {
+			pthread_join(fe->w[i].thread, NULL);
+			fe->w[i].running = 0;
+		}
+	if (fe->async_init && !uv_is_closing((uv_handle_t *)&fe->out_async))
+		uv_close((uv_handle_t *)&fe->out_async, NULL);
+}
+
+void
+rg_frontend_free(struct rg_frontend *fe)
+{
+	unsigned i;
+	size_t j;
+
+	if (fe == NULL)
+		return;
+	for (i = 0; fe->w != NULL && i < fe->n_workers; i++) {
+		struct fe_worker *w = &fe->w[i];
+
+		for (j = 0; j < fe->n_listen; j++) {
+			if (w->fd_udp != NULL && w->fd_udp[j] >= 0)
+				close(w->fd_udp[j]);
+			if (w->fd_tcp != NULL && w->fd_tcp[j] >= 0)
+				close(w->fd_tcp[j]);
+		}
+		if (w->loop_init && uv_loop_close(&w->loop) < 0)
+			rg_log_warnx("guard: worker %u: handles left open", i);
+		snap_unref(w->snap);
+		while (w->rec_res != NULL) {
+			struct fe_recres *r = w->rec_res;
+
+			w->rec_res = r->next;
+			free(r);
+		}
+		if (w->rec_mtx_init)
+			pthread_mutex_destroy(&w->rec_mtx);
+		while (w->free_q != NULL) {
+			struct fe_query *q = w->free_q;
+
+			w->free_q = q->next;
+			free(q);
+		}
+		free(w->fd_udp);
+		free(w->fd_tcp);
+		free(w->udp);
+		free(w->tcp);
+		free(w->stale_buf);
+		free(w->rbuf);
+		free(w->out);
+	}
+	free(fe->w);
+	for (j = 0; fe->listen != NULL && j < fe->n_listen; j++)
+		free(fe->listen[j]);
+	free(fe->listen);
+	free(fe->laddr);
+	free(fe->recq);
+	for (i = 0; i < FE_STALE_SHARDS; i++) {
+		struct fe_stale_shard *sh = &fe->stale[i];
+
+		while (sh->head != NULL)
+			stale_drop(sh, sh->head);
+		free(sh->tab);
+		pthread_mutex_destroy(&sh->mtx);
+	}
+	snap_unref(fe->snap);
+	pthread_mutex_destroy(&fe->snap_mtx);
+	pthread_mutex_destroy(&fe->out_mtx);
+	free(fe);
+}
