@@ -1721,6 +1721,7 @@ static void
 tconn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct fe_tconn *c = s->data;
+	size_t before;
 
 	if (c->closing || n == 0)
 		return;
@@ -1735,8 +1736,12 @@ tconn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	c->len += (size_t)n;
-	uv_timer_again(&c->timer);
+	before = c->len;
 	tconn_drain(c);
+	/* Only whole messages keep a connection open: a client that
+	 * trickles a byte now and then would hold its slot for ever. */
+	if (!c->closing && c->len < before)
+		uv_timer_again(&c->timer);
 }
 
 static void

@@ -273,6 +273,29 @@ expect_match "^192.0.2.10$" "answers while a TCP client stalls (UDP)" "$(q +shor
 expect_match "^192.0.2.10$" "answers while a TCP client stalls (TCP)" "$(q +tcp +short www.lab.test A)"
 wait $STALL
 expect_match "^closed$" "the stalled TCP client is dropped" "$(cat "$T/stall.out")"
+# One that trickles a byte every 400 ms never completes a message: it is
+# dropped too, the bytes do not keep it open.
+out=$(python3 - "$G" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+s.settimeout(0.4)
+msg = b'\x00\x40' + b'\x12' * 64
+for i in range(len(msg)):
+    try:
+        s.sendall(msg[i:i + 1])
+        r = s.recv(10)
+        print('closed' if r == b'' else 'data')
+        break
+    except socket.timeout:
+        continue
+    except (ConnectionResetError, BrokenPipeError):
+        print('closed')
+        break
+else:
+    print('still open')
+EOF
+)
+expect_match "^closed$" "a TCP client that trickles bytes is dropped" "$out"
 out=$(python3 - "$G" <<'EOF'
 import socket, sys
 s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
