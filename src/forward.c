@@ -38,6 +38,7 @@
 
 #include "failover.h"
 #include "forward.h"
+#include "tls.h"
 #include "log.h"
 #include "probe.h"
 
@@ -1484,34 +1485,6 @@ conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	tls_advance(c);
 }
 
-/* Base64 of the SHA-256 of the leaf's SubjectPublicKeyInfo, or -1. */
-static int
-tls_spki_pin(SSL *ssl, char *out, size_t outlen)
-{
-	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL, *p;
-	unsigned int mdlen;
-	EVP_PKEY *pk;
-	X509 *cert;
-	int len, rc = -1;
-
-	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL ||
-	    (pk = X509_get0_pubkey(cert)) == NULL)
-		goto out;
-	if ((len = i2d_PUBKEY(pk, NULL)) <= 0 ||
-	    (der = malloc((size_t)len)) == NULL)
-		goto out;
-	p = der;
-	if (i2d_PUBKEY(pk, &p) != len ||
-	    EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
-	    NULL) != 1 || outlen < 4 * ((mdlen + 2) / 3) + 1)
-		goto out;
-	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
-	rc = 0;
-out:
-	free(der);
-	return rc;
-}
-
 static void
 tls_advance(struct fwd_conn *c)
 {
@@ -1543,7 +1516,7 @@ tls_advance(struct fwd_conn *c)
 			return;
 		}
 		if (c->up->ru->spki_pin != NULL &&
-		    (tls_spki_pin(c->ssl, pin, sizeof(pin)) < 0 ||
+		    (rg_tls_spki_pin(c->ssl, pin, sizeof(pin)) < 0 ||
 		    strcmp(pin, c->up->ru->spki_pin) != 0)) {
 			conn_fail(c, "SPKI pin mismatch");
 			return;
@@ -1582,14 +1555,11 @@ tls_ctx_get(struct rg_fwd *fw, const char *ca_file)
 	for (t = fw->tls; t != NULL; t = t->next)
 		if (str_eq(t->ca_file, ca_file))
 			return t->ctx;
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+	if ((ctx = rg_tls_ctx_new(ca_file)) == NULL) {
+		ERR_clear_error();
 		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if ((ca_file != NULL ?
-	    SSL_CTX_load_verify_locations(ctx, ca_file, NULL) :
-	    SSL_CTX_set_default_verify_paths(ctx)) != 1 ||
-	    (t = calloc(1, sizeof(*t))) == NULL) {
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		ERR_clear_error();
 		SSL_CTX_free(ctx);
 		return NULL;
@@ -1609,7 +1579,6 @@ static int
 tls_start(struct fwd_conn *c)
 {
 	const struct rg_route_upstream *ru = c->up->ru;
-	char host[INET6_ADDRSTRLEN];
 	SSL_CTX *ctx;
 
 	if ((ctx = tls_ctx_get(c->fw, ru->ca_file)) == NULL ||
@@ -1623,22 +1592,8 @@ tls_start(struct fwd_conn *c)
 	}
 	SSL_set_bio(c->ssl, c->rbio, c->wbio);
 	SSL_set_connect_state(c->ssl);
-	if (ru->tls_name != NULL) {
-		if (SSL_set_tlsext_host_name(c->ssl, ru->tls_name) != 1 ||
-		    SSL_set1_host(c->ssl, ru->tls_name) != 1)
-			return -EINVAL;
-	} else {
-		/* Without a name, the certificate must carry the address. */
-		if (ru->addr.ss_family == AF_INET6)
-			uv_ip6_name((const struct sockaddr_in6 *)&ru->addr,
-			    host, sizeof(host));
-		else
-			uv_ip4_name((const struct sockaddr_in *)&ru->addr,
-			    host, sizeof(host));
-		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
-		    host) != 1)
-			return -EINVAL;
-	}
+	if (rg_tls_prepare(c->ssl, ru->tls_name, &ru->addr) < 0)
+		return -EINVAL;
 	c->state = CONN_HANDSHAKE;
 	tls_advance(c);
 	return 0;

@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "tls.h"
 #include "transport.h"
 
 #define XCH_RBUF_SIZE	65536	/* a whole datagram, or a read's worth */
@@ -650,43 +651,6 @@ tls_fail(struct xch *x, int sslerr)
 	xch_finish(x, RG_PROBE_TLS_HANDSHAKE, NULL, 0, detail);
 }
 
-/* Base64 of the SHA-256 of the leaf's SubjectPublicKeyInfo, or -1. */
-static int
-tls_spki_pin(SSL *ssl, char *out, size_t outlen)
-{
-	unsigned char md[EVP_MAX_MD_SIZE], *der = NULL, *p;
-	unsigned int mdlen;
-	EVP_PKEY *pk;
-	X509 *cert;
-	int len, rc = -1;
-
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-	cert = SSL_get0_peer_certificate(ssl);
-#else
-	cert = SSL_get_peer_certificate(ssl);
-#endif
-	if (cert == NULL || (pk = X509_get0_pubkey(cert)) == NULL)
-		goto out;
-	if ((len = i2d_PUBKEY(pk, NULL)) <= 0 ||
-	    (der = malloc((size_t)len)) == NULL)
-		goto out;
-	p = der;
-	if (i2d_PUBKEY(pk, &p) != len)
-		goto out;
-	if (EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) != 1)
-		goto out;
-	if (outlen < 4 * ((mdlen + 2) / 3) + 1)
-		goto out;
-	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
-	rc = 0;
-out:
-	free(der);
-#if OPENSSL_VERSION_NUMBER < 0x30000000L
-	X509_free(cert);
-#endif
-	return rc;
-}
-
 /* Drive the handshake, then send the query and read the reply. */
 static void
 tls_advance(struct xch *x)
@@ -711,7 +675,7 @@ tls_advance(struct xch *x)
 		}
 		x->handshake_done = 1;
 		if (x->spki_pin != NULL) {
-			if (tls_spki_pin(x->ssl, pin, sizeof(pin)) < 0) {
+			if (rg_tls_spki_pin(x->ssl, pin, sizeof(pin)) < 0) {
 				xch_finish(x, RG_PROBE_TLS_PIN, NULL, 0,
 				    "cannot compute the server's SPKI pin");
 				return;
@@ -760,26 +724,6 @@ tls_advance(struct xch *x)
 	tls_flush(x);
 }
 
-static SSL_CTX *
-tls_ctx_new(const char *ca_file)
-{
-	SSL_CTX *ctx;
-
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (ca_file != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
-			goto fail;
-	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-		goto fail;
-	return ctx;
-fail:
-	SSL_CTX_free(ctx);
-	return NULL;
-}
-
 static void
 tls_entry_free(struct tls_entry *t)
 {
@@ -815,7 +759,7 @@ tls_ctx_get(struct rg_net *net, const char *ca_file)
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	if ((ca_file != NULL && (t->ca_file = strdup(ca_file)) == NULL) ||
-	    (t->ctx = tls_ctx_new(ca_file)) == NULL) {
+	    (t->ctx = rg_tls_ctx_new(ca_file)) == NULL) {
 		ERR_clear_error();
 		tls_entry_free(t);
 		return NULL;
@@ -830,8 +774,6 @@ tls_ctx_get(struct rg_net *net, const char *ca_file)
 static enum rg_probe_err
 tls_prepare(struct xch *x, const struct rg_conf_upstream *up)
 {
-	char host[INET6_ADDRSTRLEN];
-	X509_VERIFY_PARAM *param;
 	SSL_CTX *ctx;
 
 	if ((ctx = tls_ctx_get(x->net, up->ca_file)) == NULL) {
@@ -850,27 +792,11 @@ tls_prepare(struct xch *x, const struct rg_conf_upstream *up)
 	}
 	SSL_set_bio(x->ssl, x->rbio, x->wbio);
 	SSL_set_connect_state(x->ssl);
-	if (up->tls_name != NULL) {
-		if (SSL_set_tlsext_host_name(x->ssl, up->tls_name) != 1 ||
-		    SSL_set1_host(x->ssl, up->tls_name) != 1) {
-			snprintf(x->detail, sizeof(x->detail),
-			    "bad tls-name %s", up->tls_name);
-			return RG_PROBE_TLS_VERIFY;
-		}
-	} else {
-		/* Without a name, the certificate must carry the address. */
-		if (x->addr.ss_family == AF_INET6)
-			uv_ip6_name((const struct sockaddr_in6 *)&x->addr,
-			    host, sizeof(host));
-		else
-			uv_ip4_name((const struct sockaddr_in *)&x->addr,
-			    host, sizeof(host));
-		param = SSL_get0_param(x->ssl);
-		if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1) {
-			snprintf(x->detail, sizeof(x->detail),
-			    "bad address %s", host);
-			return RG_PROBE_TLS_VERIFY;
-		}
+	if (rg_tls_prepare(x->ssl, up->tls_name, &x->addr) < 0) {
+		snprintf(x->detail, sizeof(x->detail), "bad %s %s",
+		    up->tls_name ? "tls-name" : "address",
+		    up->tls_name ? up->tls_name : up->address);
+		return RG_PROBE_TLS_VERIFY;
 	}
 	return RG_PROBE_OK;
 }
