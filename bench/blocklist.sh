@@ -22,6 +22,9 @@ set -eu
 n=${1:-1000000}
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 bin=${RG_BUILDDIR:-$srcdir}/bench/blocklist
+# The rpz feed plugin, from the build tree unless told otherwise.
+RG_PLUGIN_DIR=${RG_PLUGIN_DIR:-${RG_BUILDDIR:-$srcdir}/plugins}
+export RG_PLUGIN_DIR
 port=${RG_BENCH_PORT:-$((40000 + $$ % 10000 * 2))}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rg-bench-bl.XXXXXX")
 pids=
@@ -98,6 +101,11 @@ blocked=$(grep -v '^\*' "$tmp/domains.txt" | head -n 1)
 # its "line N" indicator; the builder fed directly is shown as well.
 rows="resguard-domains $(field "parse build time") $(field "parse rss growth per rule")
 resguard-add $(field "build time") $(field "rss growth per rule")"
+# The RPZ zone Unbound loads below, through resguard's rpz feed plugin.
+if [ -n "$(field "rpz build time")" ]; then
+	rows="$rows
+resguard-rpz $(field "rpz build time") $(field "rpz rss growth per rule")"
+fi
 
 unbound=$(command -v unbound || ls /usr/sbin/unbound 2>/dev/null || :)
 if [ -n "$unbound" ]; then

@@ -68,7 +68,7 @@ struct rules {
 	size_t n_feeds;
 	char sinkhole_a[INET_ADDRSTRLEN];
 	char sinkhole_aaaa[INET6_ADDRSTRLEN];
-	size_t skipped_allowed, skipped_log_only;
+	size_t skipped_allowed, skipped_log_only, skipped_unsupported;
 	uint64_t digest;		/* of the rules, in any order */
 	uint64_t gen;
 };
@@ -541,12 +541,22 @@ flatten_cb(void *arg, const struct rg_bl_rule *br)
 {
 	struct flatten *fl = arg;
 	struct rg_backend *b = fl->b;
-	const char *name = strcmp(br->name, ".") == 0 ? "" : br->name;
+	const char *name;
 	enum rg_backend_action action;
 	size_t i;
 	int feed;
 
+	/* Response-IP rules and local data are guard mode's alone for now:
+	 * the exported zone has QNAME triggers with CNAME actions. */
+	if (br->name == NULL || br->action == RG_ACTION_LOCAL) {
+		fl->r->skipped_unsupported++;
+		return 0;
+	}
+	name = strcmp(br->name, ".") == 0 ? "" : br->name;
 	switch (br->action) {
+	case RG_ACTION_PASSTHRU:
+		action = RG_BACKEND_PASSTHRU;
+		break;
 	case RG_ACTION_NXDOMAIN:
 	case RG_ACTION_REFUSED:		/* RPZ has no REFUSED */
 		action = RG_BACKEND_NXDOMAIN;
@@ -561,6 +571,7 @@ flatten_cb(void *arg, const struct rg_bl_rule *br)
 		action = RG_BACKEND_SINKHOLE;
 		break;
 	case RG_ACTION_LOG_ONLY:
+	case RG_ACTION_LOCAL:
 	case RG_ACTION_COUNT:
 	default:
 		fl->r->skipped_log_only++;
@@ -857,13 +868,15 @@ job_after_cb(uv_work_t *req, int status)
 		if (job->rules_rc == 0) {
 			rg_journal_add(b->journal, RG_EVENT_BACKEND_APPLIED, 0,
 			    b->set->type, NULL, NULL, job->rules_msg,
-			    json_pack("{s:s, s:I, s:I, s:I, s:s?, s:i}",
+			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:s?, s:i}",
 			    "what", "blocklist",
 			    "rules", (json_int_t)job->rules->n,
 			    "skipped_allowlisted",
 			    (json_int_t)job->rules->skipped_allowed,
 			    "skipped_log_only",
 			    (json_int_t)job->rules->skipped_log_only,
+			    "skipped_unsupported",
+			    (json_int_t)job->rules->skipped_unsupported,
 			    "file", b->set->rpz_file,
 			    "attempts", (int)b->failures + 1));
 			b->rules_done_gen = job->rules->gen;

@@ -53,6 +53,10 @@
 #define BL_IND		0x10	/* a 4-byte indicator offset follows */
 #define BL_FEED16	0x20	/* the feed index takes 2 bytes, not 1 */
 #define BL_LONG		0x40	/* in a bucket: the name is in bl->longs */
+#define BL_META		0x80	/* the indicator is a record: a marker byte,
+				   then indicator, TLP and local data, each
+				   NUL-terminated */
+#define BL_META_MARK	1
 
 /* Buckets: a header byte (bytes used, overflow bit), then entries. */
 #define BKT_SIZE	128
@@ -72,6 +76,19 @@ const char *const rg_action_str[] = {
 	[RG_ACTION_DROP] = "drop",
 	[RG_ACTION_SINKHOLE] = "sinkhole",
 	[RG_ACTION_LOG_ONLY] = "log-only",
+	[RG_ACTION_PASSTHRU] = "passthru",
+	[RG_ACTION_LOCAL] = "local",
+};
+
+/* A response-IP rule: IPv4 addresses as IPv4-mapped IPv6. */
+struct bl_ip {
+	uint8_t addr[16];	/* masked to LEN bits */
+	uint8_t len;		/* prefix length over the 128 bits */
+	uint8_t action;
+	uint8_t meta;		/* IND is a meta record */
+	uint16_t feed;
+	uint32_t ind;		/* record offset, or 0 */
+	uint32_t seq;		/* order added: the first of equal keys wins */
 };
 
 struct rg_bl_builder {
@@ -88,6 +105,8 @@ struct rg_bl_builder {
 	size_t ind_tab_size;	/* a power of two */
 	size_t ind_count;
 	uint64_t depths[2][2];	/* label counts present: [wildcard][bit / 64] */
+	struct bl_ip *ips;
+	size_t nips, ips_cap;
 };
 
 struct rg_blocklist {
@@ -103,6 +122,10 @@ struct rg_blocklist {
 	size_t entries;
 	size_t bytes;
 	uint64_t depths[2][2];
+	struct bl_ip *ips;	/* sorted by (len desc, addr, seq), unique */
+	size_t nips;
+	uint8_t ip_lens[129];	/* prefix lengths present, longest first */
+	size_t n_ip_lens;
 	struct rg_blocklist *retired_next;	/* writer's retired list */
 	uint64_t retired_epoch;
 };
@@ -167,13 +190,27 @@ key_hash(const uint8_t *wire, size_t wl, int wild)
 
 /* FNV-1a, for interning indicators while building. */
 static uint64_t
-str_hash(const char *s)
+rec_hash(const char *s, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
 
-	for (; *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
+	for (i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ULL;
 	return h;
+}
+
+/* Bytes of the indicator record at S: one string, or a meta record. */
+static size_t
+rec_len(const char *s)
+{
+	size_t n, k;
+
+	if (s[0] != BL_META_MARK)
+		return strlen(s) + 1;
+	for (n = 1, k = 0; k < 3; k++)
+		n += strlen(s + n) + 1;
+	return n;
 }
 
 /* ASCII letters of N bytes at P (a multiple of 8 readable) to lower case,
@@ -368,6 +405,7 @@ rg_bl_builder_free(struct rg_bl_builder *b)
 	free(b->blob);
 	free(b->ind);
 	free(b->ind_tab);
+	free(b->ips);
 	feeds_free(b->feeds, b->nfeeds);
 	free(b);
 }
@@ -429,7 +467,7 @@ ind_tab_grow(struct rg_bl_builder *b)
 		if ((off = b->ind_tab[i]) == 0)
 			continue;
 		s = b->ind + off;
-		j = str_hash(s) & (size - 1);
+		j = rec_hash(s, rec_len(s)) & (size - 1);
 		while (tab[j] != 0)
 			j = (j + 1) & (size - 1);
 		tab[j] = off;
@@ -440,48 +478,114 @@ ind_tab_grow(struct rg_bl_builder *b)
 	return 0;
 }
 
-/* The offset of indicator S in the builder's string blob, added if new. */
+/* The offset of the record REC (N bytes) in the builder's string blob,
+ * added if new. */
 static int
-ind_intern(struct rg_bl_builder *b, const char *s, uint32_t *offp)
+ind_intern(struct rg_bl_builder *b, const char *rec, size_t n,
+    uint32_t *offp)
 {
-	size_t n = strlen(s), j;
+	size_t j;
 	uint32_t off;
 	int rc;
 
 	if (b->ind_count + 1 > b->ind_tab_size / 2 &&
 	    (rc = ind_tab_grow(b)) < 0)
 		return rc;
-	j = str_hash(s) & (b->ind_tab_size - 1);
+	j = rec_hash(rec, n) & (b->ind_tab_size - 1);
 	while ((off = b->ind_tab[j]) != 0) {
-		if (strcmp(b->ind + off, s) == 0) {
+		if (b->ind_len - off >= n &&
+		    memcmp(b->ind + off, rec, n) == 0) {
 			*offp = off;
 			return 0;
 		}
 		j = (j + 1) & (b->ind_tab_size - 1);
 	}
-	if ((rc = grow(&b->ind, &b->ind_cap, b->ind_len, n + 1,
+	if ((rc = grow(&b->ind, &b->ind_cap, b->ind_len, n,
 	    BL_BLOB_MAX)) < 0)
 		return rc;
 	off = (uint32_t)b->ind_len;
-	memcpy(b->ind + off, s, n + 1);
-	b->ind_len += n + 1;
+	memcpy(b->ind + off, rec, n);
+	b->ind_len += n;
 	b->ind_tab[j] = off;
 	b->ind_count++;
 	*offp = off;
 	return 0;
 }
 
+/* Append S (NULL: empty) to the record being made in BUF; control bytes
+ * other than newlines become '?', so that no record passes for another. */
+static int
+rec_put(char *buf, size_t cap, size_t *len, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0, i;
+
+	if (*len + n + 1 > cap)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		buf[*len + i] = ((uint8_t)s[i] < 0x20 && s[i] != '\n') ?
+		    '?' : s[i];
+	buf[*len + n] = '\0';
+	*len += n + 1;
+	return 0;
+}
+
+/* Intern META: *OFF is 0 when there is nothing to keep, *IS_META says
+ * whether the record has three strings or just the indicator.  ALWAYS
+ * makes a three-string record even without TLP or local data. */
+static int
+meta_intern(struct rg_bl_builder *b, const struct rg_bl_meta *meta,
+    int always, uint32_t *off, int *is_meta)
+{
+	char rec[4096];
+	size_t n = 0;
+	int rc;
+
+	*off = 0;
+	*is_meta = 0;
+	if (meta == NULL)
+		return 0;
+	if (!always && (meta->tlp == NULL || meta->tlp[0] == '\0') &&
+	    (meta->local == NULL || meta->local[0] == '\0')) {
+		if (meta->indicator == NULL)
+			return 0;
+		if ((rc = rec_put(rec, sizeof(rec), &n, meta->indicator)) < 0)
+			return rc;
+		if (rec[0] == BL_META_MARK)
+			rec[0] = '?';
+		return ind_intern(b, rec, n, off);
+	}
+	rec[n++] = BL_META_MARK;
+	if ((rc = rec_put(rec, sizeof(rec), &n, meta->indicator)) < 0 ||
+	    (rc = rec_put(rec, sizeof(rec), &n, meta->tlp)) < 0 ||
+	    (rc = rec_put(rec, sizeof(rec), &n, meta->local)) < 0)
+		return rc;
+	*is_meta = 1;
+	return ind_intern(b, rec, n, off);
+}
+
+static int
+meta_check(enum rg_action action, int feed, const struct rg_bl_builder *b,
+    const struct rg_bl_meta *meta)
+{
+	if ((unsigned)action >= RG_ACTION_COUNT || feed < 0 ||
+	    (size_t)feed >= b->nfeeds)
+		return -EINVAL;
+	if (action == RG_ACTION_LOCAL && (meta == NULL ||
+	    meta->local == NULL || meta->local[0] == '\0'))
+		return -EINVAL;
+	return 0;
+}
+
 int
-rg_bl_builder_add(struct rg_bl_builder *b, const char *name,
-    enum rg_action action, int feed, const char *indicator)
+rg_bl_builder_add_meta(struct rg_bl_builder *b, const char *name,
+    enum rg_action action, int feed, const struct rg_bl_meta *meta)
 {
 	uint8_t wire[BL_WIRE_MAX + BL_PAD], *e;
 	size_t wl, labels, n;
 	uint32_t ind = 0;
-	int wild, rc;
+	int wild, is_meta, rc;
 
-	if (b == NULL || name == NULL || (unsigned)action >= RG_ACTION_COUNT ||
-	    feed < 0 || (size_t)feed >= b->nfeeds)
+	if (b == NULL || name == NULL || meta_check(action, feed, b, meta) < 0)
 		return -EINVAL;
 	if ((rc = name_parse(name, strlen(name), wire, &wl, &labels,
 	    &wild)) < 0)
@@ -490,7 +594,7 @@ rg_bl_builder_add(struct rg_bl_builder *b, const char *name,
 		return -EINVAL;
 	if (b->count >= BL_RULES_MAX)
 		return -ENOMEM;
-	if (indicator != NULL && (rc = ind_intern(b, indicator, &ind)) < 0)
+	if ((rc = meta_intern(b, meta, 0, &ind, &is_meta)) < 0)
 		return rc;
 	n = 2 + wl + (feed > 255 ? 2 : 1) + (ind != 0 ? 4 : 0);
 	if ((rc = grow(&b->blob, &b->cap, b->len, n, BL_BLOB_MAX)) < 0)
@@ -498,7 +602,8 @@ rg_bl_builder_add(struct rg_bl_builder *b, const char *name,
 	e = b->blob + b->len;
 	e[0] = (uint8_t)wl;
 	e[1] = (uint8_t)action | (wild ? BL_WILD : 0) |
-	    (ind != 0 ? BL_IND : 0) | (feed > 255 ? BL_FEED16 : 0);
+	    (ind != 0 ? BL_IND : 0) | (feed > 255 ? BL_FEED16 : 0) |
+	    (is_meta ? BL_META : 0);
 	memcpy(e + 2, wire, wl);
 	e += 2 + wl;
 	*e++ = (uint8_t)feed;
@@ -509,6 +614,91 @@ rg_bl_builder_add(struct rg_bl_builder *b, const char *name,
 	b->len += n;
 	b->count++;
 	depth_set(b->depths[wild], labels);
+	return 0;
+}
+
+int
+rg_bl_builder_add(struct rg_bl_builder *b, const char *name,
+    enum rg_action action, int feed, const char *indicator)
+{
+	struct rg_bl_meta meta = { indicator, NULL, NULL };
+
+	return rg_bl_builder_add_meta(b, name, action, feed, &meta);
+}
+
+/* PREFIX as an IPv6 address (IPv4-mapped for IPv4) masked to its
+ * length, which counts over the 128 bits. */
+static int
+ip_parse(const char *prefix, uint8_t addr[16], uint8_t *lenp)
+{
+	char buf[64], *slash, *end;
+	unsigned long len;
+	unsigned i;
+	int v4;
+
+	if (strlen(prefix) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, prefix);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	v4 = strchr(buf, ':') == NULL;
+	if (v4) {
+		memset(addr, 0, 10);
+		addr[10] = addr[11] = 0xff;
+		if (inet_pton(AF_INET, buf, addr + 12) != 1)
+			return -EINVAL;
+	} else if (inet_pton(AF_INET6, buf, addr) != 1)
+		return -EINVAL;
+	len = v4 ? 32 : 128;
+	if (slash != NULL) {
+		if (*slash < '0' || *slash > '9')
+			return -EINVAL;
+		len = strtoul(slash, &end, 10);
+		if (*end != '\0' || len > (v4 ? 32u : 128u))
+			return -EINVAL;
+	}
+	if (v4)
+		len += 96;
+	for (i = (unsigned)len; i < 128; i++)
+		addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+	*lenp = (uint8_t)len;
+	return 0;
+}
+
+int
+rg_bl_builder_add_ip(struct rg_bl_builder *b, const char *prefix,
+    enum rg_action action, int feed, const struct rg_bl_meta *meta)
+{
+	struct rg_bl_meta none = { NULL, NULL, NULL };
+	struct bl_ip *ip;
+	uint32_t ind;
+	int is_meta, rc;
+	size_t cap;
+	void *p;
+
+	if (b == NULL || prefix == NULL || meta_check(action, feed, b, meta) < 0)
+		return -EINVAL;
+	if (b->nips == b->ips_cap) {
+		cap = b->ips_cap != 0 ? b->ips_cap * 2 : 64;
+		if (b->nips >= BL_RULES_MAX ||
+		    (p = reallocarray(b->ips, cap, sizeof(*b->ips))) == NULL)
+			return -ENOMEM;
+		b->ips = p;
+		b->ips_cap = cap;
+	}
+	ip = &b->ips[b->nips];
+	if ((rc = ip_parse(prefix, ip->addr, &ip->len)) < 0)
+		return rc;
+	if ((rc = meta_intern(b, meta != NULL ? meta : &none, 1, &ind,
+	    &is_meta)) < 0)
+		return rc;
+	ip->action = (uint8_t)action;
+	ip->meta = (uint8_t)is_meta;
+	ip->feed = (uint16_t)feed;
+	ip->ind = ind;
+	ip->seq = (uint32_t)b->nips;
+	b->nips++;
+	b->count++;
 	return 0;
 }
 
@@ -699,6 +889,45 @@ bl_fill(struct rg_blocklist *bl, const struct rg_bl_builder *b)
 	return 0;
 }
 
+static int
+ip_cmp(const void *a, const void *b)
+{
+	const struct bl_ip *x = a, *y = b;
+	int c;
+
+	if (x->len != y->len)
+		return x->len > y->len ? -1 : 1;
+	if ((c = memcmp(x->addr, y->addr, 16)) != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The response-IP rules of B, sorted, the first of equal keys kept. */
+static int
+ips_build(struct rg_blocklist *bl, struct rg_bl_builder *b)
+{
+	size_t i, n = 0;
+
+	if (b->nips == 0)
+		return 0;
+	qsort(b->ips, b->nips, sizeof(*b->ips), ip_cmp);
+	for (i = 0; i < b->nips; i++) {
+		if (n > 0 && b->ips[n - 1].len == b->ips[i].len &&
+		    memcmp(b->ips[n - 1].addr, b->ips[i].addr, 16) == 0)
+			continue;
+		b->ips[n++] = b->ips[i];
+		if (bl->n_ip_lens == 0 ||
+		    bl->ip_lens[bl->n_ip_lens - 1] != b->ips[i].len)
+			bl->ip_lens[bl->n_ip_lens++] = b->ips[i].len;
+		bl->feed_entries[b->ips[i].feed]++;
+	}
+	bl->ips = b->ips;
+	bl->nips = n;
+	b->ips = NULL;
+	b->nips = b->ips_cap = 0;
+	return 0;
+}
+
 struct rg_blocklist *
 rg_bl_build(struct rg_bl_builder *b)
 {
@@ -737,6 +966,8 @@ rg_bl_build(struct rg_bl_builder *b)
 	    (p = realloc(bl->longs, bl->longs_len)) != NULL)
 		bl->longs = p;
 
+	if ((rc = ips_build(bl, b)) < 0)
+		goto fail;
 	bl->ind = b->ind;
 	bl->ind_len = b->ind_len;
 	if ((p = realloc(b->ind, b->ind_len)) != NULL)
@@ -749,6 +980,7 @@ rg_bl_build(struct rg_bl_builder *b)
 	memcpy(bl->depths, b->depths, sizeof(bl->depths));
 
 	bl->bytes = sizeof(*bl) + bl->nbuckets * BKT_SIZE + bl->longs_len +
+	    bl->nips * sizeof(*bl->ips) +
 	    bl->ind_len + (bl->nfeeds + 1) * sizeof(*bl->feed_entries) +
 	    bl->nfeeds * sizeof(*bl->feeds);
 	for (i = 0; i < bl->nfeeds; i++)
@@ -759,6 +991,7 @@ fail:
 	if (bl != NULL) {
 		free(bl->buckets);
 		free(bl->longs);
+		free(bl->ips);
 		free(bl->feed_entries);
 		free(bl);
 	}
@@ -774,9 +1007,33 @@ rg_bl_free(struct rg_blocklist *bl)
 	free(bl->buckets);
 	free(bl->longs);
 	free(bl->ind);
+	free(bl->ips);
 	free(bl->feed_entries);
 	feeds_free(bl->feeds, bl->nfeeds);
 	free(bl);
+}
+
+/* The indicator, TLP and local data of record IND. */
+static void
+meta_fill(const struct rg_blocklist *bl, uint32_t ind, int is_meta,
+    struct rg_bl_match *m)
+{
+	const char *p;
+
+	m->indicator = m->tlp = m->local = NULL;
+	if (ind == 0)
+		return;
+	p = bl->ind + ind;
+	if (!is_meta) {
+		m->indicator = p;
+		return;
+	}
+	p++;
+	m->indicator = *p != '\0' ? p : NULL;
+	p += strlen(p) + 1;
+	m->tlp = *p != '\0' ? p : NULL;
+	p += strlen(p) + 1;
+	m->local = *p != '\0' ? p : NULL;
 }
 
 static void
@@ -797,7 +1054,7 @@ match_fill(const struct rg_blocklist *bl, const uint8_t *e,
 		m->feed = bl->feeds[*f++];
 	if (e[2] & BL_IND)
 		memcpy(&ind, f, 4);
-	m->indicator = ind != 0 ? bl->ind + ind : NULL;
+	meta_fill(bl, ind, (e[2] & BL_META) != 0, m);
 	name_format(ent_name(bl, e), e[1], m->wildcard, m->rule);
 }
 
@@ -900,6 +1157,103 @@ rg_bl_lookup_str(const struct rg_blocklist *bl, const char *name,
 	return bl_find(bl, buf, wl, lab, nl, m);
 }
 
+/* An IP rule in presentation form. */
+static void
+ip_format(const struct bl_ip *ip, char *buf, size_t len)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+	char a[INET6_ADDRSTRLEN];
+
+	if (ip->len >= 96 && memcmp(ip->addr, mapped, 12) == 0) {
+		inet_ntop(AF_INET, ip->addr + 12, a, sizeof(a));
+		snprintf(buf, len, "%s/%u", a, ip->len - 96u);
+	} else {
+		inet_ntop(AF_INET6, ip->addr, a, sizeof(a));
+		snprintf(buf, len, "%s/%u", a, (unsigned)ip->len);
+	}
+}
+
+static void
+ip_match_fill(const struct rg_blocklist *bl, const struct bl_ip *ip,
+    struct rg_bl_match *m)
+{
+	if (m == NULL)
+		return;
+	m->action = (enum rg_action)ip->action;
+	m->wildcard = 0;
+	m->feed = bl->feeds[ip->feed];
+	meta_fill(bl, ip->ind, ip->meta, m);
+	ip_format(ip, m->rule, sizeof(m->rule));
+}
+
+int
+rg_bl_lookup_ip(const struct rg_blocklist *bl, int family,
+    const uint8_t *addr, struct rg_bl_match *m)
+{
+	const struct bl_ip *best = NULL, *ip;
+	uint8_t key[16];
+	size_t k, lo, hi, mid;
+	unsigned len, i;
+	int c;
+
+	if (bl == NULL || bl->nips == 0 || addr == NULL)
+		return 0;
+	if (family == AF_INET) {
+		memset(key, 0, 10);
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, addr, 4);
+	} else if (family == AF_INET6)
+		memcpy(key, addr, 16);
+	else
+		return 0;
+	/* Longest prefix first; an earlier feed beats a longer prefix. */
+	lo = 0;
+	for (k = 0; k < bl->n_ip_lens; k++) {
+		uint8_t masked[16];
+
+		len = bl->ip_lens[k];
+		memcpy(masked, key, 16);
+		for (i = len; i < 128; i++)
+			masked[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+		/* The rules of this length follow those of longer ones. */
+		while (lo < bl->nips && bl->ips[lo].len > len)
+			lo++;
+		hi = lo;
+		while (hi < bl->nips && bl->ips[hi].len == len)
+			hi++;
+		{
+			size_t a = lo, z = hi;
+
+			while (a < z) {
+				mid = a + (z - a) / 2;
+				c = memcmp(bl->ips[mid].addr, masked, 16);
+				if (c == 0) {
+					ip = &bl->ips[mid];
+					if (best == NULL || ip->feed < best->feed)
+						best = ip;
+					break;
+				}
+				if (c < 0)
+					a = mid + 1;
+				else
+					z = mid;
+			}
+		}
+		lo = hi;
+	}
+	if (best == NULL)
+		return 0;
+	ip_match_fill(bl, best, m);
+	return 1;
+}
+
+size_t
+rg_bl_ip_entries(const struct rg_blocklist *bl)
+{
+	return bl != NULL ? bl->nips : 0;
+}
+
 int
 rg_bl_foreach(const struct rg_blocklist *bl, rg_bl_rule_cb *cb, void *arg)
 {
@@ -909,9 +1263,9 @@ rg_bl_foreach(const struct rg_blocklist *bl, rg_bl_rule_cb *cb, void *arg)
 	size_t i;
 	int rc;
 
-	if (bl == NULL || bl->entries == 0)
+	if (bl == NULL)
 		return 0;
-	for (i = 0; i < bl->nbuckets; i++) {
+	for (i = 0; bl->entries > 0 && i < bl->nbuckets; i++) {
 		bk = bl->buckets + i * BKT_SIZE;
 		end = bk + 1 + (bk[0] & BKT_USED);
 		for (e = bk + 1; e < end; e += ent_size(e)) {
@@ -923,9 +1277,25 @@ rg_bl_foreach(const struct rg_blocklist *bl, rg_bl_rule_cb *cb, void *arg)
 			r.action = m.action;
 			r.feed = m.feed;
 			r.indicator = m.indicator;
+			r.tlp = m.tlp;
+			r.local = m.local;
+			r.prefix = NULL;
 			if ((rc = cb(arg, &r)) != 0)
 				return rc;
 		}
+	}
+	for (i = 0; i < bl->nips; i++) {
+		ip_match_fill(bl, &bl->ips[i], &m);
+		r.name = NULL;
+		r.wildcard = 0;
+		r.action = m.action;
+		r.feed = m.feed;
+		r.indicator = m.indicator;
+		r.tlp = m.tlp;
+		r.local = m.local;
+		r.prefix = m.rule;
+		if ((rc = cb(arg, &r)) != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -933,7 +1303,7 @@ rg_bl_foreach(const struct rg_blocklist *bl, rg_bl_rule_cb *cb, void *arg)
 size_t
 rg_bl_entries(const struct rg_blocklist *bl)
 {
-	return bl != NULL ? bl->entries : 0;
+	return bl != NULL ? bl->entries + bl->nips : 0;
 }
 
 size_t

@@ -29,6 +29,8 @@ enum rg_action {
 	RG_ACTION_DROP,
 	RG_ACTION_SINKHOLE,
 	RG_ACTION_LOG_ONLY,
+	RG_ACTION_PASSTHRU,		/**< never blocked (an exception) */
+	RG_ACTION_LOCAL,		/**< answered with the rule's local data */
 	RG_ACTION_COUNT
 };
 extern const char *const rg_action_str[];
@@ -61,6 +63,30 @@ int rg_bl_builder_feed(struct rg_bl_builder *b, const char *name);
 int rg_bl_builder_add(struct rg_bl_builder *b, const char *name,
     enum rg_action action, int feed, const char *indicator);
 
+/** What a rule carries besides its name and action (all may be NULL). */
+struct rg_bl_meta {
+	const char *indicator;		/**< what it came from */
+	const char *tlp;		/**< TLP marking: "clear", ..., "red" */
+	const char *local;		/**< RG_ACTION_LOCAL: "TYPE RDATA" lines
+					     (A, AAAA, CNAME) */
+};
+
+/**
+ * rg_bl_builder_add() with a marking and local data besides the
+ * indicator.  RG_ACTION_LOCAL needs META->local.
+ */
+int rg_bl_builder_add_meta(struct rg_bl_builder *b, const char *name,
+    enum rg_action action, int feed, const struct rg_bl_meta *meta);
+
+/**
+ * Add a response-IP rule: PREFIX is "192.0.2.1", "192.0.2.0/24",
+ * "2001:db8::/32"; it matches an A or AAAA record of an answer within the
+ * prefix.  Of several matching rules the one of the earliest feed wins,
+ * then the longest prefix.  Returns 0, -EINVAL or -ENOMEM.
+ */
+int rg_bl_builder_add_ip(struct rg_bl_builder *b, const char *prefix,
+    enum rg_action action, int feed, const struct rg_bl_meta *meta);
+
 /** Rules added so far (duplicates included). */
 size_t rg_bl_builder_count(const struct rg_bl_builder *b);
 
@@ -79,7 +105,10 @@ struct rg_bl_match {
 	int wildcard;			/**< matched a "*." rule */
 	const char *feed;		/**< name of the feed */
 	const char *indicator;		/**< or NULL */
-	char rule[258];			/**< the rule, presentation form */
+	const char *tlp;		/**< or NULL */
+	const char *local;		/**< RG_ACTION_LOCAL: its data */
+	char rule[258];			/**< the rule, presentation form; an
+					     IP rule as "192.0.2.0/24" */
 };
 
 /**
@@ -94,6 +123,16 @@ int rg_bl_lookup(const struct rg_blocklist *bl, const uint8_t *name,
 int rg_bl_lookup_str(const struct rg_blocklist *bl, const char *name,
     struct rg_bl_match *m);
 
+/**
+ * Look up an answer's address ADDR (4 bytes for AF_INET, 16 for
+ * AF_INET6) among the response-IP rules.  Returns 1 and fills M, or 0.
+ */
+int rg_bl_lookup_ip(const struct rg_blocklist *bl, int family,
+    const uint8_t *addr, struct rg_bl_match *m);
+
+/** Response-IP rules in the snapshot. */
+size_t rg_bl_ip_entries(const struct rg_blocklist *bl);
+
 /** One rule of a snapshot, as rg_bl_foreach() shows it. */
 struct rg_bl_rule {
 	const char *name;		/**< presentation form without the final
@@ -103,14 +142,18 @@ struct rg_bl_rule {
 	enum rg_action action;
 	const char *feed;		/**< name of the feed */
 	const char *indicator;		/**< or NULL */
+	const char *tlp;		/**< or NULL */
+	const char *local;		/**< RG_ACTION_LOCAL: its data */
+	const char *prefix;		/**< a response-IP rule: its prefix
+					     ("192.0.2.0/24"); NAME is NULL */
 };
 
 /** Called for each rule; a value other than 0 stops the walk. */
 typedef int rg_bl_rule_cb(void *arg, const struct rg_bl_rule *r);
 
 /**
- * Call CB for every distinct rule of BL (NULL: none), in no particular
- * order; the rule and its strings are valid during the call only.
+ * Call CB for every distinct rule of BL (NULL: none), names then
+ * response-IP rules, in no particular order; the rule and its strings are valid during the call only.
  * Returns what CB returned when it stopped the walk, else 0.
  */
 int rg_bl_foreach(const struct rg_blocklist *bl, rg_bl_rule_cb *cb,

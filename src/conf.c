@@ -53,7 +53,12 @@ static const char *const conf_feed_formats[] = {
 	"stix2", "misp", "rpz", "domains", "adblock", NULL
 };
 static const char *const conf_feed_schemes[] = {
-	"file://", "https://", "http://", "taxii+https://", "axfr://", NULL
+	"file://", "https://", "http://", "taxii+https://", "taxii+http://",
+	"axfr://", NULL
+};
+/* What ldns signs and verifies. */
+static const char *const conf_tsig_algorithms[] = {
+	"hmac-md5", "hmac-sha1", "hmac-sha256", "hmac-sha512", NULL
 };
 static const char *const conf_actions[] = {
 	"nxdomain", "nodata", "refused", "drop", "sinkhole", "log-only", NULL
@@ -71,9 +76,12 @@ static const char *const conf_server_keys[] = {
 	"listen", "access-control", "threads", "control-socket",
 	"control-group", "state-dir", "user", "agent-id", "udp-size",
 	"client-timeout-ms", "hedge-max-ms", "tcp-idle-timeout-ms",
-	"serve-stale-cache", NULL
+	"serve-stale-cache", "notify-listen", NULL
 };
-static const char *const conf_http_keys[] = { "listen", NULL };
+static const char *const conf_http_keys[] = {
+	"listen", "tls-cert-file", "tls-key-file", "push-token-file",
+	"push-client-ca-file", NULL
+};
 static const char *const conf_backend_keys[] = {
 	"type", "control", "control-use-cert", "control-key-file",
 	"control-cert-file", "server-cert-file", "zones", "rpz-file",
@@ -115,13 +123,19 @@ static const char *const conf_failover_keys[] = {
 };
 static const char *const conf_journal_keys[] = { "ring", NULL };
 static const char *const conf_feed_keys[] = {
-	"name", "format", "source", "refresh-s", NULL
+	"name", "format", "source", "refresh-s", "action", "subdomains",
+	"min-confidence", "default-lifetime-s", "timeout-ms", "max-bytes",
+	"ca-file", "client-cert-file", "client-key-file", "spki-pin",
+	"token-file", "username", "password-file", "hub-key-file", "signature",
+	"zone", "tsig-name", "tsig-algorithm", "tsig-secret", NULL
 };
 static const char *const conf_policy_keys[] = {
 	"action", "allowlist", "sinkhole-a", "sinkhole-aaaa", NULL
 };
 static const char *const conf_report_keys[] = {
-	"name", "type", "url", "interval-s", "ca-file", NULL
+	"name", "type", "url", "interval-s", "ca-file", "client-cert-file",
+	"client-key-file", "token-file", "room", "socket", "timeout-ms",
+	"queue-limit-bytes", "sightings", "client-addresses", NULL
 };
 
 /* An error waiting to be reported in file and line order. */
@@ -1152,6 +1166,8 @@ conf_server(struct conf_ctx *ctx, const config_setting_t *root,
 	    &conf->tcp_idle_timeout_ms);
 	conf_int(ctx, g, "server", "serve-stale-cache", 0, 10000000,
 	    &conf->stale_cache);
+	conf_strings(ctx, g, "server", "notify-listen", CONF_ELEM_ADDR, 53, 0,
+	    &conf->notify_listen, &conf->n_notify_listen);
 
 	if (conf_str(ctx, g, "server", "control-socket", &s, &v) > 0 &&
 	    (p = conf_abspath(ctx, v)) != NULL) {
@@ -1180,16 +1196,85 @@ conf_server(struct conf_ctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/* A bearer token to compare with: its first line, long enough not to be
+ * guessed, printable ASCII without spaces. */
+static void
+conf_token_check(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *file)
+{
+	char line[512], q[160];
+	size_t n, i;
+	FILE *fp;
+
+	if ((fp = fopen(file, "re")) == NULL)
+		return;
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	n = strcspn(line, "\r\n");
+	for (i = 0; i < n; i++)
+		if (line[i] <= ' ' || line[i] > '~')
+			break;
+	if (n < 16 || i < n)
+		conf_error(ctx, config_setting_get_member(g, "push-token-file"),
+		    "http.push-token-file: %s: the token (its first line) must "
+		    "be at least 16 printable characters without spaces",
+		    conf_quote(file, q, sizeof(q)));
+	explicit_bzero(line, sizeof(line));
+}
+
 static int
 conf_http(struct conf_ctx *ctx, const config_setting_t *root,
     struct rg_conf *conf)
 {
 	const config_setting_t *g;
 
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	size_t i;
+	int tls;
+
 	if (conf_group(ctx, root, "", "http", conf_http_keys, &g) < 0)
 		return -EINVAL;
 	conf_strings(ctx, g, "http", "listen", CONF_ELEM_ADDR, 0, 0,
 	    &conf->http_listen, &conf->n_http_listen);
+	conf_file(ctx, g, "http", "tls-cert-file", &conf->http_tls_cert_file);
+	conf_file(ctx, g, "http", "tls-key-file", &conf->http_tls_key_file);
+	if ((conf->http_tls_cert_file == NULL) !=
+	    (conf->http_tls_key_file == NULL))
+		conf_error(ctx, g, "http: tls-cert-file and tls-key-file go "
+		    "together");
+	tls = conf->http_tls_cert_file != NULL;
+	if (conf_file(ctx, g, "http", "push-token-file",
+	    &conf->push_token_file) > 0)
+		conf_token_check(ctx, g, conf->push_token_file);
+	conf_file(ctx, g, "http", "push-client-ca-file",
+	    &conf->push_client_ca_file);
+	if (conf->push_client_ca_file != NULL && !tls)
+		conf_error(ctx, g, "http.push-client-ca-file: client "
+		    "certificates need HTTPS (tls-cert-file, tls-key-file)");
+	if (conf->push_client_ca_file != NULL && conf->push_token_file == NULL)
+		conf_error(ctx, g, "http.push-client-ca-file: the push endpoint "
+		    "is on only with push-token-file");
+	/* A bearer token in clear text only on the loopback. */
+	if (conf->push_token_file != NULL && !tls)
+		for (i = 0; i < conf->n_http_listen; i++) {
+			if (conf->http_listen[i] == NULL ||
+			    rg_conf_parse_addr(conf->http_listen[i], 0, &ss,
+			    &sl) < 0)
+				continue;
+			if ((ss.ss_family == AF_INET &&
+			    (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr)
+			    >> 24) == 127) || (ss.ss_family == AF_INET6 &&
+			    IN6_IS_ADDR_LOOPBACK(
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr)))
+				continue;
+			conf_error(ctx, g, "http.push-token-file: the push "
+			    "endpoint listens on %s without TLS; give "
+			    "tls-cert-file and tls-key-file, or listen on the "
+			    "loopback only", conf->http_listen[i]);
+			break;
+		}
 	return 0;
 }
 
@@ -1435,6 +1520,32 @@ conf_upstream_dup(const struct rg_conf *conf,
 	return NULL;
 }
 
+/* The SPKI pin of G: the base64 of a SHA-256 digest, stored in canonical
+ * form because it is compared with OpenSSL's encoding of a server's key. */
+static void
+conf_spki(struct conf_ctx *ctx, const config_setting_t *g, const char *where,
+    char **out)
+{
+	const config_setting_t *s;
+	unsigned char pin[48], canon[45];
+	const char *v;
+	char q[160];
+	size_t n;
+
+	if (conf_str(ctx, g, where, "spki-pin", &s, &v) <= 0)
+		return;
+	n = strlen(v);
+	if (n != 44 || v[42] == '=' || v[43] != '=' ||
+	    EVP_DecodeBlock(pin, (const unsigned char *)v, (int)n) != 33) {
+		conf_error(ctx, s, "%s.spki-pin: %s is not the base64 of a "
+		    "32-byte SHA-256 digest", where,
+		    conf_quote(v, q, sizeof(q)));
+		return;
+	}
+	EVP_EncodeBlock(canon, pin, 32);
+	*out = conf_strdup(ctx, (const char *)canon);
+}
+
 static int
 conf_upstream(struct conf_ctx *ctx, const config_setting_t *g,
     const char *where, struct rg_conf *conf, struct rg_conf_upstream *up)
@@ -1443,7 +1554,6 @@ conf_upstream(struct conf_ctx *ctx, const config_setting_t *g,
 	const config_setting_t *s, *name;
 	struct sockaddr_in6 *sin6;
 	struct sockaddr_in *sin;
-	unsigned char pin[64];
 	const char *v;
 	char q[160];
 	uint32_t port;
@@ -1515,23 +1625,7 @@ conf_upstream(struct conf_ctx *ctx, const config_setting_t *g,
 		    "\"tls\" (DNS over TLS without a name check is refused)",
 		    where);
 	conf_file(ctx, g, where, "ca-file", &up->ca_file);
-	if (conf_str(ctx, g, where, "spki-pin", &s, &v) > 0) {
-		n = strlen(v);
-		if (n != 44 || v[42] == '=' || v[43] != '=' ||
-		    EVP_DecodeBlock(pin, (const unsigned char *)v, (int)n) !=
-		    33)
-			conf_error(ctx, s, "%s.spki-pin: %s is not the base64 "
-			    "of a 32-byte SHA-256 digest", where,
-			    conf_quote(v, q, sizeof(q)));
-		else {
-			/* Stored in canonical form: the transport compares
-			 * it with OpenSSL's encoding of the server's key. */
-			unsigned char canon[45];
-
-			EVP_EncodeBlock(canon, pin, 32);
-			up->spki_pin = conf_strdup(ctx, (const char *)canon);
-		}
-	}
+	conf_spki(ctx, g, where, &up->spki_pin);
 	/* With a transport we do not know, these would be noise. */
 	if (trc >= 0 && up->transport != RG_TRANSPORT_TLS) {
 		static const char *const tls_only[] = {
@@ -1834,6 +1928,185 @@ conf_url(struct conf_ctx *ctx, const config_setting_t *g, const char *where,
 	return 1;
 }
 
+/* The source of feed F: a URL, or "push" for a feed that hubs push. */
+static void
+conf_feed_source(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *where, struct rg_conf_feed *f)
+{
+	const config_setting_t *s;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *v, *slash;
+	char q[160], addr[128];
+	int rc;
+
+	if ((rc = conf_str(ctx, g, where, "source", &s, &v)) < 0)
+		return;
+	if (rc == 0) {
+		conf_missing(ctx, g, where, "source");
+		return;
+	}
+	if (strcmp(v, "push") == 0) {
+		f->source = conf_strdup(ctx, v);
+		return;
+	}
+	if (conf_url(ctx, g, where, "source", conf_feed_schemes,
+	    &f->source) <= 0)
+		return;
+	if (strncmp(v, "axfr://", 7) != 0)
+		return;
+	/* axfr://ADDR[@PORT]/ZONE */
+	v += 7;
+	if ((slash = strchr(v, '/')) == NULL || slash[1] == '\0' ||
+	    (size_t)(slash - v) >= sizeof(addr)) {
+		conf_error(ctx, s, "%s.source: %s is not axfr://ADDRESS[@PORT]"
+		    "/ZONE", where, conf_quote(f->source, q, sizeof(q)));
+		return;
+	}
+	memcpy(addr, v, (size_t)(slash - v));
+	addr[slash - v] = '\0';
+	if (rg_conf_parse_addr(addr, 53, &ss, &sl) < 0)
+		conf_error(ctx, s, "%s.source: %s is not an IP address with "
+		    "an optional @port", where, conf_quote(addr, q, sizeof(q)));
+	else if (conf_dname_norm(slash + 1, &f->zone) < 0)
+		conf_error(ctx, s, "%s.source: %s is not a zone name", where,
+		    conf_quote(slash + 1, q, sizeof(q)));
+	else
+		for (char *c = f->zone; *c != '\0'; c++)
+			*c = (char)tolower((unsigned char)*c);
+}
+
+/* What a feed's transport and format may use, checked together. */
+static void
+conf_feed_options(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *where, struct rg_conf_feed *f)
+{
+	static const char *const web_keys[] = {
+		"ca-file", "client-cert-file", "client-key-file", "spki-pin",
+		"token-file", "username", "password-file", NULL
+	};
+	static const char *const tsig_keys[] = {
+		"tsig-name", "tsig-algorithm", "tsig-secret", NULL
+	};
+	static const char *const stix_keys[] = {
+		"min-confidence", "default-lifetime-s", NULL
+	};
+	const config_setting_t *s;
+	const char *fmt = f->format != NULL ? f->format : "";
+	int web = 0, taxii = 0, axfr = 0;
+	unsigned char secret[512];
+	uint32_t u;
+	const char *v;
+	size_t i, n;
+	int action;
+
+	if (f->source != NULL) {
+		taxii = strncmp(f->source, "taxii+", 6) == 0;
+		axfr = strncmp(f->source, "axfr://", 7) == 0;
+		web = taxii || strncmp(f->source, "https://", 8) == 0 ||
+		    strncmp(f->source, "http://", 7) == 0;
+	}
+	if (conf_enum(ctx, g, where, "action", "action", conf_actions,
+	    &action) > 0)
+		f->action = conf_strdup(ctx, conf_actions[action]);
+	conf_bool(ctx, g, where, "subdomains", &f->subdomains);
+	u = 0;
+	conf_int(ctx, g, where, "min-confidence", 0, 100, &u);
+	f->min_confidence = (int)u;
+	u = 90 * 86400;
+	conf_int(ctx, g, where, "default-lifetime-s", 0, 3650LL * 86400, &u);
+	f->default_lifetime_s = u;
+	f->timeout_ms = 30000;
+	conf_int(ctx, g, where, "timeout-ms", 100, 600000, &f->timeout_ms);
+	u = 64 * 1024 * 1024;
+	conf_int(ctx, g, where, "max-bytes", 1024, 1024LL * 1024 * 1024, &u);
+	f->max_bytes = u;
+	conf_file(ctx, g, where, "ca-file", &f->ca_file);
+	conf_file(ctx, g, where, "client-cert-file", &f->client_cert_file);
+	conf_file(ctx, g, where, "client-key-file", &f->client_key_file);
+	if ((f->client_cert_file == NULL) != (f->client_key_file == NULL))
+		conf_error(ctx, g, "%s: client-cert-file and client-key-file "
+		    "go together", where);
+	conf_spki(ctx, g, where, &f->spki_pin);
+	conf_file(ctx, g, where, "token-file", &f->token_file);
+	conf_strcopy(ctx, g, where, "username", &f->username);
+	conf_file(ctx, g, where, "password-file", &f->password_file);
+	if ((f->username == NULL) != (f->password_file == NULL))
+		conf_error(ctx, g, "%s: username and password-file go "
+		    "together", where);
+	if (f->username != NULL && f->token_file != NULL)
+		conf_error(ctx, g, "%s: token-file and username are two ways "
+		    "to authenticate; give one", where);
+	conf_file(ctx, g, where, "hub-key-file", &f->hub_key_file);
+	conf_strcopy(ctx, g, where, "signature", &f->signature);
+	if (f->signature != NULL && f->hub_key_file == NULL)
+		conf_error(ctx, g, "%s.signature: needs hub-key-file, the key "
+		    "it is checked with", where);
+	if (f->hub_key_file != NULL && (taxii || axfr))
+		conf_error(ctx, g, "%s.hub-key-file: signatures apply to "
+		    "documents from file://, https:// or a push; %s is "
+		    "authenticated by %s", where, taxii ? "TAXII" : "a transfer",
+		    taxii ? "TLS" : "TSIG");
+	if (!web)
+		for (i = 0; web_keys[i] != NULL; i++)
+			if ((s = config_setting_get_member(g, web_keys[i])) !=
+			    NULL)
+				conf_error(ctx, s, "%s.%s: used only with "
+				    "https:// and TAXII sources", where,
+				    web_keys[i]);
+	if (taxii && strcmp(fmt, "stix2") != 0 && f->format != NULL)
+		conf_error(ctx, g, "%s.source: TAXII collections carry STIX "
+		    "2.1; the format must be \"stix2\"", where);
+	if (axfr && strcmp(fmt, "rpz") != 0 && f->format != NULL)
+		conf_error(ctx, g, "%s.source: a zone transfer carries an RPZ "
+		    "zone; the format must be \"rpz\"", where);
+	if (strcmp(fmt, "stix2") != 0 && f->format != NULL)
+		for (i = 0; stix_keys[i] != NULL; i++)
+			if ((s = config_setting_get_member(g, stix_keys[i])) !=
+			    NULL)
+				conf_error(ctx, s, "%s.%s: used only with "
+				    "format \"stix2\"", where, stix_keys[i]);
+	if ((s = config_setting_get_member(g, "subdomains")) != NULL &&
+	    f->format != NULL && strcmp(fmt, "stix2") != 0 &&
+	    strcmp(fmt, "misp") != 0)
+		conf_error(ctx, s, "%s.subdomains: used only with formats "
+		    "\"stix2\" and \"misp\" (the others say it rule by rule)",
+		    where);
+	if ((s = config_setting_get_member(g, "zone")) != NULL) {
+		if (strcmp(fmt, "rpz") != 0 || axfr)
+			conf_error(ctx, s, "%s.zone: used only with format "
+			    "\"rpz\" from a file, https:// or a push (a "
+			    "transfer names its zone in the source)", where);
+		else
+			conf_dname(ctx, g, where, "zone", &f->zone);
+	}
+	if (!axfr) {
+		for (i = 0; tsig_keys[i] != NULL; i++)
+			if ((s = config_setting_get_member(g, tsig_keys[i])) !=
+			    NULL)
+				conf_error(ctx, s, "%s.%s: used only with "
+				    "axfr:// sources", where, tsig_keys[i]);
+		return;
+	}
+	conf_dname(ctx, g, where, "tsig-name", &f->tsig_name);
+	action = 2;	/* hmac-sha256 */
+	conf_enum(ctx, g, where, "tsig-algorithm", "TSIG algorithm",
+	    conf_tsig_algorithms, &action);
+	f->tsig_algorithm = conf_strdup(ctx, conf_tsig_algorithms[action]);
+	if (conf_str(ctx, g, where, "tsig-secret", &s, &v) > 0) {
+		n = strlen(v);
+		if (n == 0 || n % 4 != 0 || n > 680 ||
+		    EVP_DecodeBlock(secret, (const unsigned char *)v,
+		    (int)n) < 0)
+			conf_error(ctx, s, "%s.tsig-secret: not base64", where);
+		else
+			f->tsig_secret = conf_strdup(ctx, v);
+	}
+	if ((f->tsig_name == NULL) != (f->tsig_secret == NULL))
+		conf_error(ctx, g, "%s: tsig-name and tsig-secret go together",
+		    where);
+}
+
 static int
 conf_feeds(struct conf_ctx *ctx, const config_setting_t *root,
     struct rg_conf *conf)
@@ -1876,11 +2149,10 @@ conf_feeds(struct conf_ctx *ctx, const config_setting_t *root,
 			conf_missing(ctx, g, where, "format");
 		else if (rc > 0)
 			f->format = conf_strdup(ctx, conf_feed_formats[fmt]);
-		if (conf_url(ctx, g, where, "source", conf_feed_schemes,
-		    &f->source) == 0)
-			conf_missing(ctx, g, where, "source");
+		conf_feed_source(ctx, g, where, f);
 		conf_int(ctx, g, where, "refresh-s", 10, 604800,
 		    &f->refresh_s);
+		conf_feed_options(ctx, g, where, f);
 	}
 	return 0;
 }
@@ -1912,14 +2184,86 @@ conf_policy(struct conf_ctx *ctx, const config_setting_t *root,
 	return 0;
 }
 
+/* The settings of reporter R that depend on its type. */
+static void
+conf_report_options(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *where, struct rg_conf_report *r)
+{
+	static const char *const web_keys[] = {
+		"url", "ca-file", "client-cert-file", "client-key-file",
+		"token-file", NULL
+	};
+	const config_setting_t *s;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *v;
+	char q[160];
+	size_t i;
+
+	if (strcmp(r->type, "syslog") == 0) {
+		for (i = 0; web_keys[i] != NULL; i++)
+			if ((s = config_setting_get_member(g, web_keys[i])) !=
+			    NULL)
+				conf_error(ctx, s, "%s.%s: not used by type "
+				    "\"syslog\"", where, web_keys[i]);
+		if (conf_str(ctx, g, where, "socket", &s, &v) > 0) {
+			if (strncmp(v, "udp:", 4) == 0) {
+				if (rg_conf_parse_addr(v + 4, 514, &ss,
+				    &sl) < 0)
+					conf_error(ctx, s, "%s.socket: %s is "
+					    "not udp:ADDRESS[@PORT]", where,
+					    conf_quote(v, q, sizeof(q)));
+				r->socket = conf_strdup(ctx, v);
+			} else
+				r->socket = conf_abspath(ctx, v);
+		}
+	} else {
+		if ((s = config_setting_get_member(g, "socket")) != NULL)
+			conf_error(ctx, s, "%s.socket: used only by type "
+			    "\"syslog\"", where);
+		if (conf_url(ctx, g, where, "url", conf_url_schemes,
+		    &r->url) == 0)
+			conf_error(ctx, g, "%s.url: required for type \"%s\"",
+			    where, r->type);
+		conf_file(ctx, g, where, "ca-file", &r->ca_file);
+		conf_file(ctx, g, where, "client-cert-file",
+		    &r->client_cert_file);
+		conf_file(ctx, g, where, "client-key-file",
+		    &r->client_key_file);
+		if ((r->client_cert_file == NULL) !=
+		    (r->client_key_file == NULL))
+			conf_error(ctx, g, "%s: client-cert-file and "
+			    "client-key-file go together", where);
+		conf_file(ctx, g, where, "token-file", &r->token_file);
+	}
+	if (strcmp(r->type, "matrix") == 0) {
+		if (conf_str(ctx, g, where, "room", &s, &v) > 0) {
+			if (v[0] != '!' || strchr(v, ':') == NULL)
+				conf_error(ctx, s, "%s.room: %s is not a room "
+				    "id (\"!opaque:server\")", where,
+				    conf_quote(v, q, sizeof(q)));
+			r->room = conf_strdup(ctx, v);
+		} else
+			conf_error(ctx, g, "%s.room: required for type "
+			    "\"matrix\"", where);
+		if (r->token_file == NULL &&
+		    config_setting_get_member(g, "token-file") == NULL)
+			conf_error(ctx, g, "%s.token-file: required for type "
+			    "\"matrix\" (the access token)", where);
+	} else if ((s = config_setting_get_member(g, "room")) != NULL)
+		conf_error(ctx, s, "%s.room: used only by type \"matrix\"",
+		    where);
+}
+
 static int
 conf_reports(struct conf_ctx *ctx, const config_setting_t *root,
     struct rg_conf *conf)
 {
-	const config_setting_t *list, *g, *name, *s;
+	const config_setting_t *list, *g, *name;
 	struct rg_conf_report *r;
 	char where[32], q[160];
 	size_t i, j, n;
+	uint32_t u;
 	int type, rc;
 
 	if (conf_list(ctx, root, "", "report", &list) <= 0)
@@ -1957,26 +2301,21 @@ conf_reports(struct conf_ctx *ctx, const config_setting_t *root,
 			conf_missing(ctx, g, where, "type");
 		else if (rc > 0)
 			r->type = conf_strdup(ctx, conf_report_types[type]);
-		if (rc > 0 && strcmp(conf_report_types[type], "syslog") == 0) {
-			static const char *const web_only[] = {
-				"url", "ca-file", NULL
-			};
-
-			for (j = 0; web_only[j] != NULL; j++)
-				if ((s = config_setting_get_member(g,
-				    web_only[j])) != NULL)
-					conf_error(ctx, s, "%s.%s: not used by "
-					    "type \"syslog\"", where,
-					    web_only[j]);
-		} else {
-			if (conf_url(ctx, g, where, "url", conf_url_schemes,
-			    &r->url) == 0 && rc > 0)
-				conf_error(ctx, g, "%s.url: required for type "
-				    "\"%s\"", where, conf_report_types[type]);
-			conf_file(ctx, g, where, "ca-file", &r->ca_file);
-		}
+		if (rc > 0)
+			conf_report_options(ctx, g, where, r);
 		conf_int(ctx, g, where, "interval-s", 1, 86400,
 		    &r->interval_s);
+		r->timeout_ms = 10000;
+		conf_int(ctx, g, where, "timeout-ms", 100, 600000,
+		    &r->timeout_ms);
+		u = 64 * 1024 * 1024;
+		conf_int(ctx, g, where, "queue-limit-bytes", 65536,
+		    4LL * 1024 * 1024 * 1024 - 1, &u);
+		r->queue_limit_bytes = u;
+		r->sightings = 1;
+		conf_bool(ctx, g, where, "sightings", &r->sightings);
+		conf_bool(ctx, g, where, "client-addresses",
+		    &r->client_addresses);
 	}
 	return 0;
 }
@@ -2281,6 +2620,11 @@ rg_conf_free(struct rg_conf *conf)
 	free(conf->user);
 	free(conf->agent_id);
 	conf_strv_free(conf->http_listen, conf->n_http_listen);
+	free(conf->http_tls_cert_file);
+	free(conf->http_tls_key_file);
+	free(conf->push_token_file);
+	free(conf->push_client_ca_file);
+	conf_strv_free(conf->notify_listen, conf->n_notify_listen);
 	free(conf->backend_type);
 	free(conf->backend_control);
 	free(conf->backend_control_key_file);
@@ -2315,9 +2659,25 @@ rg_conf_free(struct rg_conf *conf)
 	free(conf->pools);
 	free(conf->probe_name);
 	for (i = 0; i < conf->n_feeds; i++) {
-		free(conf->feeds[i].name);
-		free(conf->feeds[i].format);
-		free(conf->feeds[i].source);
+		struct rg_conf_feed *f = &conf->feeds[i];
+
+		free(f->name);
+		free(f->format);
+		free(f->source);
+		free(f->action);
+		free(f->ca_file);
+		free(f->client_cert_file);
+		free(f->client_key_file);
+		free(f->spki_pin);
+		free(f->token_file);
+		free(f->username);
+		free(f->password_file);
+		free(f->hub_key_file);
+		free(f->signature);
+		free(f->zone);
+		free(f->tsig_name);
+		free(f->tsig_algorithm);
+		free(f->tsig_secret);
 	}
 	free(conf->feeds);
 	free(conf->policy_action);
@@ -2327,6 +2687,11 @@ rg_conf_free(struct rg_conf *conf)
 		free(conf->reports[i].type);
 		free(conf->reports[i].url);
 		free(conf->reports[i].ca_file);
+		free(conf->reports[i].client_cert_file);
+		free(conf->reports[i].client_key_file);
+		free(conf->reports[i].token_file);
+		free(conf->reports[i].room);
+		free(conf->reports[i].socket);
 	}
 	free(conf->reports);
 	free(conf);

@@ -83,18 +83,48 @@ struct rg_conf_pool {
 struct rg_conf_feed {
 	char *name;
 	char *format;
-	char *source;
+	char *source;			/**< file://, https://, http://,
+					     taxii+https://, axfr://, push: */
 	uint32_t refresh_s;
+	char *action;			/**< NULL: policy.action */
+	int subdomains;			/**< stix2, misp: a domain covers the
+					     names below it */
+	int min_confidence;		/**< stix2: 0..100 */
+	uint64_t default_lifetime_s;	/**< stix2: when valid_until is absent */
+	uint32_t timeout_ms;		/**< one fetch (default 30000) */
+	uint64_t max_bytes;		/**< largest document (64 MiB) */
+	char *ca_file;			/**< https */
+	char *client_cert_file;
+	char *client_key_file;
+	char *spki_pin;
+	char *token_file;		/**< bearer token, read at each fetch */
+	char *username;			/**< basic auth */
+	char *password_file;
+	char *hub_key_file;		/**< Ed25519 public key: signed feed */
+	char *signature;		/**< URL of the signature; NULL: .sig */
+	char *zone;			/**< rpz: the zone (axfr: from source) */
+	char *tsig_name;		/**< axfr: TSIG key, or NULL */
+	char *tsig_algorithm;		/**< default "hmac-sha256" */
+	char *tsig_secret;		/**< base64 */
 	int line;
 };
 
 /** A reporter (accepted and checked here; used by the report part). */
 struct rg_conf_report {
 	char *name;
-	char *type;
+	char *type;			/**< "http", "syslog", "matrix" */
 	char *url;
-	uint32_t interval_s;
+	uint32_t interval_s;		/**< status and sightings (default 60) */
 	char *ca_file;
+	char *client_cert_file;
+	char *client_key_file;
+	char *token_file;		/**< http: bearer; matrix: access token */
+	char *room;			/**< matrix */
+	char *socket;			/**< syslog: path or "udp:addr@port" */
+	uint32_t timeout_ms;		/**< one delivery (default 10000) */
+	uint64_t queue_limit_bytes;	/**< spool queue limit (64 MiB) */
+	int sightings;			/**< report sightings (default on) */
+	int client_addresses;		/**< with client prefixes (/24, /56) */
 	int line;
 };
 
@@ -121,6 +151,14 @@ struct rg_conf {
 	/* http */
 	char **http_listen;
 	size_t n_http_listen;
+	char *http_tls_cert_file;	/**< HTTPS instead of HTTP, or NULL */
+	char *http_tls_key_file;
+	char *push_token_file;		/**< push endpoint on: bearer token */
+	char *push_client_ca_file;	/**< push: client certificate required */
+
+	/* NOTIFY listener for RPZ feeds by transfer */
+	char **notify_listen;
+	size_t n_notify_listen;
 
 	/* backend: "builtin" is guard mode; the others are sidecar plugins */
 	char *backend_type;		/**< "builtin", "unbound", "resolvconf" */

@@ -1,40 +1,63 @@
 /*
- * feeds.c -- fetch, parse, validate, build, publish.
+ * feeds.c -- fetch, verify, parse, validate, build, publish, persist.
  *
- * One rebuild at a time runs in libuv's thread pool: it reads the feeds
- * that are due, parses every feed's newest good data into one builder and
- * builds the snapshot; back on the loop the snapshot is published and each
- * feed's state recorded.  New data replaces a feed's last good data only
- * when it parsed into at least one rule, or is empty on purpose (no line
- * but comments); otherwise the feed is "failing" and keeps what it had.
- * Files are checked every refresh-s and re-read when their size or
- * modification time changed.
+ * One rebuild at a time runs in libuv's thread pool: it brings the feeds
+ * that are due up to date (a file, an HTTPS or TAXII source, a zone
+ * transfer, or a document a hub pushed), checks each new document whole
+ * (its signature when the feed names a hub key, then a parse that must
+ * find something usable), parses every feed's newest good document into
+ * one builder and builds the snapshot; back on the loop the snapshot is
+ * published and each feed's state recorded.  A new document replaces a
+ * feed's last good one only when it passed every check; otherwise the
+ * feed is "failing" and keeps what it had, so a bad version never takes
+ * the place of a good one and a snapshot never holds half a feed.
  *
- * Every good version is also kept in STATE_DIR/feeds/NAME.domains (written
- * to a temporary file, synced, renamed), with the source it came from in
- * NAME.source; at start these copies are loaded before any source is read,
- * so the agent protects from its first snapshot even when a source is gone.
+ * Formats: "domains" is built in; the others are feed plugins
+ * (plugins/feed-*), loaded when a feed names them.
+ *
+ * Every good document is kept in STATE_DIR/feeds/NAME.data (written to a
+ * temporary file, synced, renamed), with the source it came from in
+ * NAME.source and what a conditional fetch needs next (ETag,
+ * Last-Modified, TAXII's last added date) in NAME.state; at start these
+ * are loaded before any source is asked, so the agent protects from its
+ * first snapshot even when a source is gone.
+ *
+ * Pushes arrive on the HTTP thread: rg_feeds_push() checks what it can at
+ * once (the feed, the size, the signature), hands the document to the
+ * loop through an async handle, and the next rebuild takes it like a
+ * fetched one.  NOTIFY messages for feeds by zone transfer arrive on the
+ * notify listener and start a transfer at once.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "feeds.h"
+#include "fetch.h"
 #include "journal.h"
 #include "log.h"
+#include "plugin.h"
+#include "xfr.h"
 
-#define FEED_MAX_BYTES	(512 * 1024 * 1024)
+#define FEED_MAX_BYTES		(1024 * 1024 * 1024)
+#define NOTIFY_MAX_SOCKETS	8
+#define NOTIFY_TCP_CONNS	16	/* open at once; more are closed */
+#define NOTIFY_TCP_TIMEOUT_MS	5000	/* for one message and its reply */
 
 enum feed_state {
 	FEED_PENDING,		/* never loaded yet */
 	FEED_OK,
 	FEED_FAILING,		/* last fetch or parse failed; old data kept */
-	FEED_UNSUPPORTED,	/* format or transport not in this version */
+	FEED_UNSUPPORTED,	/* format not available */
 };
 
 static const char *const feed_state_str[] = {
@@ -44,34 +67,45 @@ static const char *const feed_state_str[] = {
 	[FEED_UNSUPPORTED] = "unavailable",
 };
 
+/* What a fetch needs to remember for the next one. */
+struct feed_cond {
+	char *etag, *last_modified, *taxii_added_last, *file_stamp;
+};
+
 struct feed {
-	char *name, *format, *source;
-	uint32_t refresh_s;
+	struct rg_conf_feed cf;		/* a copy of its settings */
+	enum rg_action action;		/* for rules that take the policy */
+	struct rg_plugin_handle *plugin; /* the format, NULL for domains */
 	enum feed_state state;
-	char *data;			/* last good data, or NULL */
+	char *data;			/* last good document, or NULL */
 	size_t len;
-	struct stat st;			/* of the file it came from */
+	struct feed_cond cond;
 	uint64_t updated_wall_ms;	/* when the data last changed */
+	uint64_t checked_wall_ms;	/* when the source was last asked */
 	uint64_t next_check_ms;
-	size_t entries, skipped;
+	size_t entries;
+	struct rg_feed_stats stats;
 	char last_error[512];
 	int want_fetch;
+	/* A pushed document waiting for the next rebuild (under push_lock). */
+	char *push_data;
+	size_t push_len;
 };
 
 /* What a rebuild takes along to the thread pool and brings back. */
 struct job_feed {
-	const char *name, *path;	/* path NULL: nothing to fetch */
-	const char *source;
-	const char *old_data;
-	size_t old_len;
+	const struct feed *fd;		/* read-only while the job runs */
 	int fetch;
+	char *push_data;		/* taken from the feed */
+	size_t push_len;
 	/* results */
 	char *new_data;
 	size_t new_len;
-	struct stat st;
+	struct feed_cond cond;		/* new values, when fetched */
 	int fetched;			/* new_data is good and replaces old */
-	long added;
-	size_t skipped;
+	int unchanged;			/* the source said nothing changed */
+	int asked;			/* the source was asked */
+	struct rg_feed_stats stats;
 	char error[512];
 	char persist_error[256];
 };
@@ -80,7 +114,6 @@ struct job {
 	uv_work_t req;
 	struct rg_feeds *feeds;
 	char *state_dir;		/* where good versions are kept */
-	enum rg_action action;
 	struct job_feed *jf;
 	size_t n;
 	struct rg_blocklist *bl;
@@ -93,14 +126,23 @@ struct rg_feeds {
 	struct rg_bl_domain *domain;
 	struct feed *feeds;
 	size_t n;
-	enum rg_action action;
 	char *state_dir;
 	struct job *job;		/* rebuild in flight, or NULL */
 	int again;			/* another rebuild wanted after it */
 	const struct rg_conf *pending;	/* configuration waiting for it */
 	uv_timer_t timer;
+	uv_async_t push_async;
+	pthread_mutex_t push_lock;	/* feeds' push_data, and f->feeds
+					   against replacement while a push
+					   looks a feed up */
+	uv_udp_t notify[NOTIFY_MAX_SOCKETS];
+	size_t n_notify;
+	uv_tcp_t notify_tcp[NOTIFY_MAX_SOCKETS];
+	size_t n_notify_tcp;
+	unsigned notify_conns;		/* TCP connections open */
+	struct notify_conn *conns;	/* the list of them */
 	int stopping;
-	int timer_closed;
+	int closing;			/* handles still to close */
 	rg_feeds_publish_cb *publish_cb;
 	void *publish_arg;
 };
@@ -108,13 +150,89 @@ struct rg_feeds {
 static void feeds_rebuild(struct rg_feeds *f);
 static void feeds_destroy(struct rg_feeds *f);
 
-static const char *
-feed_path(const struct feed *fd)
+static char *
+xstrdup(const char *s)
 {
-	if (strcmp(fd->format, "domains") != 0 ||
-	    strncmp(fd->source, "file:///", 8) != 0)
-		return NULL;
-	return fd->source + 7;
+	return s != NULL ? strdup(s) : NULL;
+}
+
+static void
+cf_copy(struct rg_conf_feed *d, const struct rg_conf_feed *s)
+{
+	*d = *s;
+	d->name = xstrdup(s->name);
+	d->format = xstrdup(s->format);
+	d->source = xstrdup(s->source);
+	d->action = xstrdup(s->action);
+	d->ca_file = xstrdup(s->ca_file);
+	d->client_cert_file = xstrdup(s->client_cert_file);
+	d->client_key_file = xstrdup(s->client_key_file);
+	d->spki_pin = xstrdup(s->spki_pin);
+	d->token_file = xstrdup(s->token_file);
+	d->username = xstrdup(s->username);
+	d->password_file = xstrdup(s->password_file);
+	d->hub_key_file = xstrdup(s->hub_key_file);
+	d->signature = xstrdup(s->signature);
+	d->zone = xstrdup(s->zone);
+	d->tsig_name = xstrdup(s->tsig_name);
+	d->tsig_algorithm = xstrdup(s->tsig_algorithm);
+	d->tsig_secret = xstrdup(s->tsig_secret);
+}
+
+static void
+cf_free(struct rg_conf_feed *c)
+{
+	free(c->name);
+	free(c->format);
+	free(c->source);
+	free(c->action);
+	free(c->ca_file);
+	free(c->client_cert_file);
+	free(c->client_key_file);
+	free(c->spki_pin);
+	free(c->token_file);
+	free(c->username);
+	free(c->password_file);
+	free(c->hub_key_file);
+	free(c->signature);
+	free(c->zone);
+	free(c->tsig_name);
+	free(c->tsig_algorithm);
+	free(c->tsig_secret);
+}
+
+/* Every setting that decides what the document is: a feed that keeps
+ * them keeps its data across a reload. */
+static int
+cf_same_source(const struct rg_conf_feed *a, const struct rg_conf_feed *b)
+{
+#define SAME(x) ((a->x == NULL && b->x == NULL) || \
+	(a->x != NULL && b->x != NULL && strcmp(a->x, b->x) == 0))
+	return SAME(name) && SAME(format) && SAME(source) && SAME(zone) &&
+	    SAME(hub_key_file) && SAME(signature);
+#undef SAME
+}
+
+static void
+cond_clear(struct feed_cond *c)
+{
+	free(c->etag);
+	free(c->last_modified);
+	free(c->taxii_added_last);
+	free(c->file_stamp);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+is_push(const struct feed *fd)
+{
+	return strcmp(fd->cf.source, "push") == 0;
+}
+
+static int
+is_axfr(const struct feed *fd)
+{
+	return strncmp(fd->cf.source, "axfr://", 7) == 0;
 }
 
 /* Read PATH whole; a file that changes while read is read again later. */
@@ -162,25 +280,6 @@ out:
 	free(buf);
 	close(fd);
 	return rc;
-}
-
-/* 1 when DATA has a line that is neither blank nor a comment. */
-static int
-has_content(const char *data, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		while (i < len && (data[i] == ' ' || data[i] == '\t' ||
-		    data[i] == '\r'))
-			i++;
-		if (i < len && data[i] != '\n' && data[i] != '#')
-			return 1;
-		while (i < len && data[i] != '\n')
-			i++;
-		i++;
-	}
-	return 0;
 }
 
 static int
@@ -242,14 +341,17 @@ out:
 	return rc;
 }
 
-/* Keep a good version of feed NAME in the state directory.  The source
- * goes first: a crash between the two leaves a data file whose source
- * does not match, which the loader ignores rather than mislabels. */
+/* Keep a good version of feed FD in the state directory: the source
+ * first, then the document, then what the next fetch needs.  A crash
+ * between them leaves a document whose source does not match, which the
+ * loader ignores rather than mislabels. */
 static int
-feed_persist(const char *state_dir, const char *name, const char *source,
-    const char *data, size_t len)
+feed_persist(const char *state_dir, const struct feed *fd, const char *data,
+    size_t len, const struct feed_cond *c)
 {
-	char *dir = NULL, *path = NULL, *spath = NULL;
+	char *dir = NULL, *path = NULL, *spath = NULL, *cpath = NULL;
+	char *cond = NULL;
+	json_t *o;
 	int rc = -ENOMEM;
 
 	if (asprintf(&dir, "%s/feeds", state_dir) < 0) {
@@ -260,46 +362,408 @@ feed_persist(const char *state_dir, const char *name, const char *source,
 		rc = -errno;
 		goto out;
 	}
-	if (asprintf(&path, "%s/%s.domains", dir, name) < 0 ||
-	    asprintf(&spath, "%s/%s.source", dir, name) < 0)
+	if (asprintf(&path, "%s/%s.data", dir, fd->cf.name) < 0 ||
+	    asprintf(&spath, "%s/%s.source", dir, fd->cf.name) < 0 ||
+	    asprintf(&cpath, "%s/%s.state", dir, fd->cf.name) < 0)
 		goto out;
-	if ((rc = write_atomic(dir, spath, source, strlen(source))) < 0)
+	o = json_pack("{s:s?, s:s?, s:s?}", "etag", c->etag, "last_modified",
+	    c->last_modified, "taxii_added_last", c->taxii_added_last);
+	cond = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (cond == NULL)
 		goto out;
-	rc = write_atomic(dir, path, data, len);
+	if ((rc = write_atomic(dir, spath, fd->cf.source,
+	    strlen(fd->cf.source))) < 0 ||
+	    (rc = write_atomic(dir, path, data, len)) < 0)
+		goto out;
+	rc = write_atomic(dir, cpath, cond, strlen(cond));
 out:
 	free(dir);
 	free(path);
 	free(spath);
+	free(cpath);
+	free(cond);
 	return rc;
 }
 
-/* Load the kept version of FD, if it came from FD's source. */
+/* Load the kept version of FD, if it came from FD's source.  A version
+ * kept by an earlier release as NAME.domains is read too. */
 static void
 feed_restore(const char *state_dir, struct feed *fd)
 {
-	char *path = NULL, *spath = NULL, *src = NULL, err[256];
-	size_t slen;
+	char *path = NULL, *spath = NULL, *cpath = NULL, *src = NULL;
+	char *cond = NULL, err[256];
+	size_t slen, clen;
 	struct stat st;
+	json_t *o;
 
-	if (asprintf(&path, "%s/feeds/%s.domains", state_dir, fd->name) < 0 ||
-	    asprintf(&spath, "%s/feeds/%s.source", state_dir, fd->name) < 0)
+	if (asprintf(&spath, "%s/feeds/%s.source", state_dir,
+	    fd->cf.name) < 0) {
+		spath = NULL;
 		goto out;
+	}
 	if (read_file(spath, &src, &slen, &st, err, sizeof(err)) < 0 ||
-	    strcmp(src, fd->source) != 0)
+	    strcmp(src, fd->cf.source) != 0)
 		goto out;
-	if (read_file(path, &fd->data, &fd->len, &st, err, sizeof(err)) < 0)
+	if (asprintf(&path, "%s/feeds/%s.data", state_dir, fd->cf.name) < 0) {
+		path = NULL;
 		goto out;
-	/* The kept copy says nothing about the source file's identity:
-	 * leave fd->st zero so the first check reads the source. */
+	}
+	if (read_file(path, &fd->data, &fd->len, &st, err, sizeof(err)) < 0) {
+		free(path);
+		if (asprintf(&path, "%s/feeds/%s.domains", state_dir,
+		    fd->cf.name) < 0) {
+			path = NULL;
+			goto out;
+		}
+		if (read_file(path, &fd->data, &fd->len, &st, err,
+		    sizeof(err)) < 0)
+			goto out;
+	}
+	/* Conditional fetches only with the document they describe. */
+	if (asprintf(&cpath, "%s/feeds/%s.state", state_dir,
+	    fd->cf.name) >= 0 &&
+	    read_file(cpath, &cond, &clen, &st, err, sizeof(err)) == 0 &&
+	    (o = json_loadb(cond, clen, 0, NULL)) != NULL) {
+		fd->cond.etag = xstrdup(json_string_value(json_object_get(o,
+		    "etag")));
+		fd->cond.last_modified = xstrdup(json_string_value(
+		    json_object_get(o, "last_modified")));
+		fd->cond.taxii_added_last = xstrdup(json_string_value(
+		    json_object_get(o, "taxii_added_last")));
+		json_decref(o);
+	}
 	fd->state = FEED_OK;
 	fd->updated_wall_ms = (uint64_t)st.st_mtim.tv_sec * 1000 +
 	    (uint64_t)st.st_mtim.tv_nsec / 1000000;
 	rg_log_info("feeds: %s: %zu bytes kept from the last good version",
-	    fd->name, fd->len);
+	    fd->cf.name, fd->len);
 out:
 	free(path);
 	free(spath);
+	free(cpath);
 	free(src);
+	free(cond);
+}
+
+/* The first line of FILE (a token, a password), in BUF. */
+static int
+read_secret(const char *file, char *buf, size_t len, char *err,
+    size_t err_len)
+{
+	struct stat st;
+	char *data = NULL;
+	size_t n;
+
+	if (read_file(file, &data, &n, &st, err, err_len) < 0)
+		return -EIO;
+	n = strcspn(data, "\r\n");
+	if (n == 0 || n >= len) {
+		snprintf(err, err_len, "%s: %s", file, n == 0 ? "empty" :
+		    "longer than a secret should be");
+		free(data);
+		return -EINVAL;
+	}
+	memcpy(buf, data, n);
+	buf[n] = '\0';
+	explicit_bzero(data, n);
+	free(data);
+	return 0;
+}
+
+/* The parse of one document into a builder, or just counted. */
+struct emit_ctx {
+	struct rg_bl_builder *b;	/* NULL: count only */
+	int feed;
+	enum rg_action policy;
+	uint64_t usable;
+	uint64_t rejected;		/* names or prefixes the builder refused */
+	uint64_t too_wide;		/* of them, rules that cover everything */
+};
+
+static const enum rg_action feed_action_map[RG_FEED_ACTION_COUNT] = {
+	[RG_FEED_POLICY] = RG_ACTION_NXDOMAIN,	/* replaced by the policy */
+	[RG_FEED_NXDOMAIN] = RG_ACTION_NXDOMAIN,
+	[RG_FEED_NODATA] = RG_ACTION_NODATA,
+	[RG_FEED_DROP] = RG_ACTION_DROP,
+	[RG_FEED_PASSTHRU] = RG_ACTION_PASSTHRU,
+	[RG_FEED_LOCAL] = RG_ACTION_LOCAL,
+};
+
+static int
+too_wide(const struct rg_feed_rule *r)
+{
+	const char *slash;
+	long len;
+
+	if (r->trigger == RG_FEED_IP) {
+		if (r->prefix == NULL || (slash = strchr(r->prefix, '/')) == NULL)
+			return 0;
+		len = strtol(slash + 1, NULL, 10);
+		return strchr(r->prefix, ':') != NULL ? len < 16 : len < 8;
+	}
+	return r->name != NULL && (strcmp(r->name, ".") == 0 ||
+	    strcmp(r->name, "*") == 0 || strcmp(r->name, "*.") == 0);
+}
+
+static int
+emit_cb(void *arg, const struct rg_feed_rule *r)
+{
+	struct emit_ctx *e = arg;
+	struct rg_bl_meta meta = { r->indicator, r->tlp, r->local };
+	enum rg_action action;
+	int rc;
+
+	if ((unsigned)r->action >= RG_FEED_ACTION_COUNT) {
+		e->rejected++;
+		return 0;
+	}
+	action = r->action == RG_FEED_POLICY ? e->policy :
+	    feed_action_map[r->action];
+	/* A rule that would block everything is a feed's mistake, not a
+	 * policy: the root, "*.", or an address prefix shorter than /8
+	 * (IPv4) or /16 (IPv6). */
+	if (action != RG_ACTION_PASSTHRU && too_wide(r)) {
+		e->rejected++;
+		e->too_wide++;
+		return 0;
+	}
+	if (e->b == NULL) {
+		e->usable++;
+		return 0;
+	}
+	if (r->trigger == RG_FEED_IP)
+		rc = r->prefix != NULL ? rg_bl_builder_add_ip(e->b, r->prefix,
+		    action, e->feed, &meta) : -EINVAL;
+	else
+		rc = r->name != NULL ? rg_bl_builder_add_meta(e->b, r->name,
+		    action, e->feed, &meta) : -EINVAL;
+	if (rc == -EINVAL) {
+		e->rejected++;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	e->usable++;
+	return 0;
+}
+
+/* Parse DATA of feed FD into B (NULL: count only).  Returns the rules
+ * added, or a negative errno code with ERR. */
+static long
+feed_parse(const struct feed *fd, struct rg_bl_builder *b, int idx,
+    const char *data, size_t len, struct rg_feed_stats *st, char *err,
+    size_t err_len)
+{
+	struct rg_feed_settings s;
+	struct emit_ctx e;
+	size_t skipped = 0;
+	long rc;
+
+	memset(st, 0, sizeof(*st));
+	err[0] = '\0';
+	if (fd->plugin == NULL) {
+		/* Built in: the domains list, straight into the builder. */
+		struct rg_bl_builder *t = NULL;
+
+		if (b == NULL) {
+			if ((t = rg_bl_builder_new()) == NULL)
+				return -ENOMEM;
+			idx = rg_bl_builder_feed(t, fd->cf.name);
+		}
+		rc = idx < 0 ? idx : rg_feed_domains_parse(b != NULL ? b : t,
+		    idx, fd->action, data, len, &skipped, err, err_len);
+		rg_bl_builder_free(t);
+		if (rc >= 0) {
+			st->rules = (uint64_t)rc;
+			st->skipped = skipped;
+			snprintf(st->first_skip, sizeof(st->first_skip), "%s",
+			    err);
+		}
+		return rc;
+	}
+	memset(&s, 0, sizeof(s));
+	s.name = fd->cf.name;
+	s.format = fd->cf.format;
+	s.subdomains = fd->cf.subdomains;
+	s.min_confidence = fd->cf.min_confidence;
+	s.default_lifetime_s = fd->cf.default_lifetime_s;
+	s.now = (int64_t)time(NULL);
+	s.origin = fd->cf.zone;
+	memset(&e, 0, sizeof(e));
+	e.b = b;
+	e.feed = idx;
+	e.policy = fd->action;
+	rc = fd->plugin->plugin->feed->parse(&s, data, len, emit_cb, &e, st,
+	    err, err_len);
+	if (rc < 0)
+		return rc;
+	st->skipped += e.rejected;
+	if (e.rejected > 0 && st->first_skip[0] == '\0')
+		snprintf(st->first_skip, sizeof(st->first_skip), "%s",
+		    e.too_wide > 0 ? "a rule that would block everything (the "
+		    "root, or an address prefix shorter than /8 or /16)" :
+		    "a rule with a name or prefix the blocklist refuses");
+	return (long)e.usable;
+}
+
+/* 1 when DATA is something besides white space and comments. */
+static int
+has_content(const char *data, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		while (i < len && (data[i] == ' ' || data[i] == '\t' ||
+		    data[i] == '\r'))
+			i++;
+		if (i < len && data[i] != '\n' && data[i] != '#' &&
+		    data[i] != '!' && data[i] != ';')
+			return 1;
+		while (i < len && data[i] != '\n')
+			i++;
+		i++;
+	}
+	return 0;
+}
+
+/* Get FD's document if it changed: into JF->new_data, or JF->unchanged,
+ * or JF->error. */
+static void
+feed_fetch(const struct feed *fd, struct job_feed *jf)
+{
+	const struct rg_conf_feed *c = &fd->cf;
+	char token[4096], password[1024];
+	int rc;
+
+	jf->asked = 1;
+	if (is_push(fd)) {
+		jf->asked = 0;
+		if (jf->push_data == NULL) {
+			jf->unchanged = 1;
+			return;
+		}
+		jf->new_data = jf->push_data;
+		jf->new_len = jf->push_len;
+		jf->push_data = NULL;
+		return;
+	}
+	if (is_axfr(fd)) {
+		struct rg_xfr_req req;
+		struct rg_xfr_res res;
+		const char *p = c->source + 7, *slash = strchr(p, '/');
+		char primary[128];
+
+		memset(&req, 0, sizeof(req));
+		memset(&res, 0, sizeof(res));
+		snprintf(primary, sizeof(primary), "%.*s",
+		    (int)(slash != NULL ? slash - p : 0), p);
+		req.zone = c->zone;
+		req.primary = primary;
+		req.tsig_name = c->tsig_name;
+		req.tsig_algorithm = c->tsig_algorithm;
+		req.tsig_secret = c->tsig_secret;
+		req.timeout_ms = c->timeout_ms;
+		req.max_bytes = c->max_bytes;
+		req.old_zone = fd->data;
+		req.old_len = fd->len;
+		rc = rg_xfr(&req, &res);
+		if (rc == RG_XFR_UP_TO_DATE)
+			jf->unchanged = 1;
+		else if (rc == RG_XFR_NEW) {
+			jf->new_data = res.zone;
+			jf->new_len = res.len;
+			res.zone = NULL;
+		} else
+			snprintf(jf->error, sizeof(jf->error), "%s",
+			    res.error[0] ? res.error : strerror(-rc));
+		rg_xfr_res_clear(&res);
+		return;
+	}
+	{
+		struct rg_fetch_req req;
+		struct rg_fetch_res res;
+
+		memset(&req, 0, sizeof(req));
+		memset(&res, 0, sizeof(res));
+		if (c->token_file != NULL && read_secret(c->token_file, token,
+		    sizeof(token), jf->error, sizeof(jf->error)) < 0)
+			return;
+		if (c->password_file != NULL && read_secret(c->password_file,
+		    password, sizeof(password), jf->error,
+		    sizeof(jf->error)) < 0)
+			return;
+		req.url = c->source;
+		req.format = c->format;
+		req.ca_file = c->ca_file;
+		req.client_cert_file = c->client_cert_file;
+		req.client_key_file = c->client_key_file;
+		req.spki_pin = c->spki_pin;
+		req.bearer_token = c->token_file != NULL ? token : NULL;
+		req.username = c->username;
+		req.password = c->password_file != NULL ? password : NULL;
+		req.hub_key_file = c->hub_key_file;
+		req.signature_url = c->signature;
+		req.timeout_ms = c->timeout_ms;
+		req.max_bytes = c->max_bytes;
+		/* Conditional only when the document they describe is held. */
+		if (fd->data != NULL) {
+			req.etag = fd->cond.etag;
+			req.last_modified = fd->cond.last_modified;
+			req.taxii_added_last = fd->cond.taxii_added_last;
+			req.file_stamp = fd->cond.file_stamp;
+			req.old_data = fd->data;
+			req.old_len = fd->len;
+		}
+		rc = rg_fetch(&req, &res);
+		explicit_bzero(token, sizeof(token));
+		explicit_bzero(password, sizeof(password));
+		if (rc == RG_FETCH_NOT_MODIFIED) {
+			jf->unchanged = 1;
+			jf->cond.file_stamp = res.file_stamp;
+			res.file_stamp = NULL;
+		} else if (rc == RG_FETCH_NEW) {
+			jf->new_data = res.data;
+			jf->new_len = res.len;
+			res.data = NULL;
+			jf->cond.etag = res.etag;
+			jf->cond.last_modified = res.last_modified;
+			jf->cond.taxii_added_last = res.taxii_added_last;
+			jf->cond.file_stamp = res.file_stamp;
+			res.etag = res.last_modified = NULL;
+			res.taxii_added_last = res.file_stamp = NULL;
+		} else
+			snprintf(jf->error, sizeof(jf->error), "%s",
+			    res.error[0] ? res.error : strerror(-rc));
+		rg_fetch_res_clear(&res);
+	}
+}
+
+/* Check a new document whole before it may replace the good one. */
+static int
+feed_validate(const struct feed *fd, struct job_feed *jf)
+{
+	struct rg_feed_stats st;
+	char err[256];
+	long rc;
+
+	rc = feed_parse(fd, NULL, 0, jf->new_data, jf->new_len, &st, err,
+	    sizeof(err));
+	if (rc < 0) {
+		snprintf(jf->error, sizeof(jf->error), "%s: %s",
+		    fd->cf.format, err[0] ? err : strerror((int)-rc));
+		return -1;
+	}
+	/* Nothing usable in a document that is not empty on purpose. */
+	if (rc == 0 && (st.skipped > 0 || (fd->plugin == NULL &&
+	    has_content(jf->new_data, jf->new_len)))) {
+		snprintf(jf->error, sizeof(jf->error), "no usable rule in it "
+		    "(%llu entries skipped%s%.200s)",
+		    (unsigned long long)st.skipped, st.first_skip[0] ? ": " :
+		    "", st.first_skip);
+		return -1;
+	}
+	return 0;
 }
 
 /* In the thread pool: fetch what is due, parse everything, build. */
@@ -308,64 +772,49 @@ job_work_cb(uv_work_t *req)
 {
 	struct job *job = req->data;
 	struct rg_bl_builder *b;
+	char err[256];
 	size_t i;
 	int idx, rc;
+	long added;
 
+	for (i = 0; i < job->n; i++) {
+		struct job_feed *jf = &job->jf[i];
+		const struct feed *fd = jf->fd;
+
+		if (fd->state == FEED_UNSUPPORTED ||
+		    (!jf->fetch && jf->push_data == NULL))
+			continue;
+		feed_fetch(fd, jf);
+		if (jf->new_data == NULL || feed_validate(fd, jf) < 0)
+			continue;
+		jf->fetched = 1;
+		if (job->state_dir != NULL && (rc = feed_persist(job->state_dir,
+		    fd, jf->new_data, jf->new_len, &jf->cond)) < 0)
+			snprintf(jf->persist_error, sizeof(jf->persist_error),
+			    "cannot keep a copy in %s: %s", job->state_dir,
+			    strerror(-rc));
+	}
 	if ((b = rg_bl_builder_new()) == NULL)
 		return;
 	for (i = 0; i < job->n; i++) {
 		struct job_feed *jf = &job->jf[i];
-		char err[256] = "";
-		size_t skipped = 0;
-		long added;
+		const struct feed *fd = jf->fd;
+		const char *data = jf->fetched ? jf->new_data : fd->data;
+		size_t len = jf->fetched ? jf->new_len : fd->len;
 
-		if ((idx = rg_bl_builder_feed(b, jf->name)) < 0)
+		if ((idx = rg_bl_builder_feed(b, fd->cf.name)) < 0)
 			goto fail;
-		if (jf->fetch && jf->path != NULL &&
-		    read_file(jf->path, &jf->new_data, &jf->new_len, &jf->st,
-		    jf->error, sizeof(jf->error)) == 0) {
-			/* Parse the new data into a scratch builder first: a
-			 * bad version must not leave rules in the real one. */
-			struct rg_bl_builder *t = rg_bl_builder_new();
-			int ti = t ? rg_bl_builder_feed(t, jf->name) : -1;
-
-			added = ti < 0 ? -ENOMEM : rg_feed_domains_parse(t, ti,
-			    job->action, jf->new_data, jf->new_len, &skipped,
-			    err, sizeof(err));
-			rg_bl_builder_free(t);
-			if (added < 0)
-				snprintf(jf->error, sizeof(jf->error),
-				    "%s: %s", jf->path, strerror((int)-added));
-			else if (added == 0 && has_content(jf->new_data,
-			    jf->new_len))
-				snprintf(jf->error, sizeof(jf->error),
-				    "%.200s: no valid name in it (%.200s)", jf->path,
-				    err[0] ? err : "nothing parsed");
-			else {
-				jf->fetched = 1;
-				if (job->state_dir != NULL &&
-				    (rc = feed_persist(job->state_dir,
-				    jf->name, jf->source, jf->new_data,
-				    jf->new_len)) < 0)
-					snprintf(jf->persist_error,
-					    sizeof(jf->persist_error),
-					    "cannot keep a copy in %s: %s",
-					    job->state_dir, strerror(-rc));
-			}
-		}
-		if (jf->fetched)
-			added = rg_feed_domains_parse(b, idx, job->action,
-			    jf->new_data, jf->new_len, &jf->skipped, err,
-			    sizeof(err));
-		else if (jf->old_data != NULL)
-			added = rg_feed_domains_parse(b, idx, job->action,
-			    jf->old_data, jf->old_len, &jf->skipped, err,
-			    sizeof(err));
-		else
-			added = 0;
+		if (data == NULL || fd->state == FEED_UNSUPPORTED)
+			continue;
+		added = feed_parse(fd, b, idx, data, len, &jf->stats, err,
+		    sizeof(err));
+		if (added == -ENOMEM)
+			goto fail;
+		/* A kept document that no longer parses (a format plugin
+		 * changed): its rules are gone, and the feed says why. */
 		if (added < 0)
-			goto fail;
-		jf->added = added;
+			snprintf(jf->error, sizeof(jf->error), "the kept "
+			    "version does not parse: %s", err);
 	}
 	job->bl = rg_bl_build(b);
 	return;
@@ -373,50 +822,89 @@ fail:
 	rg_bl_builder_free(b);
 }
 
+static json_t *
+stats_json(const struct rg_feed_stats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s?}",
+	    "skipped", (json_int_t)st->skipped,
+	    "unsupported", (json_int_t)st->unsupported,
+	    "revoked", (json_int_t)st->revoked,
+	    "expired", (json_int_t)st->expired,
+	    "low_confidence", (json_int_t)st->low_confidence,
+	    "first_skip", st->first_skip[0] ? st->first_skip : NULL);
+}
+
 static void
 feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
     const struct rg_blocklist *bl, int idx)
 {
-	char reason[512], oldn[32], newn[32];
+	char reason[700], oldn[32], newn[32];
 	size_t before = fd->entries;
 
+	if (jf->asked)
+		fd->checked_wall_ms = rg_clock_wall_ms();
 	if (jf->fetched) {
 		free(fd->data);
 		fd->data = jf->new_data;
 		fd->len = jf->new_len;
-		fd->st = jf->st;
 		jf->new_data = NULL;
+		cond_clear(&fd->cond);
+		fd->cond = jf->cond;
+		memset(&jf->cond, 0, sizeof(jf->cond));
 		fd->state = FEED_OK;
 		fd->last_error[0] = '\0';
 		fd->updated_wall_ms = rg_clock_wall_ms();
 		fd->entries = rg_bl_feed_entries(bl, idx);
-		fd->skipped = jf->skipped;
+		fd->stats = jf->stats;
 		snprintf(oldn, sizeof(oldn), "%zu", before);
 		snprintf(newn, sizeof(newn), "%zu", fd->entries);
-		snprintf(reason, sizeof(reason), "%zu rules from %s%s", fd->entries,
-		    fd->source, jf->skipped ? " (lines skipped)" : "");
-		rg_journal_add(f->journal, RG_EVENT_FEED_APPLIED, 0, fd->name,
-		    oldn, newn, reason, json_pack("{s:s, s:s, s:I, s:I, s:s?}",
-		    "format", fd->format, "source", fd->source,
+		snprintf(reason, sizeof(reason), "%zu rules from %s%s",
+		    fd->entries, is_push(fd) ? "a push" : fd->cf.source,
+		    jf->stats.skipped ? " (entries skipped)" : "");
+		rg_journal_add(f->journal, RG_EVENT_FEED_APPLIED, 0, fd->cf.name,
+		    oldn, newn, reason, json_pack("{s:s, s:s, s:I, s:I, s:o, "
+		    "s:s?}", "format", fd->cf.format, "source", fd->cf.source,
 		    "bytes", (json_int_t)fd->len,
-		    "skipped_lines", (json_int_t)jf->skipped,
+		    "skipped_lines", (json_int_t)jf->stats.skipped,
+		    "stats", stats_json(&jf->stats),
 		    "persist_error", jf->persist_error[0] ?
 		    jf->persist_error : NULL));
 		if (jf->persist_error[0])
-			rg_log_warnx("feeds: %s: %s", fd->name,
+			rg_log_warnx("feeds: %s: %s", fd->cf.name,
 			    jf->persist_error);
-	} else if (jf->error[0] != '\0') {
-		fd->state = FEED_FAILING;
-		snprintf(fd->last_error, sizeof(fd->last_error), "%s",
-		    jf->error);
-		fd->entries = bl ? rg_bl_feed_entries(bl, idx) : fd->entries;
-		snprintf(reason, sizeof(reason), "%.400s; %s", jf->error,
+		return;
+	}
+	if (jf->unchanged) {
+		/* The source says it is the version we hold. */
+		if (jf->cond.file_stamp != NULL) {
+			free(fd->cond.file_stamp);
+			fd->cond.file_stamp = jf->cond.file_stamp;
+			jf->cond.file_stamp = NULL;
+		}
+		if (fd->state == FEED_FAILING && fd->data != NULL) {
+			fd->state = FEED_OK;
+			fd->last_error[0] = '\0';
+		}
+	}
+	if (bl != NULL && fd->data != NULL) {
+		fd->entries = rg_bl_feed_entries(bl, idx);
+		fd->stats = jf->stats;
+	}
+	if (jf->error[0] == '\0')
+		return;
+	/* One event per new trouble, not one per refresh. */
+	if (fd->state != FEED_FAILING ||
+	    strcmp(fd->last_error, jf->error) != 0) {
+		snprintf(reason, sizeof(reason), "%.500s; %s", jf->error,
 		    fd->data ? "the last good version stays" :
 		    "no good version yet");
-		rg_journal_add(f->journal, RG_EVENT_FEED_REJECTED, 1, fd->name,
-		    NULL, NULL, reason, json_pack("{s:s, s:I}", "source",
-		    fd->source, "rules_kept", (json_int_t)fd->entries));
+		rg_journal_add(f->journal, RG_EVENT_FEED_REJECTED, 1,
+		    fd->cf.name, NULL, NULL, reason, json_pack("{s:s, s:I}",
+		    "source", fd->cf.source, "rules_kept",
+		    (json_int_t)fd->entries));
 	}
+	fd->state = FEED_FAILING;
+	snprintf(fd->last_error, sizeof(fd->last_error), "%s", jf->error);
 }
 
 static void
@@ -424,8 +912,11 @@ job_free(struct job *job)
 {
 	size_t i;
 
-	for (i = 0; i < job->n; i++)
+	for (i = 0; i < job->n; i++) {
 		free(job->jf[i].new_data);
+		free(job->jf[i].push_data);
+		cond_clear(&job->jf[i].cond);
+	}
 	free(job->jf);
 	rg_bl_free(job->bl);
 	free(job->state_dir);
@@ -442,7 +933,7 @@ job_after_cb(uv_work_t *req, int status)
 	f->job = NULL;
 	if (f->stopping || status < 0) {
 		job_free(job);
-		if (f->timer_closed)
+		if (f->stopping && f->closing == 0 && f->notify_conns == 0)
 			feeds_destroy(f);
 		return;
 	}
@@ -498,20 +989,20 @@ feeds_rebuild(struct rg_feeds *f)
 	job->req.data = job;
 	job->feeds = f;
 	job->state_dir = f->state_dir ? strdup(f->state_dir) : NULL;
-	job->action = f->action;
 	job->n = f->n;
 	job->started_ms = rg_clock_ms();
+	pthread_mutex_lock(&f->push_lock);
 	for (i = 0; i < f->n; i++) {
 		struct feed *fd = &f->feeds[i];
 
-		job->jf[i].name = fd->name;
-		job->jf[i].source = fd->source;
-		job->jf[i].path = feed_path(fd);
-		job->jf[i].old_data = fd->data;
-		job->jf[i].old_len = fd->len;
+		job->jf[i].fd = fd;
 		job->jf[i].fetch = fd->want_fetch;
+		job->jf[i].push_data = fd->push_data;
+		job->jf[i].push_len = fd->push_len;
+		fd->push_data = NULL;
 		fd->want_fetch = 0;
 	}
+	pthread_mutex_unlock(&f->push_lock);
 	f->job = job;
 	if (uv_queue_work(f->loop, &job->req, job_work_cb,
 	    job_after_cb) < 0) {
@@ -525,29 +1016,262 @@ timer_cb(uv_timer_t *t)
 {
 	struct rg_feeds *f = t->data;
 	uint64_t now = rg_clock_ms();
-	struct stat st;
-	const char *path;
 	size_t i;
 	int due = 0;
 
 	for (i = 0; i < f->n; i++) {
 		struct feed *fd = &f->feeds[i];
 
-		if (fd->state == FEED_UNSUPPORTED || now < fd->next_check_ms)
+		if (fd->state == FEED_UNSUPPORTED || is_push(fd) ||
+		    now < fd->next_check_ms)
 			continue;
-		fd->next_check_ms = now + fd->refresh_s * 1000ULL;
-		path = feed_path(fd);
-		if (fd->state == FEED_OK && stat(path, &st) == 0 &&
-		    st.st_size == fd->st.st_size &&
-		    st.st_mtim.tv_sec == fd->st.st_mtim.tv_sec &&
-		    st.st_mtim.tv_nsec == fd->st.st_mtim.tv_nsec &&
-		    st.st_ino == fd->st.st_ino)
-			continue;
+		/* A failing source is asked again sooner, but not in a
+		 * tight loop: at most every refresh-s, at least every 10 s. */
+		fd->next_check_ms = now + fd->cf.refresh_s * 1000ULL;
 		fd->want_fetch = 1;
 		due = 1;
 	}
 	if (due)
 		feeds_rebuild(f);
+}
+
+static void
+push_async_cb(uv_async_t *a)
+{
+	feeds_rebuild(a->data);
+}
+
+/* NOTIFY (RFC 1996) from an RPZ feed's primary: transfer at once. */
+static void
+notify_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char mem[4096];
+
+	(void)h;
+	(void)suggested;
+	buf->base = mem;
+	buf->len = sizeof(mem);
+}
+
+static void
+notify_send_cb(uv_udp_send_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
+/* Judge MSG from FROM against the feeds by transfer; the reply in OUT. */
+static void
+notify_judge(struct rg_feeds *f, const uint8_t *msg, size_t len,
+    const struct sockaddr *from, uint8_t *out, size_t cap, size_t *out_len)
+{
+	struct rg_notify_zone zones[64];
+	static char primaries[64][128];
+	char err[256] = "";
+	size_t nz = 0, i;
+	int idx;
+
+	for (i = 0; i < f->n && nz < 64; i++) {
+		const struct feed *fd = &f->feeds[i];
+		const char *p, *slash;
+
+		if (!is_axfr(fd) || fd->cf.zone == NULL)
+			continue;
+		p = fd->cf.source + 7;
+		slash = strchr(p, '/');
+		snprintf(primaries[nz], sizeof(primaries[nz]), "%.*s",
+		    (int)(slash != NULL ? slash - p : 0), p);
+		zones[nz].feed = fd->cf.name;
+		zones[nz].zone = fd->cf.zone;
+		zones[nz].primary = primaries[nz];
+		zones[nz].tsig_name = fd->cf.tsig_name;
+		zones[nz].tsig_algorithm = fd->cf.tsig_algorithm;
+		zones[nz].tsig_secret = fd->cf.tsig_secret;
+		nz++;
+	}
+	*out_len = 0;
+	idx = rg_notify_check(msg, len, from, zones, nz, out, cap, out_len,
+	    err, sizeof(err));
+	if (idx >= 0) {
+		rg_log_info("feeds: NOTIFY for %s: transfer now",
+		    zones[idx].zone);
+		rg_feeds_refresh(f, zones[idx].feed);
+	} else if (err[0] != '\0')
+		rg_log_info("feeds: NOTIFY refused: %s", err);
+}
+
+static void
+notify_recv_cb(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
+    const struct sockaddr *from, unsigned flags)
+{
+	struct rg_feeds *f = u->data;
+	struct {
+		uv_udp_send_t req;
+		uint8_t out[1024];
+	} *s;
+	size_t out_len = 0;
+	uv_buf_t b;
+
+	(void)flags;
+	if (nread <= 0 || from == NULL || f->stopping)
+		return;
+	if ((s = malloc(sizeof(*s))) == NULL)
+		return;
+	notify_judge(f, (const uint8_t *)buf->base, (size_t)nread, from, s->out,
+	    sizeof(s->out), &out_len);
+	if (out_len == 0) {
+		free(s);
+		return;
+	}
+	b = uv_buf_init((char *)s->out, (unsigned)out_len);
+	if (uv_udp_send(&s->req, u, &b, 1, from, notify_send_cb) < 0)
+		free(s);
+}
+
+/*
+ * NOTIFY over TCP (Knot sends it so): one length-prefixed message a
+ * connection, answered, then closed; bounded in time and in number.
+ */
+struct notify_conn {
+	struct notify_conn *next, **prevp;
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_write_t wr;
+	struct rg_feeds *f;
+	struct sockaddr_storage peer;
+	uint8_t in[2 + 1024];
+	size_t have;
+	uint8_t out[2 + 1024];
+	int closing;
+};
+
+static void
+notify_conn_closed_cb(uv_handle_t *h)
+{
+	struct notify_conn *c = h->data;
+
+	struct rg_feeds *f = c->f;
+
+	/* Both handles share the struct: the second close frees it. */
+	if (++c->closing < 2)
+		return;
+	if ((*c->prevp = c->next) != NULL)
+		c->next->prevp = c->prevp;
+	free(c);
+	if (--f->notify_conns == 0 && f->stopping && f->closing == 0 &&
+	    f->job == NULL)
+		feeds_destroy(f);
+}
+
+static void
+notify_conn_close(struct notify_conn *c)
+{
+	if (uv_is_closing((uv_handle_t *)&c->tcp))
+		return;
+	uv_close((uv_handle_t *)&c->tcp, notify_conn_closed_cb);
+	uv_close((uv_handle_t *)&c->timer, notify_conn_closed_cb);
+}
+
+static void
+notify_conn_timer_cb(uv_timer_t *t)
+{
+	notify_conn_close(t->data);
+}
+
+static void
+notify_conn_written_cb(uv_write_t *w, int status)
+{
+	(void)status;
+	notify_conn_close(w->data);
+}
+
+static void
+notify_conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct notify_conn *c = h->data;
+
+	(void)suggested;
+	buf->base = (char *)c->in + c->have;
+	buf->len = sizeof(c->in) - c->have;
+}
+
+static void
+notify_conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct notify_conn *c = st->data;
+	size_t need, out_len = 0;
+	uv_buf_t b;
+
+	(void)buf;
+	if (nread < 0 || c->f->stopping) {
+		notify_conn_close(c);
+		return;
+	}
+	c->have += (size_t)nread;
+	if (c->have < 2)
+		return;
+	need = 2 + ((size_t)c->in[0] << 8 | c->in[1]);
+	if (need > sizeof(c->in)) {
+		notify_conn_close(c);
+		return;
+	}
+	if (c->have < need)
+		return;
+	uv_read_stop(st);
+	notify_judge(c->f, c->in + 2, need - 2, (struct sockaddr *)&c->peer,
+	    c->out + 2, sizeof(c->out) - 2, &out_len);
+	if (out_len == 0) {
+		notify_conn_close(c);
+		return;
+	}
+	c->out[0] = (uint8_t)(out_len >> 8);
+	c->out[1] = (uint8_t)out_len;
+	b = uv_buf_init((char *)c->out, (unsigned)(out_len + 2));
+	c->wr.data = c;
+	if (uv_write(&c->wr, st, &b, 1, notify_conn_written_cb) < 0)
+		notify_conn_close(c);
+}
+
+static void
+notify_accept_cb(uv_stream_t *server, int status)
+{
+	struct rg_feeds *f = server->data;
+	struct notify_conn *c;
+	int len = sizeof(c->peer);
+
+	if (status < 0 || f->stopping || (c = calloc(1, sizeof(*c))) == NULL)
+		return;
+	c->f = f;
+	uv_tcp_init(f->loop, &c->tcp);
+	uv_timer_init(f->loop, &c->timer);
+	c->tcp.data = c->timer.data = c;
+	f->notify_conns++;
+	if ((c->next = f->conns) != NULL)
+		c->next->prevp = &c->next;
+	f->conns = c;
+	c->prevp = &f->conns;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 ||
+	    f->notify_conns > NOTIFY_TCP_CONNS ||
+	    uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer,
+	    &len) < 0) {
+		notify_conn_close(c);
+		return;
+	}
+	uv_timer_start(&c->timer, notify_conn_timer_cb, NOTIFY_TCP_TIMEOUT_MS,
+	    0);
+	uv_read_start((uv_stream_t *)&c->tcp, notify_conn_alloc_cb,
+	    notify_conn_read_cb);
+}
+
+static void
+handle_closed_cb(uv_handle_t *h)
+{
+	struct rg_feeds *f = h->data;
+
+	/* A rebuild still in the thread pool reads the feeds' data: the
+	 * last of them all to finish frees them. */
+	if (--f->closing == 0 && f->job == NULL && f->notify_conns == 0)
+		feeds_destroy(f);
 }
 
 struct rg_feeds *
@@ -561,30 +1285,83 @@ rg_feeds_new(uv_loop_t *loop, struct rg_journal *j,
 	f->loop = loop;
 	f->journal = j;
 	f->domain = domain;
+	pthread_mutex_init(&f->push_lock, NULL);
 	uv_timer_init(loop, &f->timer);
 	f->timer.data = f;
-	/* Checking a file's size and time once a second is cheap; each feed
-	 * is only looked at every refresh-s. */
+	/* Each feed is only looked at every refresh-s. */
 	uv_timer_start(&f->timer, timer_cb, 1000, 1000);
 	uv_unref((uv_handle_t *)&f->timer);
+	uv_async_init(loop, &f->push_async, push_async_cb);
+	f->push_async.data = f;
+	uv_unref((uv_handle_t *)&f->push_async);
+	rg_fetch_global_init();
 	return f;
+}
+
+int
+rg_feeds_listen_notify(struct rg_feeds *f, char *const *listen, size_t n,
+    char *err, size_t err_len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n && f->n_notify < NOTIFY_MAX_SOCKETS; i++) {
+		uv_udp_t *u = &f->notify[f->n_notify];
+
+		if (rg_conf_parse_addr(listen[i], 53, &ss, &sl) < 0) {
+			snprintf(err, err_len, "notify-listen %s: not an "
+			    "address", listen[i]);
+			return -EINVAL;
+		}
+		uv_udp_init(f->loop, u);
+		u->data = f;
+		f->n_notify++;
+		if ((rc = uv_udp_bind(u, (struct sockaddr *)&ss, 0)) < 0 ||
+		    (rc = uv_udp_recv_start(u, notify_alloc_cb,
+		    notify_recv_cb)) < 0) {
+			snprintf(err, err_len, "notify-listen %s: %s",
+			    listen[i], uv_strerror(rc));
+			return rc;
+		}
+		if (f->n_notify_tcp < NOTIFY_MAX_SOCKETS) {
+			uv_tcp_t *t = &f->notify_tcp[f->n_notify_tcp];
+
+			uv_tcp_init(f->loop, t);
+			t->data = f;
+			f->n_notify_tcp++;
+			if ((rc = uv_tcp_bind(t, (struct sockaddr *)&ss,
+			    0)) < 0 || (rc = uv_listen((uv_stream_t *)t, 16,
+			    notify_accept_cb)) < 0) {
+				snprintf(err, err_len, "notify-listen %s "
+				    "(tcp): %s", listen[i], uv_strerror(rc));
+				return rc;
+			}
+		}
+		rg_log_info("feeds: NOTIFY accepted on %s (udp and tcp)",
+		    listen[i]);
+	}
+	return 0;
 }
 
 static void
 feed_clear(struct feed *fd)
 {
-	free(fd->name);
-	free(fd->format);
-	free(fd->source);
+	cf_free(&fd->cf);
 	free(fd->data);
+	free(fd->push_data);
+	cond_clear(&fd->cond);
+	rg_plugin_close(fd->plugin);
 }
 
 void
 rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 {
-	struct feed *nf = NULL;
-	size_t i, j;
-	int act;
+	struct feed *nf = NULL, *old_feeds;
+	char err[512];
+	size_t i, j, old_n;
+	int act, fa;
 
 	if (f->job != NULL) {
 		/* The rebuild in flight holds pointers into the current
@@ -605,52 +1382,61 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		const struct rg_conf_feed *cf = &conf->feeds[i];
 		struct feed *fd = &nf[i];
 
-		fd->name = strdup(cf->name);
-		fd->format = strdup(cf->format);
-		fd->source = strdup(cf->source);
-		fd->refresh_s = cf->refresh_s;
-		fd->want_fetch = 1;
-		for (j = 0; j < f->n; j++) {
-			struct feed *old = &f->feeds[j];
-
-			if (old->data != NULL &&
-			    strcmp(old->name, cf->name) == 0 &&
-			    strcmp(old->format, cf->format) == 0 &&
-			    strcmp(old->source, cf->source) == 0) {
-				/* Same feed: keep its data, and let the
-				 * refresh timer decide about a new fetch. */
-				fd->data = old->data;
-				fd->len = old->len;
-				fd->st = old->st;
-				fd->state = old->state;
-				fd->entries = old->entries;
-				fd->skipped = old->skipped;
-				fd->updated_wall_ms = old->updated_wall_ms;
-				memcpy(fd->last_error, old->last_error,
-				    sizeof(fd->last_error));
-				old->data = NULL;
-				fd->want_fetch = 0;
-				fd->next_check_ms = old->next_check_ms;
-			}
-		}
-		if (fd->data == NULL && feed_path(fd) != NULL &&
-		    f->state_dir != NULL)
-			feed_restore(f->state_dir, fd);
-		if (feed_path(fd) == NULL) {
+		cf_copy(&fd->cf, cf);
+		fa = cf->action != NULL ? rg_action_parse(cf->action) : act;
+		fd->action = fa < 0 ? RG_ACTION_NXDOMAIN : (enum rg_action)fa;
+		fd->want_fetch = !is_push(fd);
+		if (strcmp(cf->format, "domains") != 0 &&
+		    (fd->plugin = rg_plugin_open(RG_PLUGIN_FEED, cf->format,
+		    err, sizeof(err))) == NULL) {
 			fd->state = FEED_UNSUPPORTED;
 			fd->want_fetch = 0;
 			snprintf(fd->last_error, sizeof(fd->last_error),
-			    "format \"%s\" from \"%.120s\" is not available in "
-			    "this version (domains lists from file:// are)",
-			    fd->format, fd->source);
+			    "format \"%s\": %.400s", cf->format, err);
+			continue;
 		}
+		if (fd->plugin != NULL && fd->plugin->plugin->feed == NULL) {
+			fd->state = FEED_UNSUPPORTED;
+			fd->want_fetch = 0;
+			snprintf(fd->last_error, sizeof(fd->last_error),
+			    "%s is not a feed format plugin",
+			    fd->plugin->path);
+			continue;
+		}
+		for (j = 0; j < f->n; j++) {
+			struct feed *old = &f->feeds[j];
+
+			if (old->data == NULL || !cf_same_source(&old->cf, cf))
+				continue;
+			/* Same feed: keep its data, and let the refresh
+			 * timer decide about a new fetch. */
+			fd->data = old->data;
+			fd->len = old->len;
+			fd->cond = old->cond;
+			memset(&old->cond, 0, sizeof(old->cond));
+			fd->state = old->state;
+			fd->entries = old->entries;
+			fd->stats = old->stats;
+			fd->updated_wall_ms = old->updated_wall_ms;
+			fd->checked_wall_ms = old->checked_wall_ms;
+			memcpy(fd->last_error, old->last_error,
+			    sizeof(fd->last_error));
+			old->data = NULL;
+			fd->want_fetch = 0;
+			fd->next_check_ms = old->next_check_ms;
+		}
+		if (fd->data == NULL && f->state_dir != NULL)
+			feed_restore(f->state_dir, fd);
 	}
-	for (j = 0; j < f->n; j++)
-		feed_clear(&f->feeds[j]);
-	free(f->feeds);
+	pthread_mutex_lock(&f->push_lock);
+	old_feeds = f->feeds;
+	old_n = f->n;
 	f->feeds = nf;
 	f->n = conf->n_feeds;
-	f->action = act < 0 ? RG_ACTION_NXDOMAIN : (enum rg_action)act;
+	pthread_mutex_unlock(&f->push_lock);
+	for (j = 0; j < old_n; j++)
+		feed_clear(&old_feeds[j]);
+	free(old_feeds);
 	feeds_rebuild(f);
 }
 
@@ -668,8 +1454,9 @@ rg_feeds_refresh(struct rg_feeds *f, const char *name)
 	int found = 0;
 
 	for (i = 0; i < f->n; i++)
-		if (name == NULL || strcmp(f->feeds[i].name, name) == 0) {
-			if (f->feeds[i].state != FEED_UNSUPPORTED)
+		if (name == NULL || strcmp(f->feeds[i].cf.name, name) == 0) {
+			if (f->feeds[i].state != FEED_UNSUPPORTED &&
+			    !is_push(&f->feeds[i]))
 				f->feeds[i].want_fetch = 1;
 			found = 1;
 		}
@@ -679,25 +1466,114 @@ rg_feeds_refresh(struct rg_feeds *f, const char *name)
 	return 0;
 }
 
+unsigned
+rg_feeds_push(struct rg_feeds *f, const char *name, const char *data,
+    size_t len, const char *sig, size_t sig_len, char *msg, size_t msg_len)
+{
+	struct feed *fd = NULL;
+	char key[4096] = "", err[256];
+	uint64_t max = 0;
+	unsigned code = 202;
+	char *copy;
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&f->push_lock);
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->feeds[i].cf.name, name) == 0)
+			fd = &f->feeds[i];
+	if (fd == NULL) {
+		snprintf(msg, msg_len, "no feed named \"%.100s\"", name);
+		code = 404;
+	} else if (!is_push(fd)) {
+		snprintf(msg, msg_len, "feed \"%.100s\" is not pushed (its "
+		    "source is %.200s)", name, fd->cf.source);
+		code = 409;
+	} else if (fd->state == FEED_UNSUPPORTED) {
+		snprintf(msg, msg_len, "feed \"%.100s\": %.300s", name,
+		    fd->last_error);
+		code = 503;
+	} else {
+		max = fd->cf.max_bytes;
+		if (fd->cf.hub_key_file != NULL)
+			snprintf(key, sizeof(key), "%s", fd->cf.hub_key_file);
+	}
+	pthread_mutex_unlock(&f->push_lock);
+	if (code != 202)
+		return code;
+	if (len > max) {
+		snprintf(msg, msg_len, "%zu bytes, more than the feed's limit "
+		    "of %llu", len, (unsigned long long)max);
+		return 413;
+	}
+	/* The signature is checked here, so that the hub hears about it. */
+	if (key[0] != '\0') {
+		if (sig == NULL || sig_len == 0) {
+			snprintf(msg, msg_len, "feed \"%.100s\" requires a "
+			    "signature (X-Resguard-Signature)", name);
+			return 403;
+		}
+		if ((rc = rg_sig_verify(key, data, len, sig, sig_len, err,
+		    sizeof(err))) < 0) {
+			snprintf(msg, msg_len, "signature: %s", rc == -EBADMSG ?
+			    "does not verify with the hub's key" : err);
+			return rc == -EBADMSG ? 403 : 400;
+		}
+	}
+	if ((copy = malloc(len + 1)) == NULL) {
+		snprintf(msg, msg_len, "out of memory");
+		return 503;
+	}
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	pthread_mutex_lock(&f->push_lock);
+	fd = NULL;
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->feeds[i].cf.name, name) == 0 &&
+		    is_push(&f->feeds[i]))
+			fd = &f->feeds[i];
+	if (fd != NULL) {
+		/* A newer push replaces one not yet taken. */
+		free(fd->push_data);
+		fd->push_data = copy;
+		fd->push_len = len;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&f->push_lock);
+	if (copy != NULL) {
+		free(copy);
+		snprintf(msg, msg_len, "feed \"%.100s\" went away", name);
+		return 404;
+	}
+	uv_async_send(&f->push_async);
+	snprintf(msg, msg_len, "%zu bytes accepted for feed \"%.100s\"; see "
+	    "its state for the outcome", len, name);
+	return 202;
+}
+
 json_t *
 rg_feeds_json(const struct rg_feeds *f)
 {
 	json_t *arr = json_array();
-	char when[40];
+	char when[40], checked[40];
 	size_t i;
 
 	for (i = 0; i < f->n; i++) {
 		const struct feed *fd = &f->feeds[i];
 
 		rg_time_format(fd->updated_wall_ms, when, sizeof(when));
+		rg_time_format(fd->checked_wall_ms, checked, sizeof(checked));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, "
-		    "s:I, s:I, s:s?, s:s?}",
-		    "name", fd->name, "format", fd->format,
-		    "source", fd->source, "state", feed_state_str[fd->state],
+		    "s:I, s:I, s:s?, s:s?, s:s?, s:I, s:o}",
+		    "name", fd->cf.name, "format", fd->cf.format,
+		    "source", fd->cf.source, "state", feed_state_str[fd->state],
 		    "entries", (json_int_t)fd->entries,
-		    "skipped_lines", (json_int_t)fd->skipped,
+		    "skipped_lines", (json_int_t)fd->stats.skipped,
 		    "updated", fd->updated_wall_ms ? when : NULL,
-		    "last_error", fd->last_error[0] ? fd->last_error : NULL));
+		    "checked", fd->checked_wall_ms ? checked : NULL,
+		    "last_error", fd->last_error[0] ? fd->last_error : NULL,
+		    "bytes", (json_int_t)fd->len,
+		    "stats", stats_json(&fd->stats)));
 	}
 	return arr;
 }
@@ -712,7 +1588,7 @@ rg_feeds_warning(const struct rg_feeds *f, char *summary, size_t len)
 
 		if (fd->state == FEED_FAILING || fd->state == FEED_UNSUPPORTED) {
 			snprintf(summary, len, "feed \"%s\" is %s: %s",
-			    fd->name, feed_state_str[fd->state],
+			    fd->cf.name, feed_state_str[fd->state],
 			    fd->last_error);
 			return 1;
 		}
@@ -729,26 +1605,26 @@ feeds_destroy(struct rg_feeds *f)
 		feed_clear(&f->feeds[i]);
 	free(f->feeds);
 	free(f->state_dir);
+	pthread_mutex_destroy(&f->push_lock);
 	free(f);
-}
-
-static void
-feeds_timer_close_cb(uv_handle_t *h)
-{
-	struct rg_feeds *f = h->data;
-
-	/* A rebuild still in the thread pool reads the feeds' data: the
-	 * last of the two to finish frees them. */
-	f->timer_closed = 1;
-	if (f->job == NULL)
-		feeds_destroy(f);
 }
 
 void
 rg_feeds_free(struct rg_feeds *f)
 {
+	struct notify_conn *c;
+	size_t i;
+
 	if (f == NULL)
 		return;
 	f->stopping = 1;
-	uv_close((uv_handle_t *)&f->timer, feeds_timer_close_cb);
+	f->closing = 2 + (int)f->n_notify + (int)f->n_notify_tcp;
+	uv_close((uv_handle_t *)&f->timer, handle_closed_cb);
+	uv_close((uv_handle_t *)&f->push_async, handle_closed_cb);
+	for (i = 0; i < f->n_notify; i++)
+		uv_close((uv_handle_t *)&f->notify[i], handle_closed_cb);
+	for (i = 0; i < f->n_notify_tcp; i++)
+		uv_close((uv_handle_t *)&f->notify_tcp[i], handle_closed_cb);
+	for (c = f->conns; c != NULL; c = c->next)
+		notify_conn_close(c);
 }

@@ -5,9 +5,9 @@
  * rules of all feeds are built into one new snapshot off the event loop
  * (libuv's thread pool) and published atomically.  A feed that cannot be
  * fetched or parsed keeps its last good data, so a bad feed never replaces
- * a good one; its state and last error show in "resguardctl feeds".  This
- * version reads "domains" lists from local files (file://); other formats
- * and transports are reported as unavailable.
+ * a good one; its state and last error show in "resguardctl feeds".
+ * Formats: "domains" built in, the others feed plugins; transports:
+ * file://, https://, TAXII 2.1, zone transfer with NOTIFY, and pushes.
  */
 #ifndef RG_FEEDS_H
 #define RG_FEEDS_H
@@ -37,6 +37,24 @@ void rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf);
  * unknown feed.
  */
 int rg_feeds_refresh(struct rg_feeds *f, const char *name);
+
+/**
+ * Receive NOTIFY messages for the feeds by zone transfer on every
+ * "addr@port" of LISTEN.  Returns 0, or a negative errno code with ERR.
+ */
+int rg_feeds_listen_notify(struct rg_feeds *f, char *const *listen,
+    size_t n, char *err, size_t err_len);
+
+/**
+ * A hub pushed DATA (LEN bytes) for feed NAME, with SIG (SIG_LEN bytes,
+ * may be NULL) as its detached signature.  Thread-safe: called from the
+ * HTTP thread.  Checks the feed, the size and the signature at once, then
+ * leaves the document to the next rebuild (started at once).  Returns an
+ * HTTP status: 202, 400, 403, 404, 409, 413 or 503, with one line in MSG.
+ */
+unsigned rg_feeds_push(struct rg_feeds *f, const char *name,
+    const char *data, size_t len, const char *sig, size_t sig_len, char *msg,
+    size_t msg_len);
 
 /** Called on the event loop after every snapshot published. */
 typedef void rg_feeds_publish_cb(void *arg, const struct rg_blocklist *bl);

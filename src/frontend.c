@@ -7,10 +7,13 @@
  * with SO_REUSEPORT), its TCP clients and its forwarder.  Nothing on the
  * query path takes a lock: the blocklist is read under quiescent-state
  * reclamation (each worker announces a quiescent state before it waits for
- * I/O), the snapshot of route and policy is swapped between two queries
- * when its version moves, and the counters are written by their worker
- * only.  The main thread takes the lock of the snapshot to publish, and of
- * the outcome queue to collect failed attempts.
+ * I/O, so a snapshot is taken afresh in every callback and never kept
+ * across a wait), the snapshot of route and policy is swapped between two
+ * queries when its version moves, and the counters are written by their
+ * worker only.  The main thread takes the lock of the snapshot to publish,
+ * and of the outcome queue to collect failed attempts.  Only the blocked
+ * path takes a lock, its worker's, to count the hit in the sightings that
+ * the main thread collects for the reports.
  *
  * Replies go out with the client's ID and its question as it sent it; the
  * OPT record is the client's business: removed for a client without EDNS,
@@ -18,7 +21,9 @@
  * client's UDP size is truncated so that the client asks again over TCP.
  * The last good answers are kept, in shards with a lock each, and served
  * stale when no upstream gives a usable one; the blocklist is consulted
- * before, so a blocked name never comes from there.
+ * before, so a blocked name never comes from there.  Response-IP rules
+ * judge the answer as it leaves, fresh or stale, while the cache keeps
+ * the upstream's answer as it came, so that each snapshot decides anew.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -32,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <ldns/ldns.h>
@@ -55,8 +61,12 @@
 #define FE_STALE_BYTES	4096		/* larger answers are not kept */
 #define FE_STALE_SHARDS	16		/* locks of the stale cache */
 #define FE_BATCH_BYTES	(128 * 1024)
+#define FE_SIGHT_MAX	4096		/* rules seen per worker per interval */
+#define FE_SIGHT_BUCKETS 1024
+#define FE_SIGHT_CLIENTS 16		/* client prefixes kept per rule */
 
 #define DNS_TYPE_A	1
+#define DNS_TYPE_CNAME	5
 #define DNS_TYPE_AAAA	28
 #define DNS_TYPE_OPT	41
 #define DNS_TYPE_TKEY	249
@@ -92,7 +102,10 @@ struct fe_stats {
 	_Atomic uint64_t tcp_conns;
 	_Atomic uint64_t tcp_timeouts;
 	_Atomic uint64_t stale;
+	/* Hits of name rules (passthru: of both kinds), of response-IP
+	 * rules. */
 	_Atomic uint64_t blocked[RG_ACTION_COUNT];
+	_Atomic uint64_t ip_blocked[RG_ACTION_COUNT];
 };
 
 #define STAT_ADD(w, f, n)	atomic_store_explicit(&(w)->st.f,	\
@@ -148,6 +161,35 @@ struct fe_stale_shard {
 	char pad[64];
 };
 
+/* A client network as sightings keep it: IPv4 /24, IPv6 /56. */
+struct fe_net {
+	uint8_t family;			/* AF_INET, AF_INET6, 0: none */
+	uint8_t addr[7];
+};
+
+/*
+ * The client queries one rule caught in this interval.  The strings are
+ * copies: the snapshot they came from may be gone by the next report.
+ */
+struct fe_sight {
+	struct fe_sight *hnext;
+	uint32_t hash;
+	uint8_t ip;			/* a response-IP rule */
+	uint8_t action;
+	uint8_t n_nets;
+	uint64_t count;
+	struct fe_net nets[FE_SIGHT_CLIENTS];
+	const char *feed, *indicator, *tlp;	/* in text, after the rule */
+	char text[];			/* rule, feed, indicator, tlp */
+};
+
+/* A worker's sightings of one interval. */
+struct fe_sights {
+	struct fe_sight **tab;		/* FE_SIGHT_BUCKETS, or NULL */
+	size_t n;
+	uint64_t overflow;		/* hits beyond FE_SIGHT_MAX rules */
+};
+
 struct fe_worker;
 struct fe_tconn;
 
@@ -179,6 +221,7 @@ struct fe_query {
 	int edns_do;
 	uint16_t edns_size;
 	uint16_t qlen;
+	int passthru;			/* exempt: its answer goes as is */
 	uint8_t question[260];
 };
 
@@ -228,6 +271,15 @@ struct fe_worker {
 	uint8_t *out;
 	uint8_t *stale_buf;
 	int stopping;
+	pthread_mutex_t sight_mtx;	/* taken on the blocked path only */
+	int sight_mtx_init;
+	struct fe_sights sights;
+	int fuzz;			/* no sockets: rg_frontend_fuzz_*() */
+	int fuzz_tcp;			/* ... the client is on TCP */
+	struct fe_query *fuzz_q;	/* ... the query to be answered */
+	uint8_t *fuzz_out;		/* ... where its reply goes */
+	size_t fuzz_cap, fuzz_len;
+	int fuzz_forwarded;
 	struct fe_stats st;
 };
 
@@ -442,7 +494,7 @@ worker_refresh(struct fe_worker *w)
 	snap_unref(w->snap);
 	w->snap = s;
 	w->snap_version = v;
-	if (s != NULL)
+	if (s != NULL && w->fwd != NULL)
 		rg_fwd_set_route(w->fwd, s->route);
 }
 
@@ -757,6 +809,162 @@ reply_local(uint8_t *o, const struct fe_msg *m, const struct fe_snap *s,
 	return n;
 }
 
+/*
+ * Local data (RG_ACTION_LOCAL): "TYPE RDATA" lines, one record each, A,
+ * AAAA or CNAME.  They are parsed again for every answer: this is the
+ * blocked path, and the text is short.
+ */
+
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/*
+ * The line of LOCAL at *POS: its type and its RDATA in wire form into RD
+ * (256 bytes).  Returns 1 and moves *POS past it, 0 at the end, -1 for a
+ * line that does not parse.
+ */
+static int
+local_next(const char **pos, uint16_t *type, uint8_t *rd, size_t *rdlen)
+{
+	const char *p = *pos, *e, *t, *r;
+	char tok[256];
+	size_t tl, rl;
+	ldns_rdf *d;
+
+	while (*p == '\n' || is_blank(*p))
+		p++;
+	if (*p == '\0') {
+		*pos = p;
+		return 0;
+	}
+	e = p + strcspn(p, "\n");
+	*pos = e;
+	for (t = p; t < e && !is_blank(*t); t++)
+		;
+	tl = (size_t)(t - p);
+	while (t < e && is_blank(*t))
+		t++;
+	for (r = t; t < e && !is_blank(*t); t++)
+		;
+	rl = (size_t)(t - r);
+	while (t < e && is_blank(*t))
+		t++;
+	if (t != e || rl == 0 || rl >= sizeof(tok))
+		return -1;
+	memcpy(tok, r, rl);
+	tok[rl] = '\0';
+	if (tl == 1 && strncasecmp(p, "A", tl) == 0) {
+		*type = DNS_TYPE_A;
+		*rdlen = 4;
+		return inet_pton(AF_INET, tok, rd) == 1 ? 1 : -1;
+	}
+	if (tl == 4 && strncasecmp(p, "AAAA", tl) == 0) {
+		*type = DNS_TYPE_AAAA;
+		*rdlen = 16;
+		return inet_pton(AF_INET6, tok, rd) == 1 ? 1 : -1;
+	}
+	if (tl == 5 && strncasecmp(p, "CNAME", tl) == 0) {
+		if (ldns_str2rdf_dname(&d, tok) != LDNS_STATUS_OK)
+			return -1;
+		*type = DNS_TYPE_CNAME;
+		*rdlen = ldns_rdf_size(d);
+		if (*rdlen == 0 || *rdlen > 255) {
+			ldns_rdf_deep_free(d);
+			return -1;
+		}
+		memcpy(rd, ldns_rdf_data(d), *rdlen);
+		ldns_rdf_deep_free(d);
+		return 1;
+	}
+	return -1;
+}
+
+/*
+ * The records of LOCAL that answer QTYPE, written at O + *NP, owned by the
+ * question name: every record of that type, else the CNAME, which answers
+ * every type.  Its target is not followed (nor looked up in the blocklist):
+ * the client's resolver asks for it.  Records past ROOM are left out and
+ * *FULL set.  Returns the number of records that answer, or -1 when a
+ * line does not parse (then nothing of it is used).
+ */
+static int
+local_put(uint8_t *o, size_t *np, size_t room, uint16_t qtype,
+    const char *local, int *full)
+{
+	const char *pos;
+	uint8_t rd[256];
+	size_t rdlen, n = *np;
+	uint16_t type, want;
+	int pass, count = 0, rc;
+
+	for (pass = 0; pass < 2 && count == 0; pass++) {
+		want = pass == 0 ? qtype : DNS_TYPE_CNAME;
+		pos = local;
+		while ((rc = local_next(&pos, &type, rd, &rdlen)) == 1) {
+			/* One CNAME at most: an owner has no more. */
+			if (type != want || (type == DNS_TYPE_CNAME &&
+			    count > 0))
+				continue;
+			count++;
+			if (n + 12 + rdlen > room) {
+				*full = 1;
+				continue;
+			}
+			put16(o + n, 0xc00c);
+			put16(o + n + 2, type);
+			put16(o + n + 4, DNS_CLASS_IN);
+			put16(o + n + 6, 0);
+			put16(o + n + 8, RG_BLOCK_TTL);
+			put16(o + n + 10, (unsigned)rdlen);
+			memcpy(o + n + 12, rd, rdlen);
+			n += 12 + rdlen;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	*np = n;
+	return count;
+}
+
+/*
+ * The answer of local data LOCAL to M, into O: NOERROR, the records that
+ * answer its type (none: no data), and EDE 15 with TEXT when the client
+ * sent EDNS; TC and no records when they do not fit LIMIT.  Returns the
+ * length, or 0 when LOCAL does not parse.
+ */
+static size_t
+reply_data(uint8_t *o, const struct fe_msg *m, const struct fe_snap *s,
+    const char *local, size_t limit, const char *text)
+{
+	struct fe_msg plain = *m;
+	size_t n, qend, opt = 0;
+	int an, full = 0;
+
+	plain.edns = 0;
+	n = qend = reply_local(o, &plain, s, RCODE_NOERROR, 0, NULL, 0, -1,
+	    NULL);
+	if (m->edns)
+		opt = 17 + (text != NULL && strlen(text) < 200 ?
+		    strlen(text) : 200);
+	if ((an = local_put(o, &n, limit > opt ? limit - opt : 0, m->qtype,
+	    local, &full)) < 0)
+		return 0;
+	if (full) {
+		o[2] |= 0x02;
+		n = qend;
+		an = 0;
+	}
+	put16(o + 6, (unsigned)an);
+	if (m->edns) {
+		n += opt_put(o + n, s, 0, m->edns_do, EDE_BLOCKED, text);
+		put16(o + 10, 1);
+	}
+	return n;
+}
+
 /* Largest reply a UDP client takes. */
 static size_t
 udp_limit(int edns, uint16_t size, const struct fe_snap *s)
@@ -971,6 +1179,11 @@ client_send(struct fe_worker *w, const struct fe_client *cl, uint8_t *buf,
     size_t len)
 {
 	STAT_INC(w, answered);
+	if (w->fuzz) {
+		w->fuzz_len = len < w->fuzz_cap ? len : w->fuzz_cap;
+		memcpy(w->fuzz_out, buf, w->fuzz_len);
+		return;
+	}
 	if (cl->conn != NULL) {
 		tconn_send(cl->conn, buf, len);
 		return;
@@ -1240,11 +1453,12 @@ out:
 /*
  * No upstream answered: the answer kept for the question, if not expired
  * for too long, with TTLs of FE_STALE_TTL and EDE 3 (Stale Answer), into
- * O.  Returns its length, or 0.
+ * O.  Returns its length, or 0; *RAW and *RAWLEN are then the answer
+ * before it was fitted to LIMIT.
  */
 static size_t
 stale_serve(struct fe_worker *w, const struct fe_query *q, uint8_t *o,
-    size_t limit, int *truncated)
+    size_t limit, int *truncated, const uint8_t **raw, size_t *rawlen)
 {
 	uint64_t now = uv_now(&w->loop);
 	struct fe_query plain = *q;
@@ -1290,7 +1504,334 @@ stale_serve(struct fe_worker *w, const struct fe_query *q, uint8_t *o,
 		    "resguard: stale answer; no upstream answered");
 		put16(b + 10, (unsigned)(b[10] << 8 | b[11]) + 1);
 	}
+	*raw = b;
+	*rawlen = n;
 	return reply_relay(o, q, w->snap, b, n, limit, truncated);
+}
+
+/*
+ * Sightings: the client queries each rule caught, with the networks they
+ * came from, per worker under a lock that only the blocked path and the
+ * main thread's report take; the main thread takes the whole table.
+ */
+
+static uint32_t
+sight_hash(int ip, int action, const char *feed, const char *rule)
+{
+	uint32_t h = 2166136261u;
+	const char *p;
+
+	h = (h ^ (uint32_t)ip) * 16777619u;
+	h = (h ^ (uint32_t)action) * 16777619u;
+	for (p = feed; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ 0xffu) * 16777619u;
+	for (p = rule; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+/* The network of the client at SA: IPv4 /24, IPv6 /56 (none: family 0). */
+static void
+client_net(const struct sockaddr *sa, struct fe_net *net)
+{
+	const uint8_t *a;
+
+	memset(net, 0, sizeof(*net));
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		a = (const uint8_t *)
+		    &((const struct sockaddr_in *)sa)->sin_addr;
+		net->family = AF_INET;
+		memcpy(net->addr, a, 3);
+	} else if (sa->sa_family == AF_INET6) {
+		a = (const uint8_t *)
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a)) {
+			net->family = AF_INET;
+			memcpy(net->addr, a + 12, 3);
+		} else {
+			net->family = AF_INET6;
+			memcpy(net->addr, a, 7);
+		}
+	}
+}
+
+static void
+sights_free(struct fe_sights *t)
+{
+	struct fe_sight *e, *next;
+	size_t i;
+
+	for (i = 0; t->tab != NULL && i < FE_SIGHT_BUCKETS; i++)
+		for (e = t->tab[i]; e != NULL; e = next) {
+			next = e->hnext;
+			free(e);
+		}
+	free(t->tab);
+	memset(t, 0, sizeof(*t));
+}
+
+static char *
+sight_copy(char *p, const char *s, const char **dst)
+{
+	size_t l = strlen(s) + 1;
+
+	memcpy(p, s, l);
+	*dst = p;
+	return p + l;
+}
+
+/* A client query from CLIENT caught by the rule of BM (IP: response-IP). */
+static void
+sight(struct fe_worker *w, const struct rg_bl_match *bm, int ip,
+    const struct sockaddr *client)
+{
+	struct fe_sights *t = &w->sights;
+	const char *feed = bm->feed != NULL ? bm->feed : "";
+	struct fe_sight *e;
+	struct fe_net net;
+	uint32_t h = sight_hash(ip, (int)bm->action, feed, bm->rule);
+	size_t rl, len, i;
+	char *p;
+
+	client_net(client, &net);
+	pthread_mutex_lock(&w->sight_mtx);
+	if (t->tab == NULL &&
+	    (t->tab = calloc(FE_SIGHT_BUCKETS, sizeof(*t->tab))) == NULL) {
+		t->overflow++;
+		goto out;
+	}
+	for (e = t->tab[h % FE_SIGHT_BUCKETS]; e != NULL; e = e->hnext)
+		if (e->hash == h && e->ip == ip && e->action == bm->action &&
+		    strcmp(e->feed, feed) == 0 &&
+		    strcmp(e->text, bm->rule) == 0)
+			break;
+	if (e == NULL) {
+		rl = strnlen(bm->rule, sizeof(bm->rule) - 1);
+		len = rl + 1 + strlen(feed) + 1 +
+		    (bm->indicator != NULL ? strlen(bm->indicator) + 1 : 0) +
+		    (bm->tlp != NULL ? strlen(bm->tlp) + 1 : 0);
+		if (t->n >= FE_SIGHT_MAX ||
+		    (e = calloc(1, sizeof(*e) + len)) == NULL) {
+			t->overflow++;
+			goto out;
+		}
+		memcpy(e->text, bm->rule, rl);
+		e->text[rl] = '\0';
+		p = sight_copy(e->text + rl + 1, feed, &e->feed);
+		if (bm->indicator != NULL)
+			p = sight_copy(p, bm->indicator, &e->indicator);
+		if (bm->tlp != NULL)
+			(void)sight_copy(p, bm->tlp, &e->tlp);
+		e->hash = h;
+		e->ip = (uint8_t)ip;
+		e->action = (uint8_t)bm->action;
+		e->hnext = t->tab[h % FE_SIGHT_BUCKETS];
+		t->tab[h % FE_SIGHT_BUCKETS] = e;
+		t->n++;
+	}
+	e->count++;
+	if (net.family != 0 && e->n_nets < FE_SIGHT_CLIENTS) {
+		for (i = 0; i < e->n_nets; i++)
+			if (memcmp(&e->nets[i], &net, sizeof(net)) == 0)
+				break;
+		if (i == e->n_nets)
+			e->nets[e->n_nets++] = net;
+	}
+out:
+	pthread_mutex_unlock(&w->sight_mtx);
+}
+
+/* Policy */
+
+/*
+ * Local data that does not parse is answered NXDOMAIN; it is logged once
+ * per blocklist snapshot, not once per query.
+ */
+static void
+local_bad(const struct rg_blocklist *bl, const struct rg_bl_match *bm)
+{
+	static _Atomic uintptr_t logged;
+
+	if (atomic_exchange_explicit(&logged, (uintptr_t)bl,
+	    memory_order_relaxed) == (uintptr_t)bl)
+		return;
+	rg_log_debug("guard: rule %s of feed %s: local data does not parse; "
+	    "answered NXDOMAIN", bm->rule, bm->feed != NULL ? bm->feed : "?");
+}
+
+/*
+ * The answer to M under the rule of BM (of snapshot BL) into O, within
+ * LIMIT bytes: its length, or 0 for no answer at all.
+ */
+static size_t
+block_reply(uint8_t *o, const struct fe_msg *m, const struct fe_snap *s,
+    const struct rg_blocklist *bl, const struct rg_bl_match *bm,
+    size_t limit)
+{
+	char text[240];
+	int rcode = RCODE_NOERROR;
+	const uint8_t *rd = NULL;
+	size_t rdlen = 0, n;
+
+	snprintf(text, sizeof(text), "resguard: blocked by feed \"%.180s\"",
+	    bm->feed != NULL ? bm->feed : "?");
+	switch (bm->action) {
+	case RG_ACTION_NXDOMAIN:
+		rcode = RCODE_NXDOMAIN;
+		break;
+	case RG_ACTION_REFUSED:
+		rcode = RCODE_REFUSED;
+		break;
+	case RG_ACTION_SINKHOLE:
+		if (m->qtype == DNS_TYPE_A) {
+			rd = s->sink_a;
+			rdlen = 4;
+		} else if (m->qtype == DNS_TYPE_AAAA) {
+			rd = s->sink_aaaa;
+			rdlen = 16;
+		}
+		break;
+	case RG_ACTION_NODATA:
+		break;
+	case RG_ACTION_LOCAL:
+		if (bm->local != NULL && (n = reply_data(o, m, s, bm->local,
+		    limit, text)) > 0)
+			return n;
+		local_bad(bl, bm);
+		rcode = RCODE_NXDOMAIN;
+		break;
+	case RG_ACTION_DROP:
+	case RG_ACTION_LOG_ONLY:
+	case RG_ACTION_PASSTHRU:
+	case RG_ACTION_COUNT:
+		return 0;
+	}
+	return reply_local(o, m, s, rcode, m->qtype, rd, rdlen, EDE_BLOCKED,
+	    text);
+}
+
+/* A blocked name: answered here, or not at all. */
+static void
+block(struct fe_worker *w, const struct fe_msg *m, const struct fe_client *cl,
+    const struct rg_blocklist *bl, const struct rg_bl_match *bm)
+{
+	uint8_t *o = w->out + 2;
+	size_t limit, n;
+
+	limit = cl->conn != NULL || w->fuzz_tcp ? 65535 :
+	    udp_limit(m->edns, m->edns_size, w->snap);
+	if ((n = block_reply(o, m, w->snap, bl, bm, limit)) > 0)
+		client_send(w, cl, o, n);
+}
+
+/* The client query Q as a parsed message, to answer it here. */
+static void
+query_msg(const struct fe_query *q, struct fe_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = q->id;
+	m->flags = q->flags;
+	m->question = q->question;
+	m->qlen = q->qlen;
+	m->namelen = q->qlen - 4u;
+	m->qtype = (uint16_t)(q->question[q->qlen - 4] << 8 |
+	    q->question[q->qlen - 3]);
+	m->qclass = (uint16_t)(q->question[q->qlen - 2] << 8 |
+	    q->question[q->qlen - 1]);
+	m->qok = 1;
+	m->edns = q->edns;
+	m->edns_do = q->edns_do;
+	m->edns_size = q->edns_size;
+}
+
+/*
+ * Response-IP rules, on an answer PKT about to go to the client of Q (from
+ * CLIENT): the first A or AAAA record of its answer section (those at the
+ * end of a CNAME chain too) that a rule matches decides for the whole
+ * answer.  Returns 1 when the rule replaced the answer (the new one in O,
+ * *NP bytes, 0 for none at all), 0 when the answer goes as it is.  PKT is
+ * not changed: the stale cache keeps the upstream's answer, and the
+ * snapshot of the day judges it whenever it is served.
+ */
+static int
+respip(struct fe_worker *w, const struct fe_query *q,
+    const struct sockaddr *client, const uint8_t *pkt, size_t len,
+    uint8_t *o, size_t limit, size_t *np)
+{
+	const struct rg_blocklist *bl;
+	struct rg_bl_match bm;
+	struct fe_msg m;
+	unsigned qd, an, i;
+	size_t off, rdlen;
+	uint16_t type, klass;
+	long r;
+	int family;
+
+	/* Taken now: the snapshot of the query's start may be gone. */
+	bl = rg_bl_current(w->fe->bl);
+	if (bl == NULL || rg_bl_ip_entries(bl) == 0 || q->passthru ||
+	    pkt == NULL || len < 12 || w->snap == NULL ||
+	    allowlisted(w->snap, q->question, q->qlen - 4u))
+		return 0;
+	qd = (unsigned)(pkt[4] << 8 | pkt[5]);
+	an = (unsigned)(pkt[6] << 8 | pkt[7]);
+	off = 12;
+	for (i = 0; i < qd; i++) {
+		if ((r = skip_name(pkt, len, off)) < 0 || (size_t)r + 4 > len)
+			return 0;
+		off = (size_t)r + 4;
+	}
+	for (i = 0; i < an; i++) {
+		if ((r = skip_name(pkt, len, off)) < 0 || (size_t)r + 10 > len)
+			return 0;
+		off = (size_t)r;
+		type = (uint16_t)(pkt[off] << 8 | pkt[off + 1]);
+		klass = (uint16_t)(pkt[off + 2] << 8 | pkt[off + 3]);
+		rdlen = (size_t)pkt[off + 8] << 8 | pkt[off + 9];
+		if (off + 10 + rdlen > len)
+			return 0;
+		family = 0;
+		if (klass == DNS_CLASS_IN && type == DNS_TYPE_A && rdlen == 4)
+			family = AF_INET;
+		else if (klass == DNS_CLASS_IN && type == DNS_TYPE_AAAA &&
+		    rdlen == 16)
+			family = AF_INET6;
+		if (family != 0 &&
+		    rg_bl_lookup_ip(bl, family, pkt + off + 10, &bm) == 1)
+			break;
+		off += 10 + rdlen;
+	}
+	if (i == an)
+		return 0;
+	switch (bm.action) {
+	case RG_ACTION_PASSTHRU:
+		/* An exception: the answer goes, nothing else is checked. */
+		STAT_INC(w, blocked[RG_ACTION_PASSTHRU]);
+		return 0;
+	case RG_ACTION_LOG_ONLY:
+		STAT_INC(w, ip_blocked[RG_ACTION_LOG_ONLY]);
+		sight(w, &bm, 1, client);
+		rg_log_debug("guard: an answer address matched %s, log-only "
+		    "(feed %s)", bm.rule, bm.feed != NULL ? bm.feed : "?");
+		return 0;
+	case RG_ACTION_NXDOMAIN:
+	case RG_ACTION_NODATA:
+	case RG_ACTION_REFUSED:
+	case RG_ACTION_DROP:
+	case RG_ACTION_SINKHOLE:
+	case RG_ACTION_LOCAL:
+		break;
+	case RG_ACTION_COUNT:
+		return 0;
+	}
+	STAT_INC(w, ip_blocked[bm.action]);
+	sight(w, &bm, 1, client);
+	query_msg(q, &m);
+	*np = block_reply(o, &m, w->snap, bl, &bm, limit);
+	return 1;
 }
 
 /* Forwarding */
@@ -1335,28 +1876,45 @@ fwd_done_cb(void *arg, const uint8_t *pkt, size_t len, int failed)
 	struct fe_tconn *c = q->conn;
 	struct sockaddr_storage addr = q->addr;
 	struct fe_client cl = { q->udp, (struct sockaddr *)&addr, c };
+	const struct sockaddr *client = c != NULL ?
+	    (const struct sockaddr *)&c->peer : (const struct sockaddr *)&addr;
+	const uint8_t *src = NULL;
 	uint8_t *o = w->out + 2;
 	struct fe_msg m;
-	size_t n = 0, limit;
-	int trunc = 0, stale = 0;
+	size_t n = 0, limit, srclen = 0;
+	int trunc = 0, stale = 0, policy = 0;
 
 	worker_refresh(w);
-	limit = c != NULL ? 65535 : udp_limit(q->edns, q->edns_size, w->snap);
+	limit = c != NULL || w->fuzz_tcp ? 65535 :
+	    udp_limit(q->edns, q->edns_size, w->snap);
 	if (!failed && pkt != NULL &&
-	    (n = reply_relay(o, q, w->snap, pkt, len, limit, &trunc)) > 0)
+	    (n = reply_relay(o, q, w->snap, pkt, len, limit, &trunc)) > 0) {
 		stale_store(w, q, pkt, len);
+		src = pkt;
+		srclen = len;
+	}
 	/* Nothing usable from any upstream: an old answer beats none. */
-	if (n == 0 && (n = stale_serve(w, q, o, limit, &trunc)) > 0)
+	if (n == 0 && (n = stale_serve(w, q, o, limit, &trunc, &src,
+	    &srclen)) > 0)
 		stale = 1;
-	if (n == 0 && pkt != NULL)
-		n = reply_relay(o, q, w->snap, pkt, len, limit, &trunc);
-	if (trunc)
-		STAT_INC(w, truncated);
-	if (stale)
-		STAT_INC(w, stale);
-	else if (failed || n == 0)
-		STAT_INC(w, servfail);
-	if (n == 0) {
+	if (n == 0 && pkt != NULL &&
+	    (n = reply_relay(o, q, w->snap, pkt, len, limit, &trunc)) > 0) {
+		src = pkt;
+		srclen = len;
+	}
+	/* Whatever goes to the client, fresh or stale, is judged by the
+	 * addresses in it (the whole of it, before any truncation). */
+	if (n > 0 && respip(w, q, client, src, srclen, o, limit, &n))
+		policy = 1;
+	else {
+		if (trunc)
+			STAT_INC(w, truncated);
+		if (stale)
+			STAT_INC(w, stale);
+		else if (failed || n == 0)
+			STAT_INC(w, servfail);
+	}
+	if (n == 0 && !policy) {
 		memset(&m, 0, sizeof(m));
 		m.id = q->id;
 		m.flags = q->flags;
@@ -1372,14 +1930,15 @@ fwd_done_cb(void *arg, const uint8_t *pkt, size_t len, int failed)
 	 * which cancels the queries still on it. */
 	q->req = NULL;
 	query_free(q);
-	client_send(w, &cl, o, n);
+	if (n > 0)
+		client_send(w, &cl, o, n);
 	if (c != NULL)
 		tconn_resume(c);
 }
 
 static void
 forward(struct fe_worker *w, const struct fe_msg *m,
-    const struct fe_client *cl)
+    const struct fe_client *cl, int passthru)
 {
 	struct rg_fwd_query fq;
 	struct fe_query *q;
@@ -1403,6 +1962,7 @@ forward(struct fe_worker *w, const struct fe_msg *m,
 	q->edns_do = m->edns_do;
 	q->edns_size = m->edns_size;
 	q->qlen = (uint16_t)m->qlen;
+	q->passthru = passthru;
 	memcpy(q->question, m->question, m->qlen);
 
 	fq.question = m->question;
@@ -1411,7 +1971,14 @@ forward(struct fe_worker *w, const struct fe_msg *m,
 	fq.dnssec_ok = m->edns_do;
 	fq.options = m->opts;
 	fq.options_len = m->opts_len;
-	if ((q->req = rg_fwd_start(w->fwd, &fq, fwd_done_cb, q)) == NULL) {
+	if (w->fuzz) {
+		/* No upstream: rg_frontend_fuzz_reply() answers it. */
+		if (w->fuzz_q != NULL)
+			query_free(w->fuzz_q);
+		w->fuzz_q = q;
+		w->fuzz_forwarded = 1;
+	} else if ((q->req = rg_fwd_start(w->fwd, &fq, fwd_done_cb,
+	    q)) == NULL) {
 		free(q);
 		goto fail;
 	}
@@ -1431,47 +1998,6 @@ fail:
 	STAT_INC(w, servfail);
 	client_send(w, cl, o, reply_local(o, m, w->snap, RCODE_SERVFAIL, 0,
 	    NULL, 0, EDE_NO_REACHABLE, "resguard: no upstream can be asked"));
-}
-
-/* A blocked name: answered here, or not at all. */
-static void
-block(struct fe_worker *w, const struct fe_msg *m, const struct fe_client *cl,
-    const struct rg_bl_match *bm)
-{
-	const struct fe_snap *s = w->snap;
-	uint8_t *o = w->out + 2;
-	char text[240];
-	int rcode = RCODE_NOERROR;
-	const uint8_t *rd = NULL;
-	size_t rdlen = 0;
-
-	snprintf(text, sizeof(text), "resguard: blocked by feed \"%.180s\"",
-	    bm->feed != NULL ? bm->feed : "?");
-	switch (bm->action) {
-	case RG_ACTION_NXDOMAIN:
-		rcode = RCODE_NXDOMAIN;
-		break;
-	case RG_ACTION_REFUSED:
-		rcode = RCODE_REFUSED;
-		break;
-	case RG_ACTION_SINKHOLE:
-		if (m->qtype == DNS_TYPE_A) {
-			rd = s->sink_a;
-			rdlen = 4;
-		} else if (m->qtype == DNS_TYPE_AAAA) {
-			rd = s->sink_aaaa;
-			rdlen = 16;
-		}
-		break;
-	case RG_ACTION_NODATA:
-		break;
-	case RG_ACTION_DROP:
-	case RG_ACTION_LOG_ONLY:
-	case RG_ACTION_COUNT:
-		return;
-	}
-	client_send(w, cl, o, reply_local(o, m, s, rcode, m->qtype, rd, rdlen,
-	    EDE_BLOCKED, text));
 }
 
 /* One message from a client. */
@@ -1540,15 +2066,23 @@ query_in(struct fe_worker *w, const struct fe_client *cl, const uint8_t *pkt,
 	bl = rg_bl_current(w->fe->bl);
 	if (bl != NULL && rg_bl_lookup(bl, m.question, m.namelen, &bm) == 1 &&
 	    !allowlisted(w->snap, m.question, m.namelen)) {
+		if (bm.action == RG_ACTION_PASSTHRU) {
+			/* An exception: forwarded, and its answer is not
+			 * judged by the response-IP rules either. */
+			STAT_INC(w, blocked[RG_ACTION_PASSTHRU]);
+			forward(w, &m, cl, 1);
+			return;
+		}
 		STAT_INC(w, blocked[bm.action]);
+		sight(w, &bm, 0, cl->addr);
 		if (bm.action != RG_ACTION_LOG_ONLY) {
-			block(w, &m, cl, &bm);
+			block(w, &m, cl, bl, &bm);
 			return;
 		}
 		rg_log_debug("guard: %s matched, log-only (feed %s)",
 		    bm.rule, bm.feed != NULL ? bm.feed : "?");
 	}
-	forward(w, &m, cl);
+	forward(w, &m, cl, 0);
 }
 
 /* UDP */
@@ -1928,6 +2462,8 @@ rg_frontend_new(const struct rg_conf *conf, unsigned workers,
 
 		w->fe = fe;
 		w->index = i;
+		pthread_mutex_init(&w->sight_mtx, NULL);
+		w->sight_mtx_init = 1;
 		if ((w->fd_udp = malloc((fe->n_listen + 1) * sizeof(int))) ==
 		    NULL ||
 		    (w->fd_tcp = malloc((fe->n_listen + 1) * sizeof(int))) ==
@@ -2045,7 +2581,7 @@ rg_frontend_json(const struct rg_frontend *fe)
 {
 	uint64_t v[sizeof(struct fe_stats) / sizeof(uint64_t)] = { 0 };
 	uint64_t fv[sizeof(struct rg_fwd_stats) / sizeof(uint64_t)] = { 0 };
-	json_t *o, *b, *l;
+	json_t *o, *b, *ib, *l;
 	unsigned i, k;
 	size_t j;
 
@@ -2063,11 +2599,18 @@ rg_frontend_json(const struct rg_frontend *fe)
 #define W	sizeof(uint64_t)
 #define F(name)	(json_int_t)v[offsetof(struct fe_stats, name) / W]
 #define G(name)	(json_int_t)fv[offsetof(struct rg_fwd_stats, name) / W]
+	/* Passthru rules are exceptions, not blocks: counted apart. */
 	b = json_object();
-	for (k = 0; k < RG_ACTION_COUNT; k++)
+	ib = json_object();
+	for (k = 0; k < RG_ACTION_COUNT; k++) {
+		if (k == RG_ACTION_PASSTHRU)
+			continue;
 		json_object_set_new(b, rg_action_str[k], json_integer(
-		    (json_int_t)v[offsetof(struct fe_stats, blocked) /
-		    sizeof(uint64_t) + k]));
+		    (json_int_t)v[offsetof(struct fe_stats, blocked) / W + k]));
+		json_object_set_new(ib, rg_action_str[k], json_integer(
+		    (json_int_t)v[offsetof(struct fe_stats, ip_blocked) / W +
+		    k]));
+	}
 	l = json_array();
 	for (j = 0; j < fe->n_listen; j++)
 		json_array_append_new(l, json_string(fe->listen[j]));
@@ -2097,6 +2640,9 @@ rg_frontend_json(const struct rg_frontend *fe)
 	    "tcp_clients", F(tcp_conns),
 	    "stale", F(stale),
 	    "blocked", b);
+	json_object_set_new(o, "ip_blocked", ib);
+	json_object_set_new(o, "passthru", json_integer((json_int_t)
+	    v[offsetof(struct fe_stats, blocked) / W + RG_ACTION_PASSTHRU]));
 #undef F
 #undef G
 #undef W
@@ -2113,9 +2659,147 @@ rg_frontend_hits(const struct rg_frontend *fe)
 		return 0;
 	for (i = 0; i < fe->n_workers; i++)
 		for (k = 0; k < RG_ACTION_COUNT; k++)
-			n += atomic_load_explicit(&fe->w[i].st.blocked[k],
-			    memory_order_relaxed);
+			if (k != RG_ACTION_PASSTHRU)
+				n += atomic_load_explicit(
+				    &fe->w[i].st.blocked[k],
+				    memory_order_relaxed) +
+				    atomic_load_explicit(
+				    &fe->w[i].st.ip_blocked[k],
+				    memory_order_relaxed);
 	return n;
+}
+
+/* A client network as a sighting shows it: "192.0.2.0/24". */
+static json_t *
+net_json(const struct fe_net *net)
+{
+	uint8_t a[16] = { 0 };
+	char buf[INET6_ADDRSTRLEN + 8];
+	size_t l;
+
+	if (net->family == AF_INET) {
+		memcpy(a, net->addr, 3);
+		if (inet_ntop(AF_INET, a, buf, sizeof(buf)) == NULL)
+			return NULL;
+		l = strlen(buf);
+		snprintf(buf + l, sizeof(buf) - l, "/24");
+	} else {
+		memcpy(a, net->addr, 7);
+		if (inet_ntop(AF_INET6, a, buf, sizeof(buf)) == NULL)
+			return NULL;
+		l = strlen(buf);
+		snprintf(buf + l, sizeof(buf) - l, "/56");
+	}
+	return json_string(buf);
+}
+
+/* S as a JSON string; bytes that are not UTF-8 become "?". */
+static json_t *
+jstr(const char *s)
+{
+	json_t *j;
+	char *c, *p;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL || (c = strdup(s)) == NULL)
+		return j;
+	for (p = c; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+			*p = '?';
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
+/* Add E to HITS, or to the hit of the same rule that IDX knows. */
+static int
+sight_merge(json_t *hits, json_t *idx, const struct fe_sight *e,
+    int with_clients)
+{
+	json_t *h, *cl, *c, *v;
+	char *key;
+	size_t i, j, n;
+	int found;
+
+	if (asprintf(&key, "%c\x1f%u\x1f%s\x1f%s", e->ip ? 'i' : 'n',
+	    (unsigned)e->action, e->feed, e->text) < 0)
+		return -ENOMEM;
+	if ((h = json_object_get(idx, key)) == NULL) {
+		h = json_pack("{s:o, s:o, s:o, s:o, s:s, s:s, s:I}",
+		    "rule", jstr(e->text), "feed", jstr(e->feed),
+		    "indicator", jstr(e->indicator),
+		    "tlp", jstr(e->tlp),
+		    "action", rg_action_str[e->action],
+		    "trigger", e->ip ? "response-ip" : "qname",
+		    "count", (json_int_t)0);
+		if (h == NULL || (with_clients && json_object_set_new(h,
+		    "clients", json_array()) < 0) ||
+		    json_object_set_new_nocheck(idx, key, json_incref(h)) < 0 ||
+		    json_array_append_new(hits, h) < 0) {
+			free(key);
+			return -ENOMEM;
+		}
+	}
+	free(key);
+	json_object_set_new(h, "count", json_integer(json_integer_value(
+	    json_object_get(h, "count")) + (json_int_t)e->count));
+	if (!with_clients || (cl = json_object_get(h, "clients")) == NULL)
+		return 0;
+	for (i = 0; i < e->n_nets; i++) {
+		if (json_array_size(cl) >= FE_SIGHT_CLIENTS)
+			break;
+		if ((c = net_json(&e->nets[i])) == NULL)
+			continue;
+		n = json_array_size(cl);
+		for (j = 0, found = 0; j < n && !found; j++) {
+			v = json_array_get(cl, j);
+			found = json_equal(v, c);
+		}
+		if (found)
+			json_decref(c);
+		else
+			json_array_append_new(cl, c);
+	}
+	return 0;
+}
+
+json_t *
+rg_frontend_sightings(struct rg_frontend *fe, int with_clients)
+{
+	json_t *hits, *idx, *res;
+	struct fe_sights t;
+	const struct fe_sight *e;
+	uint64_t overflow = 0;
+	unsigned i;
+	size_t b;
+
+	if ((hits = json_array()) == NULL || (idx = json_object()) == NULL) {
+		json_decref(hits);
+		return NULL;
+	}
+	for (i = 0; fe != NULL && i < fe->n_workers; i++) {
+		struct fe_worker *w = &fe->w[i];
+
+		if (!w->sight_mtx_init)
+			continue;
+		/* Taken whole: the worker starts a new table meanwhile. */
+		pthread_mutex_lock(&w->sight_mtx);
+		t = w->sights;
+		memset(&w->sights, 0, sizeof(w->sights));
+		pthread_mutex_unlock(&w->sight_mtx);
+		overflow += t.overflow;
+		for (b = 0; t.tab != NULL && b < FE_SIGHT_BUCKETS; b++)
+			for (e = t.tab[b]; e != NULL; e = e->hnext)
+				if (sight_merge(hits, idx, e,
+				    with_clients) < 0)
+					overflow += e->count;
+		sights_free(&t);
+	}
+	json_decref(idx);
+	res = json_pack("{s:o, s:I}", "hits", hits, "overflow",
+	    (json_int_t)overflow);
+	return res;
 }
 
 void
@@ -2166,6 +2850,11 @@ rg_frontend_free(struct rg_frontend *fe)
 		}
 		if (w->rec_mtx_init)
 			pthread_mutex_destroy(&w->rec_mtx);
+		sights_free(&w->sights);
+		if (w->sight_mtx_init)
+			pthread_mutex_destroy(&w->sight_mtx);
+		if (w->fuzz_q != NULL)
+			query_free(w->fuzz_q);
 		while (w->free_q != NULL) {
 			struct fe_query *q = w->free_q;
 
@@ -2198,4 +2887,104 @@ rg_frontend_free(struct rg_frontend *fe)
 	pthread_mutex_destroy(&fe->snap_mtx);
 	pthread_mutex_destroy(&fe->out_mtx);
 	free(fe);
+}
+
+/* Fuzzing: one worker, no sockets, no loop running, no upstream */
+
+struct rg_frontend *
+rg_frontend_fuzz_new(struct rg_bl_domain *bl)
+{
+	struct rg_frontend *fe;
+	struct fe_worker *w;
+	struct fe_snap *s;
+	unsigned i;
+
+	if ((fe = calloc(1, sizeof(*fe))) == NULL)
+		return NULL;
+	pthread_mutex_init(&fe->snap_mtx, NULL);
+	pthread_mutex_init(&fe->out_mtx, NULL);
+	for (i = 0; i < FE_STALE_SHARDS; i++)
+		pthread_mutex_init(&fe->stale[i].mtx, NULL);
+	fe->bl = bl;
+	fe->n_workers = 1;
+	if ((fe->w = calloc(1, sizeof(*fe->w))) == NULL ||
+	    (s = calloc(1, sizeof(*s))) == NULL)
+		goto fail;
+	atomic_init(&s->refs, 1);
+	fe->snap = s;
+	atomic_init(&fe->snap_version, 1);
+	if ((s->acl = calloc(2, sizeof(*s->acl))) == NULL ||
+	    (s->allow = calloc(1, sizeof(*s->allow))) == NULL ||
+	    prefix_parse("0.0.0.0/0", &s->acl[0]) < 0 ||
+	    prefix_parse("::/0", &s->acl[1]) < 0 ||
+	    name_wire("allowed.example", &s->allow[0]) < 0)
+		goto fail;
+	s->n_acl = 2;
+	s->n_allow = 1;
+	inet_pton(AF_INET, "192.0.2.123", s->sink_a);
+	inet_pton(AF_INET6, "2001:db8::123", s->sink_aaaa);
+	s->udp_size = 1232;
+	s->tcp_idle_ms = 10000;
+	s->stale_cap = 4;
+	w = &fe->w[0];
+	w->fe = fe;
+	w->fuzz = 1;
+	pthread_mutex_init(&w->sight_mtx, NULL);
+	w->sight_mtx_init = 1;
+	if (uv_loop_init(&w->loop) < 0)
+		goto fail;
+	w->loop_init = 1;
+	if ((w->out = malloc(FE_OUT_SIZE)) == NULL ||
+	    (w->stale_buf = malloc(FE_OUT_SIZE)) == NULL)
+		goto fail;
+	return fe;
+fail:
+	rg_frontend_free(fe);
+	return NULL;
+}
+
+size_t
+rg_frontend_fuzz_query(struct rg_frontend *fe, const uint8_t *pkt,
+    size_t len, const struct sockaddr *from, int tcp, uint8_t *out,
+    size_t cap, int *forwarded)
+{
+	struct fe_worker *w = &fe->w[0];
+	struct sockaddr_in dflt;
+	struct fe_client cl = { NULL, from, NULL };
+
+	if (from == NULL) {
+		memset(&dflt, 0, sizeof(dflt));
+		dflt.sin_family = AF_INET;
+		dflt.sin_port = htons(5353);
+		inet_pton(AF_INET, "192.0.2.1", &dflt.sin_addr);
+		cl.addr = (const struct sockaddr *)&dflt;
+	}
+	w->fuzz_tcp = tcp;
+	w->fuzz_out = out;
+	w->fuzz_cap = cap;
+	w->fuzz_len = 0;
+	w->fuzz_forwarded = 0;
+	query_in(w, &cl, pkt, len);
+	*forwarded = w->fuzz_forwarded;
+	/* As before a wait for I/O. */
+	rg_bl_quiescent(fe->bl, 0);
+	return w->fuzz_len;
+}
+
+size_t
+rg_frontend_fuzz_reply(struct rg_frontend *fe, const uint8_t *pkt,
+    size_t len, int failed, uint8_t *out, size_t cap)
+{
+	struct fe_worker *w = &fe->w[0];
+	struct fe_query *q;
+
+	if ((q = w->fuzz_q) == NULL)
+		return 0;
+	w->fuzz_q = NULL;
+	w->fuzz_out = out;
+	w->fuzz_cap = cap;
+	w->fuzz_len = 0;
+	fwd_done_cb(q, pkt, len, failed);
+	rg_bl_quiescent(fe->bl, 0);
+	return w->fuzz_len;
 }

@@ -8,12 +8,18 @@
  * its own libuv loop and its own forwarder.  A worker parses each query
  * (FORMERR, NOTIMP, BADVERS or a dropped datagram for what is not a
  * query it can answer), applies server.access-control (REFUSED), looks the
- * name up in the blocklist and answers blocked names itself, with an
- * Extended DNS Error naming the feed; everything else goes to the
- * forwarder, and the reply back to the client with the client's ID, its
- * question as it asked it, and EDNS as it asked for it (truncated when it
- * does not fit).  Good answers are kept in a bounded cache shared by the
- * workers, served stale (RFC 8767) only when no upstream answers.
+ * name up in the blocklist and answers blocked names itself (by the
+ * rule's action, local data included), with an Extended DNS Error naming
+ * the feed; everything else goes to the forwarder (a passthru rule is an
+ * exception: forwarded, and its answer never judged), and the reply back
+ * to the client with the client's ID, its question as it asked it, and
+ * EDNS as it asked for it (truncated when it does not fit).  Good answers
+ * are kept in a bounded cache shared by the workers, served stale (RFC
+ * 8767) only when no upstream answers.  Whatever answer goes to a client,
+ * fresh or stale, is first checked against the response-IP rules: the
+ * first A or AAAA record of its answer section that a rule matches applies
+ * that rule's action to the whole answer.  Client queries caught by a rule
+ * are counted per rule as sightings.
  *
  * The main thread publishes what workers need that may change at run time
  * (the route, access control, allowlist, sinkhole addresses) as one
@@ -98,13 +104,56 @@ int rg_frontend_update(struct rg_frontend *fe, const struct rg_conf *conf,
 /** The "guard" object of the status document: counters over all workers. */
 json_t *rg_frontend_json(const struct rg_frontend *fe);
 
-/** Queries whose name a blocklist rule matched (every action). */
+/**
+ * Client queries a blocklist rule caught: name rules and response-IP
+ * rules, every action but passthru.
+ */
 uint64_t rg_frontend_hits(const struct rg_frontend *fe);
+
+/**
+ * The sightings since the last call, taken from every worker (which start
+ * afresh) and merged: { "hits": [ { "rule", "feed", "indicator", "tlp",
+ * "action", "trigger" ("qname" or "response-ip"), "count", and with
+ * WITH_CLIENTS "clients": [ "192.0.2.0/24", "2001:db8::/56", ... ] (at
+ * most 16) } ], "overflow": N }, N counting the hits that found no room
+ * (each worker keeps up to 4096 rules an interval).  Called from the main
+ * loop once per report interval; NULL on allocation failure.
+ */
+json_t *rg_frontend_sightings(struct rg_frontend *fe, int with_clients);
 
 /** Stop the workers and wait for them; closes the handle on the loop. */
 void rg_frontend_stop(struct rg_frontend *fe);
 
 /** Free a stopped (or never started) frontend; NULL is allowed. */
 void rg_frontend_free(struct rg_frontend *fe);
+
+/**
+ * For the fuzz targets: a frontend of one worker with no socket, no
+ * running loop and no upstream, that reads the blocklist of BL as reader
+ * 0, lets every client in, has the allowlist "allowed.example", the
+ * sinkholes 192.0.2.123 and 2001:db8::123 and a small stale cache.  Free
+ * it with rg_frontend_free().
+ */
+struct rg_frontend *rg_frontend_fuzz_new(struct rg_bl_domain *bl);
+
+/**
+ * Handle the client message PKT (LEN bytes) from FROM (NULL: 192.0.2.1),
+ * over TCP when TCP is set.  The reply, if any, is copied to OUT (at most
+ * CAP bytes) and its length returned (0: none); *FORWARDED is 1 when the
+ * query was to go upstream: it then waits for rg_frontend_fuzz_reply().
+ */
+size_t rg_frontend_fuzz_query(struct rg_frontend *fe, const uint8_t *pkt,
+    size_t len, const struct sockaddr *from, int tcp, uint8_t *out,
+    size_t cap, int *forwarded);
+
+/**
+ * Judge the upstream reply PKT (LEN bytes; NULL: no upstream answered)
+ * to the query waiting, as the forwarder would hand it over (FAILED as
+ * for rg_fwd_done_cb).  The reply to the client is copied to OUT (at most
+ * CAP bytes) and its length returned; 0 when none is sent or no query
+ * waits.
+ */
+size_t rg_frontend_fuzz_reply(struct rg_frontend *fe, const uint8_t *pkt,
+    size_t len, int failed, uint8_t *out, size_t cap);
 
 #endif

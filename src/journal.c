@@ -39,6 +39,8 @@ struct rg_journal {
 	off_t bytes;
 	size_t count;
 	size_t write_errors;
+	rg_journal_cb *cb;
+	void *cb_arg;
 };
 
 void
@@ -255,7 +257,16 @@ rg_journal_add(struct rg_journal *j, enum rg_event_type type, int warn,
 	journal_write(j, ev);
 	ring_push(j, ev);
 	j->count++;
+	if (j->cb != NULL)
+		j->cb(j->cb_arg, ev);
 	return ev;
+}
+
+void
+rg_journal_subscribe(struct rg_journal *j, rg_journal_cb *cb, void *arg)
+{
+	j->cb = cb;
+	j->cb_arg = arg;
 }
 
 json_t *

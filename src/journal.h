@@ -29,7 +29,12 @@
 	X(FEED_REJECTED, "feed-rejected")				\
 	X(BACKEND_APPLIED, "backend-applied")				\
 	X(BACKEND_FAILED, "backend-failed")				\
-	X(BACKEND_RECOVERED, "backend-recovered")
+	X(BACKEND_RECOVERED, "backend-recovered")			\
+	X(FEED_HELD,	"feed-held")					\
+	X(PUSH,		"push")						\
+	X(REPORTER_FAILED, "reporter-failed")				\
+	X(REPORTER_RECOVERED, "reporter-recovered")			\
+	X(REPORTS_DROPPED, "reports-dropped")
 
 enum rg_event_type {
 #define X(n, s) RG_EVENT_##n,
@@ -56,6 +61,13 @@ void rg_journal_close(struct rg_journal *j);
 const json_t *rg_journal_add(struct rg_journal *j, enum rg_event_type type,
     int warn, const char *subject, const char *old, const char *new_,
     const char *reason, json_t *evidence);
+
+/** Called with every event recorded, after it is written. */
+typedef void rg_journal_cb(void *arg, const json_t *event);
+
+/** Call CB(ARG, event) for every event from now on (one subscriber). */
+void rg_journal_subscribe(struct rg_journal *j, rg_journal_cb *cb,
+    void *arg);
 
 /** The last LIMIT events (0 = all in memory), oldest first; new reference. */
 json_t *rg_journal_list(struct rg_journal *j, size_t limit);

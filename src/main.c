@@ -11,6 +11,7 @@
  * after every decision this loop publishes the route they forward along,
  * and their failed attempts come back here to bring probes forward.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <stddef.h>
@@ -37,6 +38,7 @@
 #include "http.h"
 #include "health.h"
 #include "journal.h"
+#include "report.h"
 #include "log.h"
 #include "status.h"
 #include "transport.h"
@@ -62,12 +64,16 @@ struct agent {
 	struct rg_backend *backend;	/* sidecar, or the built-in one */
 	struct rg_http *http;		/* http.listen, or NULL */
 	uv_timer_t http_timer;
+	struct rg_report *report;	/* reporters, spool */
+	uv_timer_t sight_timer;		/* sightings, every report interval */
+	uint64_t sight_start_wall_ms;
 	const char *conf_path;
 	int in_tick;
 	int stopping;
 };
 
 static void agent_tick(struct agent *a);
+static void sight_timer_set(struct agent *a);
 
 static void
 timer_cb(uv_timer_t *t)
@@ -371,6 +377,10 @@ agent_reload(struct agent *a, const char *who)
 	if (rg_backend_configure(a->backend, h->conf, reason,
 	    sizeof(reason)) < 0)
 		json_array_append_new(warnings, json_string(reason));
+	if (rg_report_configure(a->report, h->conf, reason,
+	    sizeof(reason)) < 0)
+		json_array_append_new(warnings, json_string(reason));
+	sight_timer_set(a);
 	snprintf(reason, sizeof(reason), "configuration reloaded from %s",
 	    a->conf_path);
 	rg_journal_add(a->journal, RG_EVENT_RELOAD, 0, NULL, NULL, NULL,
@@ -496,6 +506,30 @@ cmd_check(struct agent *a, json_t *req)
 
 	if (name == NULL)
 		return rg_control_error("\"name\" missing");
+	/* An address: would an answer holding it be blocked? */
+	if (strchr(name, ':') != NULL || (strspn(name, "0123456789.") ==
+	    strlen(name) && strchr(name, '.') != NULL)) {
+		uint8_t addr[16];
+		int fam = strchr(name, ':') != NULL ? AF_INET6 : AF_INET;
+
+		if (inet_pton(fam, name, addr) != 1)
+			return rg_control_error("\"%.300s\" is not a valid "
+			    "address", name);
+		hit = bl != NULL ? rg_bl_lookup_ip(bl, fam, addr, &m) : 0;
+		if (hit == 1)
+			res = json_pack("{s:s, s:b, s:s, s:s, s:s, s:s?, "
+			    "s:s?, s:s?}", "address", name, "blocked",
+			    m.action != RG_ACTION_LOG_ONLY &&
+			    m.action != RG_ACTION_PASSTHRU,
+			    "action", rg_action_str[m.action], "rule", m.rule,
+			    "feed", m.feed, "indicator", m.indicator,
+			    "tlp", m.tlp, "local", m.local);
+		else
+			res = json_pack("{s:s, s:b, s:s}", "address", name,
+			    "blocked", 0, "message", "no response-IP rule "
+			    "matches");
+		return rg_control_ok(res);
+	}
 	if (ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
 		return rg_control_error("\"%.300s\" is not a valid domain name",
 		    name);
@@ -515,11 +549,13 @@ cmd_check(struct agent *a, json_t *req)
 		}
 	hit = bl != NULL ? rg_bl_lookup_str(bl, fq, &m) : 0;
 	if (hit == 1)
-		res = json_pack("{s:s, s:b, s:s, s:s, s:b, s:s, s:s?}",
-		    "name", fq, "blocked", m.action != RG_ACTION_LOG_ONLY,
+		res = json_pack("{s:s, s:b, s:s, s:s, s:b, s:s, s:s?, s:s?, "
+		    "s:s?}", "name", fq, "blocked",
+		    m.action != RG_ACTION_LOG_ONLY &&
+		    m.action != RG_ACTION_PASSTHRU,
 		    "action", rg_action_str[m.action], "rule", m.rule,
 		    "wildcard", m.wildcard, "feed", m.feed,
-		    "indicator", m.indicator);
+		    "indicator", m.indicator, "tlp", m.tlp, "local", m.local);
 	else
 		res = json_pack("{s:s, s:b, s:s}", "name", fq, "blocked", 0,
 		    "message", c->n_feeds == 0 ? "no feeds configured" :
@@ -557,6 +593,7 @@ status_parts(struct agent *a, struct rg_status_parts *p)
 	p->blocklist = rg_bl_current(a->bl_domain);
 	p->blocklist_hits = rg_frontend_hits(a->fe);
 	p->backend = a->backend;
+	p->report = a->report;
 }
 
 /* The status document, as "status" and the HTTP listener serve it. */
@@ -618,6 +655,91 @@ control_cb(void *arg, const char *cmd, json_t *req)
 	return rg_control_error("unknown command \"%s\"", cmd);
 }
 
+/* A hub pushed a feed (on an HTTP thread): the feeds part checks it and
+ * hands it to the loop. */
+static unsigned
+http_push_cb(void *arg, const char *feed, const char *body, size_t len,
+    const char *sig, size_t sig_len, char *msg, size_t msg_len)
+{
+	struct agent *a = arg;
+
+	return rg_feeds_push(a->feeds, feed, body, len, sig, sig_len, msg,
+	    msg_len);
+}
+
+/*
+ * Sightings of the interval just ended: the guard's hits of each rule,
+ * and for rules from STIX indicators a STIX 2.1 sighting of each.
+ */
+static void
+sight_timer_cb(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	const struct rg_conf *c = a->health->conf;
+	uint64_t now = rg_clock_wall_ms();
+	char start[40], end[40], id[37];
+	json_t *s, *hits, *stix, *h;
+	const char *ind;
+	size_t i;
+	int clients = 0;
+
+	for (i = 0; i < c->n_reports; i++)
+		clients |= c->reports[i].sightings &&
+		    c->reports[i].client_addresses;
+	if (a->fe == NULL || (s = rg_frontend_sightings(a->fe, clients)) ==
+	    NULL)
+		return;
+	rg_time_format(a->sight_start_wall_ms, start, sizeof(start));
+	rg_time_format(now, end, sizeof(end));
+	a->sight_start_wall_ms = now;
+	hits = json_object_get(s, "hits");
+	if (json_array_size(hits) == 0) {
+		json_decref(s);
+		return;
+	}
+	stix = json_array();
+	json_array_foreach(hits, i, h) {
+		ind = json_string_value(json_object_get(h, "indicator"));
+		if (ind == NULL || strncmp(ind, "indicator--", 11) != 0)
+			continue;
+		rg_uuid_v4(id);
+		json_array_append_new(stix, json_pack("{s:s, s:s, s:s+, s:s, "
+		    "s:s, s:s, s:O, s:s, s:s}", "type", "sighting",
+		    "spec_version", "2.1", "id", "sighting--", id,
+		    "created", end, "modified", end, "sighting_of_ref", ind,
+		    "count", json_object_get(h, "count"),
+		    "first_seen", start, "last_seen", end));
+	}
+	json_object_set_new(s, "interval", json_pack("{s:s, s:s}", "start",
+	    start, "end", end));
+	json_object_set_new(s, "stix", stix);
+	rg_report_sightings(a->report, s);
+}
+
+/* Sightings every shortest interval of the reporters that want them. */
+static void
+sight_timer_set(struct agent *a)
+{
+	const struct rg_conf *c = a->health->conf;
+	uint64_t every = 0;
+	size_t i;
+
+	for (i = 0; i < c->n_reports; i++)
+		if (c->reports[i].sightings && (every == 0 ||
+		    c->reports[i].interval_s * 1000ULL < every))
+			every = c->reports[i].interval_s * 1000ULL;
+	uv_timer_stop(&a->sight_timer);
+	if (every > 0 && a->fe != NULL)
+		uv_timer_start(&a->sight_timer, sight_timer_cb, every, every);
+}
+
+/* The status document the reporters send. */
+static json_t *
+report_status_cb(void *arg)
+{
+	return status_doc(arg);
+}
+
 static void
 close_walk_cb(uv_handle_t *hd, void *arg)
 {
@@ -636,15 +758,20 @@ agent_stop(struct agent *a, const char *why)
 	a->stopping = 1;
 	rg_control_close(a->control);
 	a->control = NULL;
-	/* Workers first: they read the blocklist the feeds publish. */
+	/* Workers first: they read the blocklist the feeds publish; and
+	 * the HTTP threads, which hand pushes to the feeds. */
+	uv_timer_stop(&a->sight_timer);
 	rg_frontend_stop(a->fe);
+	rg_http_stop(a->http);
+	a->http = NULL;
 	rg_feeds_free(a->feeds);
 	a->feeds = NULL;
 	/* The backend closes its own timer: before the walk below. */
 	rg_backend_free(a->backend);
 	a->backend = NULL;
-	rg_http_stop(a->http);
-	a->http = NULL;
+	/* After the stop event: it is spooled and goes out next time. */
+	rg_report_free(a->report);
+	a->report = NULL;
 	uv_timer_stop(&a->timer);
 	uv_signal_stop(&a->sig_hup);
 	uv_signal_stop(&a->sig_term);
@@ -834,16 +961,46 @@ main(int argc, char *argv[])
 		rg_log_warnx("out of memory");
 		return 1;
 	}
+	if (conf->n_notify_listen > 0 && rg_feeds_listen_notify(a.feeds,
+	    conf->notify_listen, conf->n_notify_listen, err,
+	    sizeof(err)) < 0) {
+		rg_log_warnx("feeds: %s", err);
+		return 1;
+	}
 	rg_feeds_configure(a.feeds, a.health->conf);
 	rg_feeds_on_publish(a.feeds, feeds_published_cb, &a);
+	if ((a.report = rg_report_new(a.loop, a.journal, report_status_cb,
+	    &a)) == NULL) {
+		rg_log_warnx("out of memory");
+		return 1;
+	}
+	if (rg_report_configure(a.report, a.health->conf, err,
+	    sizeof(err)) < 0) {
+		rg_log_warnx("report: %s; not started", err);
+		return 1;
+	}
+	uv_timer_init(a.loop, &a.sight_timer);
+	a.sight_timer.data = &a;
+	a.sight_start_wall_ms = rg_clock_wall_ms();
 	if ((a.backend = rg_backend_new(a.loop, a.journal, a.health->conf,
 	    err, sizeof(err))) == NULL) {
 		rg_log_warnx("backend: %s; not started", err);
 		return 1;
 	}
 	if (conf->n_http_listen > 0) {
-		if ((a.http = rg_http_start(conf->http_listen,
-		    conf->n_http_listen, err, sizeof(err))) == NULL) {
+		struct rg_http_opts ho;
+
+		memset(&ho, 0, sizeof(ho));
+		ho.listen = conf->http_listen;
+		ho.n_listen = conf->n_http_listen;
+		ho.tls_cert_file = conf->http_tls_cert_file;
+		ho.tls_key_file = conf->http_tls_key_file;
+		ho.push_token_file = conf->push_token_file;
+		ho.push_client_ca_file = conf->push_client_ca_file;
+		ho.push_cb = http_push_cb;
+		ho.push_arg = &a;
+		if ((a.http = rg_http_start_opts(&ho, err,
+		    sizeof(err))) == NULL) {
 			rg_log_warnx("http: %s; not started", err);
 			return 1;
 		}
@@ -865,6 +1022,7 @@ main(int argc, char *argv[])
 		    a.health->conf->n_listen == 1 ? "" : "es", workers,
 		    workers == 1 ? "" : "s");
 	}
+	sight_timer_set(&a);
 
 	uv_timer_init(a.loop, &a.timer);
 	a.timer.data = &a;

@@ -180,6 +180,52 @@ render_feeds(struct out *o, const json_t *feeds)
 	}
 }
 
+/* Each reporter's queue: what waits, what went, what the limit dropped. */
+static void
+render_reporters(struct out *o, const json_t *reps)
+{
+	static const char *const kinds[] = { "event", "status", "sighting" };
+	const json_t *r, *d;
+	size_t i, k;
+
+	if (json_array_size(reps) == 0)
+		return;
+	family(o, "resguard_report_queued", "gauge",
+	    "Reports in the reporter's spool, waiting for delivery.");
+	json_array_foreach(reps, i, r) {
+		out_printf(o, "resguard_report_queued{reporter=\"");
+		out_label(o, jstr(r, "name"));
+		out_printf(o, "\"} %.17g\n", jnum(r, "queued"));
+	}
+	family(o, "resguard_report_delivered_total", "counter",
+	    "Reports the receiver acknowledged since start.");
+	json_array_foreach(reps, i, r) {
+		out_printf(o, "resguard_report_delivered_total{reporter=\"");
+		out_label(o, jstr(r, "name"));
+		out_printf(o, "\"} %.17g\n", jnum(r, "delivered"));
+	}
+	family(o, "resguard_report_dropped_total", "counter",
+	    "Reports dropped by the spool limit, by kind.");
+	json_array_foreach(reps, i, r) {
+		d = json_object_get(r, "dropped");
+		for (k = 0; k < 3; k++) {
+			out_printf(o, "resguard_report_dropped_total{"
+			    "reporter=\"");
+			out_label(o, jstr(r, "name"));
+			out_printf(o, "\",kind=\"%s\"} %.17g\n", kinds[k],
+			    jnum(d, kinds[k]));
+		}
+	}
+	family(o, "resguard_report_failing", "gauge",
+	    "1 when the reporter's last delivery attempt failed.");
+	json_array_foreach(reps, i, r) {
+		out_printf(o, "resguard_report_failing{reporter=\"");
+		out_label(o, jstr(r, "name"));
+		out_printf(o, "\"} %d\n",
+		    json_is_string(json_object_get(r, "last_error")));
+	}
+}
+
 /* "guard" holds counters: plain integers, or objects of integers keyed
  * by a label value (e.g. blocked per action). */
 static void
@@ -268,6 +314,7 @@ rg_metrics_render(const json_t *status)
 	out_printf(&o, "resguard_blocklist_hits_total %.17g\n",
 	    jnum(bl, "hits"));
 	render_feeds(&o, json_object_get(status, "feeds"));
+	render_reporters(&o, json_object_get(status, "reporters"));
 	if (json_is_object(guard))
 		render_guard(&o, guard);
 	if (o.failed) {

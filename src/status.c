@@ -14,6 +14,7 @@
 #include "blocklist.h"
 #include "feeds.h"
 #include "journal.h"
+#include "report.h"
 #include "status.h"
 
 json_t *
@@ -122,6 +123,9 @@ rg_status_verdict(const struct rg_failover *f,
 	if (parts != NULL && parts->feeds != NULL &&
 	    rg_feeds_warning(parts->feeds, summary, len))
 		return 1;
+	if (parts != NULL && parts->report != NULL &&
+	    rg_report_warning(parts->report, summary, len))
+		return 1;
 	if (rg_journal_write_errors(f->journal) > 0) {
 		snprintf(summary, len, "the event journal cannot be written "
 		    "(%zu failed writes)", rg_journal_write_errors(f->journal));
@@ -155,7 +159,7 @@ rg_status_json(const struct rg_failover *f,
 	    "ready", f->mode != RG_MODE_NORMAL && f->primary_ok_since_ms != 0);
 	code = rg_status_verdict(f, parts, summary, sizeof(summary));
 	doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:o, s:o, "
-	    "s:o, s:{s:I, s:I, s:I}, s:[], s:{s:i, s:s}}",
+	    "s:o, s:{s:I, s:I, s:I, s:I}, s:o, s:{s:i, s:s}}",
 	    "version", PACKAGE_VERSION,
 	    "agent_id", c->agent_id,
 	    "mode", rg_mode_str[f->mode],
@@ -172,8 +176,11 @@ rg_status_json(const struct rg_failover *f,
 	    rg_bl_entries(parts->blocklist) : 0),
 	    "bytes", (json_int_t)(parts && parts->blocklist ?
 	    rg_bl_bytes(parts->blocklist) : 0),
+	    "ip_entries", (json_int_t)(parts && parts->blocklist ?
+	    rg_bl_ip_entries(parts->blocklist) : 0),
 	    "hits", (json_int_t)(parts ? parts->blocklist_hits : 0),
-	    "reporters",
+	    "reporters", parts && parts->report ?
+	    rg_report_json(parts->report) : json_array(),
 	    "health", "code", code, "summary", summary);
 	if (doc != NULL && parts != NULL && parts->backend != NULL)
 		json_object_set_new(doc, "backend",

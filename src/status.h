@@ -4,7 +4,7 @@
  *
  * The verdict follows the monitoring-plugin convention: 0 all well;
  * 1 warning (failover active or pinned, an upstream not up, a feed failing
- * or unavailable, the journal not writable); 2 critical (the active pool has no upstream up: nothing can
+ * or unavailable, a reporter's backlog growing, the journal not writable); 2 critical (the active pool has no upstream up: nothing can
  * serve); 3 is left to the client (daemon unreachable).
  */
 #ifndef RG_STATUS_H
@@ -18,6 +18,7 @@
 struct rg_feeds;
 struct rg_blocklist;
 struct rg_backend;
+struct rg_report;
 
 /** The other parts the status covers besides failover (any may be NULL). */
 struct rg_status_parts {
@@ -25,6 +26,7 @@ struct rg_status_parts {
 	const struct rg_backend *backend;
 	const struct rg_blocklist *blocklist;
 	uint64_t blocklist_hits;
+	const struct rg_report *report;
 };
 
 /** The whole status document (DESIGN.md), with "health": {code, summary}. */

@@ -15,7 +15,8 @@ set -euo pipefail
 
 readonly PACKAGES="build-essential autoconf automake libtool pkg-config
 libldns-dev libuv1-dev libunbound-dev libssl-dev libconfig-dev libjansson-dev
-libcmocka-dev libevent-dev libmicrohttpd-dev unbound nsd dnsutils
+libcmocka-dev libevent-dev libmicrohttpd-dev libcurl4-openssl-dev
+libgnutls28-dev unbound nsd knot python3 dnsutils
 knot-dnsutils ldnsutils openssl prometheus dnsperf dnsdist curl
 ca-certificates"
 

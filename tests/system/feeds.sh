@@ -2,8 +2,9 @@
 # feeds.sh -- domains feeds from files into the live blocklist, as
 # "resguardctl check" and "feeds" see it: exact and wildcard rules, hosts
 # lines, the allowlist, a bad new version rejected while the old rules
-# stay, a changed file picked up, a feed removed by a reload, a format this
-# version does not read.  The lab's primary Unbound is the upstream.
+# stay, a changed file picked up, a feed removed by a reload, a STIX 2.1
+# bundle with its indicator ids and TLP markings, a source that is gone.
+# The lab's primary Unbound is the upstream.
 
 # transport.sh uses the first hundred ports from RG_TEST_PORT_BASE.
 RG_TEST_PORT_BASE=$(( ${RG_TEST_PORT_BASE:-16300} + 1100 ))
@@ -34,9 +35,25 @@ ads.example
 not a name at all!
 EOF
 printf 'second.example\nads.example\n' > "$T/second.txt"
+cat > "$T/bundle.json" <<'EOF'
+{ "type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+  "objects": [
+    { "type": "indicator", "spec_version": "2.1",
+      "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+      "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+      "valid_from": "2026-01-01T00:00:00Z", "pattern_type": "stix",
+      "pattern": "[domain-name:value = 'stix-bad.example']",
+      "object_marking_refs": [ "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82" ] },
+    { "type": "indicator", "spec_version": "2.1",
+      "id": "indicator--0b2c6d4e-1a43-4a5e-9d8c-7b2f3e1c0a11",
+      "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+      "valid_from": "2026-01-01T00:00:00Z", "pattern_type": "stix",
+      "pattern": "[domain-name:value MATCHES '^evil']" } ] }
+EOF
 write_conf "{ name = \"hub\"; format = \"domains\"; source = \"file://$T/hub.txt\"; refresh-s = 10; },
     { name = \"second\"; format = \"domains\"; source = \"file://$T/second.txt\"; },
-    { name = \"taxii\"; format = \"stix2\"; source = \"https://hub.invalid/feed\"; }"
+    { name = \"stix\"; format = \"stix2\"; source = \"file://$T/bundle.json\"; default-lifetime-s = 0; },
+    { name = \"gone\"; format = \"stix2\"; source = \"file://$T/no-such-bundle.json\"; }"
 expect_exit 0 "configuration with feeds is valid" -- "$RESGUARDD" -t -c "$CONF"
 daemon_start "$CONF"
 wait_until 10 "feeds loaded" -- sh -c \
@@ -66,13 +83,18 @@ printf '%s\n' "$(ctl check ads.example)" | grep -q "hub" &&
 expect_exit 1 "check of an invalid name" -- ctl check "bad..name"
 out=$(ctl --json feeds)
 expect_match '"skipped_lines": 1' "the bad line is counted" "$out"
-expect_match '"state": "unavailable"' "stix2 over https is unavailable in this version" "$out"
+expect_match '"unsupported": 1' "the MATCHES indicator is counted as unsupported" "$out"
+out=$(check_json stix-bad.example)
+expect_match '"blocked": true' "STIX indicator blocks" "$out"
+expect_match '"indicator": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"' \
+    "check names the STIX indicator" "$out"
+expect_match '"tlp": "amber"' "check gives the TLP marking" "$out"
 out=$(ctl --json status)
-expect_match '"entries": 5' "status: blocklist entries (a name in two feeds counts once)" "$out"
+expect_match '"entries": 6' "status: blocklist entries (a name in two feeds counts once)" "$out"
 wait_until 10 "primary up" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock status | grep -q 'lab-primary.* up '"
-expect_exit 1 "status warns about the unavailable feed" -- ctl status
-expect_match 'feed "taxii" is unavailable' "status names the feed" "$(ctl status)"
+expect_exit 1 "status warns about the feed whose source is gone" -- ctl status
+expect_match 'feed "gone" is failing' "status names the feed" "$(ctl status)"
 
 # A bad new version is rejected; the old rules stay.
 printf 'this is not\na list of names !!\n' > "$T/hub.txt"
@@ -94,7 +116,7 @@ expect_match '"feed": "second"' "ads.example now only from the second feed" \
 # Good versions are kept in the state directory: a restart with the source
 # gone still starts with its rules.
 daemon_stop && ok "stopped" || not_ok "stop failed"
-[ -s "$T/state/feeds/hub.domains" ] && ok "kept copy written" || not_ok "no kept copy"
+[ -s "$T/state/feeds/hub.data" ] && ok "kept copy written" || not_ok "no kept copy"
 mv "$T/hub.txt" "$T/hub.txt.away"
 daemon_start "$CONF"
 wait_until 10 "restart: hub rules from the kept copy" -- sh -c \
@@ -118,6 +140,57 @@ expect_exit 0 "reload without the hub feed" -- ctl reload
 wait_until 10 "hub rules gone" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock --json check fresh.example | grep -q '\"blocked\": false'"
 expect_match '"entries": 2' "status: the blocklist shrank" "$(ctl --json status)"
-wait_until 10 "status all well without the unavailable feed" -- ctl status
+wait_until 10 "status all well without the failing feed" -- ctl status
+
+# A hub pushes an RPZ zone to the push endpoint; it is checked and applied
+# like a fetched one.  Port: the lab's ports are base+1..+9.
+daemon_stop && ok "stopped for the push test" || not_ok "stop failed"
+HTTP_PORT=$((RG_TEST_PORT_BASE + 20))
+echo "push-token-0123456789abcdef" > "$T/push.token"
+write_conf "{ name = \"pushed\"; format = \"rpz\"; source = \"push\"; zone = \"push.rpz\"; }"
+printf 'http: { listen = [ "127.0.0.1@%s" ]; push-token-file = "%s"; };\n' \
+    "$HTTP_PORT" "$T/push.token" >> "$CONF"
+# A reporter whose receiver is not there: reports wait in the spool.
+printf 'report = ( { name = "hub"; type = "http"; url = "http://127.0.0.1:%s/report"; timeout-ms = 500; } );\n' \
+    "$((RG_TEST_PORT_BASE + 21))" >> "$CONF"
+daemon_start "$CONF"
+push() {
+	curl -s -o "$T/push.reply" -w '%{http_code}' -H "Authorization: Bearer $1" \
+	    --data-binary @"$2" "http://127.0.0.1:$HTTP_PORT/push/feeds/$3"
+}
+cat > "$T/zone.rpz" <<'EOF'
+$TTL 300
+@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 300
+  NS localhost.
+pushed-bad.example CNAME .
+*.pushed-bad.example CNAME .
+ok.pushed-bad.example CNAME rpz-passthru.
+EOF
+expect_match '^401$' "push with a wrong token refused" "$(push wrong-token-0123456789 "$T/zone.rpz" pushed)"
+expect_match '^404$' "push to an unknown feed" "$(push push-token-0123456789abcdef "$T/zone.rpz" nosuch)"
+expect_match '^202$' "push accepted" "$(push push-token-0123456789abcdef "$T/zone.rpz" pushed)"
+wait_until 10 "pushed zone applied" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check a.pushed-bad.example | grep -q '\"blocked\": true'"
+out=$(check_json ok.pushed-bad.example)
+expect_match '"action": "passthru"' "RPZ passthru under a blocked wildcard" "$out"
+expect_match '"blocked": false' "a passthru rule does not block" "$out"
+printf 'not a zone at all\n' > "$T/bad.rpz"
+expect_match '^202$' "a bad zone is accepted for checking" "$(push push-token-0123456789abcdef "$T/bad.rpz" pushed)"
+wait_until 10 "bad push rejected" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json feeds | grep -q '\"state\": \"failing\"'"
+expect_match '"blocked": true' "rules of the last good push stay" \
+    "$(check_json pushed-bad.example)"
+wait_until 15 "reports queue up for the missing receiver" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json status | grep -q '\"queued\": [1-9]'"
+# The pushed feed is failing too; once it is good again the backlog alone
+# makes status warn.
+expect_match '^202$' "a good zone pushed again" "$(push push-token-0123456789abcdef "$T/zone.rpz" pushed)"
+wait_until 10 "the reporter's backlog makes status warn" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock status | grep -q 'reporter \"hub\": [0-9]* queued'"
+expect_exit 1 "status exits 1 with a reporter backlog" -- ctl status
+out=$(ctl --json status)
+expect_match '"last_error": "[^"]' "the reporter's last error is shown" "$out"
+[ -n "$(ls "$T/state/spool/hub" 2>/dev/null)" ] && ok "reports wait in the spool" ||
+    not_ok "spool of reporter hub is empty"
 
 finish

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -387,6 +388,108 @@ test_match_fields(void **state)
 	rg_bl_free(bl);
 }
 
+/* Markings, local data and response-IP rules. */
+static int
+count_ip_cb(void *arg, const struct rg_bl_rule *r)
+{
+	if (r->prefix != NULL) {
+		assert_null(r->name);
+		(*(int *)arg)++;
+	}
+	return 0;
+}
+
+static void
+test_meta_ip(void **state)
+{
+	struct rg_bl_builder *b;
+	struct rg_blocklist *bl;
+	struct rg_bl_match m;
+	struct rg_bl_meta meta = { "indicator--1", "amber", NULL };
+	struct rg_bl_meta local = { "walled", NULL, "A 192.0.2.7\nA 192.0.2.8" };
+	uint8_t a4[4] = { 192, 0, 2, 77 }, a6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	int f0, f1, found;
+
+	(void)state;
+	assert_non_null(b = rg_bl_builder_new());
+	f0 = rg_bl_builder_feed(b, "hub");
+	f1 = rg_bl_builder_feed(b, "list");
+	assert_int_equal(rg_bl_builder_add_meta(b, "bad.example",
+	    RG_ACTION_NXDOMAIN, f0, &meta), 0);
+	/* The same indicator without a marking is another record. */
+	assert_int_equal(rg_bl_builder_add(b, "plain.example",
+	    RG_ACTION_NXDOMAIN, f0, "indicator--1"), 0);
+	assert_int_equal(rg_bl_builder_add_meta(b, "garden.example",
+	    RG_ACTION_LOCAL, f0, &local), 0);
+	/* Local data is required for the local action. */
+	assert_int_equal(rg_bl_builder_add_meta(b, "x.example",
+	    RG_ACTION_LOCAL, f0, &meta), -EINVAL);
+	assert_int_equal(rg_bl_builder_add(b, "ok.bad.example",
+	    RG_ACTION_PASSTHRU, f0, NULL), 0);
+	assert_int_equal(rg_bl_builder_add_ip(b, "192.0.2.0/24",
+	    RG_ACTION_NXDOMAIN, f1, &meta), 0);
+	assert_int_equal(rg_bl_builder_add_ip(b, "192.0.2.77",
+	    RG_ACTION_DROP, f1, NULL), 0);
+	assert_int_equal(rg_bl_builder_add_ip(b, "192.0.0.0/16",
+	    RG_ACTION_NODATA, f0, NULL), 0);
+	assert_int_equal(rg_bl_builder_add_ip(b, "2001:db8::/32",
+	    RG_ACTION_REFUSED, f1, NULL), 0);
+	assert_int_equal(rg_bl_builder_add_ip(b, "2001:db8::/129",
+	    RG_ACTION_REFUSED, f1, NULL), -EINVAL);
+	assert_int_equal(rg_bl_builder_add_ip(b, "192.0.2.300",
+	    RG_ACTION_REFUSED, f1, NULL), -EINVAL);
+	assert_non_null(bl = rg_bl_build(b));
+	assert_int_equal(rg_bl_ip_entries(bl), 4);
+	assert_int_equal(rg_bl_entries(bl), 8);
+
+	assert_int_equal(rg_bl_lookup_str(bl, "bad.example", &m), 1);
+	assert_string_equal(m.indicator, "indicator--1");
+	assert_string_equal(m.tlp, "amber");
+	assert_null(m.local);
+	assert_int_equal(rg_bl_lookup_str(bl, "plain.example", &m), 1);
+	assert_string_equal(m.indicator, "indicator--1");
+	assert_null(m.tlp);
+	assert_int_equal(rg_bl_lookup_str(bl, "garden.example", &m), 1);
+	assert_int_equal(m.action, RG_ACTION_LOCAL);
+	assert_string_equal(m.local, "A 192.0.2.7\nA 192.0.2.8");
+	assert_int_equal(rg_bl_lookup_str(bl, "ok.bad.example", &m), 1);
+	assert_int_equal(m.action, RG_ACTION_PASSTHRU);
+
+	/* The earliest feed wins over a longer prefix. */
+	assert_int_equal(rg_bl_lookup_ip(bl, AF_INET, a4, &m), 1);
+	assert_int_equal(m.action, RG_ACTION_NODATA);
+	assert_string_equal(m.rule, "192.0.0.0/16");
+	assert_string_equal(m.feed, "hub");
+	a4[2] = 3;
+	assert_int_equal(rg_bl_lookup_ip(bl, AF_INET, a4, &m), 1);
+	assert_string_equal(m.rule, "192.0.0.0/16");
+	a4[1] = 1;
+	assert_int_equal(rg_bl_lookup_ip(bl, AF_INET, a4, &m), 0);
+	assert_int_equal(rg_bl_lookup_ip(bl, AF_INET6, a6, &m), 1);
+	assert_string_equal(m.rule, "2001:db8::/32");
+	assert_int_equal(m.action, RG_ACTION_REFUSED);
+	a6[3] = 0xb9;
+	assert_int_equal(rg_bl_lookup_ip(bl, AF_INET6, a6, &m), 0);
+	found = 0;
+	assert_int_equal(rg_bl_foreach(bl, count_ip_cb, &found), 0);
+	assert_int_equal(found, 4);
+	rg_bl_free(bl);
+
+	/* Within one feed the longest prefix wins. */
+	assert_non_null(b = rg_bl_builder_new());
+	f0 = rg_bl_builder_feed(b, "hub");
+	assert_int_equal(rg_bl_builder_add_ip(b, "10.0.0.0/8",
+	    RG_ACTION_NODATA, f0, NULL), 0);
+	assert_int_equal(rg_bl_builder_add_ip(b, "10.1.0.0/16",
+	    RG_ACTION_DROP, f0, &meta), 0);
+	assert_non_null(bl = rg_bl_build(b));
+	a4[0] = 10; a4[1] = 1;
+	assert_int_equal(rg_bl_lookup_ip(bl, AF_INET, a4, &m), 1);
+	assert_int_equal(m.action, RG_ACTION_DROP);
+	assert_string_equal(m.tlp, "amber");
+	rg_bl_free(bl);
+}
+
 static void
 test_counts(void **state)
 {
@@ -404,7 +507,7 @@ test_counts(void **state)
 	for (i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "n%d.example", i);
 		assert_int_equal(rg_bl_builder_add(b, name,
-		    (enum rg_action)(i % RG_ACTION_COUNT), f[i % 300],
+		    (enum rg_action)(i % RG_ACTION_LOCAL), f[i % 300],
 		    i % 2 ? name : NULL), 0);
 	}
 	assert_int_equal(rg_bl_builder_count(b), 3000);
@@ -420,7 +523,7 @@ test_counts(void **state)
 		snprintf(name, sizeof(name), "n%d.example", i);
 		assert_int_equal(rg_bl_lookup_str(bl, name, &m), 1);
 		assert_string_equal(m.rule, name);
-		assert_int_equal(m.action, i % RG_ACTION_COUNT);
+		assert_int_equal(m.action, i % RG_ACTION_LOCAL);
 		snprintf(name, sizeof(name), "feed%d", i % 300);
 		assert_string_equal(m.feed, name);
 		if (i % 2)
@@ -886,6 +989,7 @@ main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_match_fields),
 		cmocka_unit_test(test_counts),
+		cmocka_unit_test(test_meta_ip),
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_domains_plain),

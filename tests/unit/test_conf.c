@@ -840,22 +840,57 @@ test_bad_feeds(void **state)
 	    ":4: error: feeds[0].format: unknown feed format \"csv\" (expected "
 	    "stix2, misp, rpz, domains or adblock)",
 	    ":4: error: feeds[0].source: \"ftp://hub.example/x\" is not a URL "
-	    "starting with file://, https://, http://, taxii+https:// or "
-	    "axfr://",
+	    "starting with file://, https://, http://, taxii+https://, "
+	    "taxii+http:// or axfr://",
 	    ":5: error: feeds[1].name: duplicate feed name \"a\" (first "
 	    "defined at line 4)",
 	    ":5: error: feeds[1].source: required setting is missing",
 	    ":6: error: feeds[2].format: required setting is missing",
 	    ":6: error: feeds[2].source: \"https://\" is not a URL starting "
-	    "with file://, https://, http://, taxii+https:// or axfr://",
-	    ":9: error: report[0].url: required for type \"http\"",
-	    ":10: error: report[1].url: \"ftp://m.example\" is not a URL "
-	    "starting with https:// or http://",
-	    ":10: error: report[1].ca-file: cannot read \"@D/none.pem\": No "
+	    "with file://, https://, http://, taxii+https://, taxii+http:// or "
+	    "axfr://",
+	    ":7: error: feeds[3].source: TAXII collections carry STIX 2.1; the "
+	    "format must be \"stix2\"",
+	    ":8: error: feeds[4].source: a zone transfer carries an RPZ zone; "
+	    "the format must be \"rpz\"",
+	    ":9: error: feeds[5].source: \"hub.example\" is not an IP address "
+	    "with an optional @port",
+	    ":9: error: feeds[5]: tsig-name and tsig-secret go together",
+	    ":10: error: feeds[6].min-confidence: used only with format "
+	    "\"stix2\"",
+	    ":10: error: feeds[6].tsig-secret: used only with axfr:// sources",
+	    ":11: error: feeds[7].ca-file: cannot read \"@D/none.pem\": No "
 	    "such file or directory",
-	    ":11: error: report[2].url: not used by type \"syslog\"",
-	    ":12: error: report[3].type: unknown report type \"email\" "
+	    ":11: error: feeds[7].signature: needs hub-key-file, the key it is "
+	    "checked with",
+	    ":11: error: feeds[7].ca-file: used only with https:// and TAXII "
+	    "sources",
+	    ":12: error: feeds[8].min-confidence: 101 is out of range 0..100",
+	    ":12: error: feeds[8].spki-pin: \"abc\" is not the base64 of a "
+	    "32-byte SHA-256 digest",
+	    ":12: error: feeds[8]: username and password-file go together",
+	    ":13: error: feeds[9].tsig-algorithm: unknown TSIG algorithm "
+	    "\"hmac-md4\" (expected hmac-md5, hmac-sha1, hmac-sha256 or "
+	    "hmac-sha512)",
+	    ":13: error: feeds[9].tsig-secret: not base64",
+	    ":13: error: feeds[9]: tsig-name and tsig-secret go together",
+	    ":16: error: report[0].url: required for type \"http\"",
+	    ":17: error: report[1].url: \"ftp://m.example\" is not a URL "
+	    "starting with https:// or http://",
+	    ":17: error: report[1].ca-file: cannot read \"@D/none.pem\": No "
+	    "such file or directory",
+	    ":17: error: report[1].room: required for type \"matrix\"",
+	    ":17: error: report[1].token-file: required for type \"matrix\" "
+	    "(the access token)",
+	    ":18: error: report[2].url: not used by type \"syslog\"",
+	    ":18: error: report[2].socket: \"udp:nowhere\" is not "
+	    "udp:ADDRESS[@PORT]",
+	    ":19: error: report[3].type: unknown report type \"email\" "
 	    "(expected http, syslog or matrix)",
+	    ":20: error: report[4].token-file: cannot read \"@D/none.token\": "
+	    "No such file or directory",
+	    ":20: error: report[4].room: \"general\" is not a room id "
+	    "(\"!opaque:server\")",
 	    NULL });
 }
 
@@ -913,6 +948,48 @@ test_good_https(void **state)
 }
 
 static void
+test_good_feeds(void **state)
+{
+	const struct rg_conf_feed *f;
+	const struct rg_conf_report *r;
+	struct rg_conf *conf;
+	char path[PATH_MAX];
+
+	conf = load_good(data_path("good-feeds.conf", path, sizeof(path)));
+	assert_int_equal(conf->n_notify_listen, 2);
+	assert_non_null(conf->push_token_file);
+	assert_int_equal(conf->n_feeds, 4);
+	f = &conf->feeds[0];
+	assert_true(f->subdomains);
+	assert_int_equal(f->min_confidence, 60);
+	assert_int_equal(f->default_lifetime_s, 86400);
+	assert_int_equal(f->timeout_ms, 5000);
+	assert_int_equal(f->max_bytes, 1048576);
+	assert_string_equal(f->action, "refused");
+	assert_non_null(f->hub_key_file);
+	assert_null(f->signature);
+	f = &conf->feeds[1];
+	assert_string_equal(f->username, "u");
+	assert_int_equal(f->timeout_ms, 30000);
+	assert_int_equal(f->default_lifetime_s, 90 * 86400);
+	f = &conf->feeds[2];
+	assert_string_equal(f->zone, "rpz.hub.");
+	assert_string_equal(f->tsig_name, "hub-key.");
+	assert_string_equal(f->tsig_algorithm, "hmac-sha256");
+	assert_string_equal(conf->feeds[3].source, "push");
+	assert_string_equal(conf->feeds[3].zone, "pushed.rpz.");
+	r = &conf->reports[0];
+	assert_int_equal(r->timeout_ms, 2000);
+	assert_int_equal(r->queue_limit_bytes, 1048576);
+	assert_false(r->sightings);
+	assert_true(r->client_addresses);
+	assert_string_equal(conf->reports[1].socket, "udp:127.0.0.1@5514");
+	assert_true(conf->reports[1].sightings);
+	assert_string_equal(conf->reports[2].room, "!abc:matrix.example");
+	rg_conf_free(conf);
+}
+
+static void
 test_bad_many(void **state)
 {
 	check_bad("bad-many.conf", (const char *const[]){
@@ -964,6 +1041,7 @@ main(void)
 		cmocka_unit_test(test_bad_include),
 		cmocka_unit_test(test_bad_include_dir),
 		cmocka_unit_test(test_good_https),
+		cmocka_unit_test(test_good_feeds),
 		cmocka_unit_test(test_bad_many),
 	};
 

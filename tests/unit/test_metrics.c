@@ -33,6 +33,9 @@ static const char *doc_text =
     "\"feeds\":[{\"name\":\"hub\",\"format\":\"domains\",\"state\":\"ok\","
     "\"entries\":1200,\"updated\":\"2026-11-30T10:00:00Z\"}],"
     "\"blocklist\":{\"entries\":1200,\"bytes\":40000,\"hits\":3},"
+    "\"reporters\":[{\"name\":\"hub\",\"type\":\"http\",\"queued\":4,"
+    "\"delivered\":17,\"dropped\":{\"event\":0,\"status\":2,"
+    "\"sighting\":1},\"last_error\":\"HTTP 500 from https://hub\"}],"
     "\"health\":{\"code\":1,\"summary\":\"failover active\"}}";
 
 static json_t *
@@ -75,6 +78,12 @@ test_metrics_lines(void **state)
 	assert_contains(m, "resguard_blocklist_hits_total 3\n");
 	assert_contains(m, "resguard_feed_rules{feed=\"hub\"} 1200\n");
 	assert_contains(m, "resguard_status_code 1\n");
+	assert_contains(m, "resguard_report_queued{reporter=\"hub\"} 4\n");
+	assert_contains(m, "resguard_report_delivered_total{reporter=\"hub\"} "
+	    "17\n");
+	assert_contains(m, "resguard_report_dropped_total{reporter=\"hub\","
+	    "kind=\"status\"} 2\n");
+	assert_contains(m, "resguard_report_failing{reporter=\"hub\"} 1\n");
 	/* No sample for an upstream without a latency yet. */
 	assert_null(strstr(m, "upstream=\"dns4eu\"} nan"));
 	free(m);

@@ -1,0 +1,1868 @@
+/*
+ * feed-stix2 -- the "stix2" feed format: indicators of a STIX 2.1 bundle,
+ * of a TAXII 2.1 envelope ({"more": ..., "objects": [...]}) or of a bare
+ * JSON array of STIX objects, turned into blocklist rules.
+ *
+ * Only indicators with a STIX pattern are used, and only the patterns
+ * that a resolver can act on without losing soundness: observations of
+ * domain-name, url, ipv4-addr and ipv6-addr values compared with "=" or
+ * IN, joined by OR (or by AND when one value satisfies every comparison).
+ * Anything else (NOT, MATCHES, ranges, other objects, qualifiers, AND or
+ * FOLLOWEDBY between observations, which need correlation) makes the
+ * whole indicator unsupported: an indicator is used whole or not at all.
+ * Of several versions of one indicator the latest "modified" wins;
+ * revoked, expired and not yet valid ones and those below the feed's
+ * minimum confidence give no rule.  A domain-name gives NAME (and
+ * "*.NAME" when the feed covers subdomains); a URL gives its host only;
+ * an address or a CIDR prefix gives an IP rule.  The TLP of a rule is the
+ * most restrictive of the indicator's TLP markings, TLP 1.0 or 2.0, by
+ * their well-known ids or by marking-definitions in the document.
+ */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "../plugin.h"
+
+/* A larger document is not a feed but a mistake (or an attack). */
+#define STIX_MAX_BYTES		(256 * 1024 * 1024)
+/* Nesting of parentheses in a pattern. */
+#define STIX_MAX_DEPTH		64
+/* Deeper nesting than any STIX document needs is refused before parsing,
+ * whatever the JSON library's own limit. */
+#define STIX_MAX_NESTING		100
+#define STIX_NAME_MAX		253
+#define STIX_PREFIX_MAX		(INET6_ADDRSTRLEN + 4)
+#define STIX_TLP2_EXT \
+	"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+
+/* ---- small helpers, shared in spirit with feed-misp ---- */
+
+/* TLP levels, least restrictive first: the highest of several wins. */
+enum tlp {
+	TLP_NONE = -1,
+	TLP_CLEAR,
+	TLP_GREEN,
+	TLP_AMBER,
+	TLP_AMBER_STRICT,
+	TLP_RED,
+	TLP_COUNT
+};
+
+static const char *const tlp_str[TLP_COUNT] = {
+	"clear", "green", "amber", "amber+strict", "red"
+};
+
+/* The marking-definitions every STIX producer may refer to by id alone. */
+static const struct {
+	const char *id;
+	enum tlp tlp;
+} tlp_known[] = {
+	/* TLP 2.0 (OASIS TLP 2.0 extension) */
+	{ "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", TLP_CLEAR },
+	{ "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", TLP_GREEN },
+	{ "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", TLP_AMBER },
+	{ "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+	    TLP_AMBER_STRICT },
+	{ "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", TLP_RED },
+	/* TLP 1.0 (STIX 2.1 section 7.2.1.4) */
+	{ "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", TLP_CLEAR },
+	{ "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", TLP_GREEN },
+	{ "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", TLP_AMBER },
+	{ "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", TLP_RED },
+};
+
+/* A TLP level name, 1.0 or 2.0, any case, "TLP:" prefix optional. */
+static enum tlp
+tlp_parse(const char *s)
+{
+	int i;
+
+	if (strncasecmp(s, "tlp:", 4) == 0)
+		s += 4;
+	if (strcasecmp(s, "white") == 0)
+		return TLP_CLEAR;
+	for (i = 0; i < TLP_COUNT; i++)
+		if (strcasecmp(s, tlp_str[i]) == 0)
+			return (enum tlp)i;
+	return TLP_NONE;
+}
+
+/* Replace what must not reach a log line or a JSON string: control
+ * bytes, and bytes above ASCII (a cut could leave half a character). */
+static void
+ascii_only(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+/* Whether JSON text S (N bytes) nests arrays and objects MAX deep at most. */
+static int
+nesting_ok(const char *s, size_t n, int max)
+{
+	size_t i;
+	int depth = 0, str = 0;
+
+	for (i = 0; i < n; i++) {
+		if (str) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				str = 0;
+			continue;
+		}
+		if (s[i] == '"')
+			str = 1;
+		else if (s[i] == '[' || s[i] == '{') {
+			if (++depth > max)
+				return 0;
+		} else if (s[i] == ']' || s[i] == '}')
+			depth--;
+	}
+	return 1;
+}
+
+static void
+say(char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg == NULL || len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+	ascii_only(msg);
+}
+
+/* Count an entry that could not be used in *COUNTER, and describe it if it
+ * is the first. */
+static void
+skip(struct rg_feed_stats *st, uint64_t *counter, const char *fmt, ...)
+{
+	va_list ap;
+
+	(*counter)++;
+	if (st->first_skip[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(st->first_skip, sizeof(st->first_skip), fmt, ap);
+	va_end(ap);
+	ascii_only(st->first_skip);
+}
+
+/*
+ * Domain name S (N bytes) lowercased into OUT (STIX_NAME_MAX + 1 bytes),
+ * without its final dot.  0, or -EINVAL with *WHY saying what is wrong.
+ * Hostname-like names only: letters, digits, "-" and "_"; the last label
+ * not all digits (that is an address).  Hubs send internationalized names
+ * in punycode; a name in UTF-8 is refused, not guessed at.
+ */
+static int
+name_norm(const char *s, size_t n, char *out, const char **why)
+{
+	size_t i, ll = 0;
+	int numeric = 1;
+	unsigned char c;
+
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	if (n == 0) {
+		*why = "empty name";
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80) {
+			*why = "not ASCII (an internationalized name must "
+			    "come in punycode, xn--)";
+			return -EINVAL;
+		}
+	if (n > STIX_NAME_MAX) {
+		*why = "name longer than 253 characters";
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c == '.') {
+			if (ll == 0)
+				goto empty;
+			ll = 0;
+			numeric = 1;
+			out[i] = '.';
+			continue;
+		}
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_')) {
+			*why = "a character not allowed in a name";
+			return -EINVAL;
+		}
+		if (c < '0' || c > '9')
+			numeric = 0;
+		if (++ll > 63) {
+			*why = "label longer than 63 characters";
+			return -EINVAL;
+		}
+		out[i] = (char)c;
+	}
+	if (ll == 0)
+		goto empty;
+	if (numeric) {
+		*why = "an address, not a name";
+		return -EINVAL;
+	}
+	out[n] = '\0';
+	return 0;
+empty:
+	*why = "empty label";
+	return -EINVAL;
+}
+
+/*
+ * Address or CIDR prefix S (N bytes) of family AF (AF_UNSPEC: either) in
+ * canonical form into OUT (STIX_PREFIX_MAX bytes), host bits cleared and
+ * "/32" or "/128" dropped.  *AFP gets the family.  0, or -EINVAL with *WHY.
+ */
+static int
+prefix_norm(const char *s, size_t n, int af, int *afp, char *out,
+    const char **why)
+{
+	char a[INET6_ADDRSTRLEN + 1];
+	unsigned char buf[16];
+	const char *slash;
+	size_t alen, i;
+	unsigned plen, max;
+	int fam;
+
+	slash = memchr(s, '/', n);
+	alen = slash != NULL ? (size_t)(slash - s) : n;
+	if (alen == 0 || alen >= sizeof(a))
+		goto bad;
+	memcpy(a, s, alen);
+	a[alen] = '\0';
+	if (af != AF_INET6 && inet_pton(AF_INET, a, buf) == 1) {
+		fam = AF_INET;
+		max = 32;
+	} else if (af != AF_INET && inet_pton(AF_INET6, a, buf) == 1) {
+		fam = AF_INET6;
+		max = 128;
+	} else
+		goto bad;
+	plen = max;
+	if (slash != NULL) {
+		if (n - alen < 2 || n - alen > 4) {
+			*why = "bad prefix length";
+			return -EINVAL;
+		}
+		plen = 0;
+		for (i = alen + 1; i < n; i++) {
+			if (s[i] < '0' || s[i] > '9') {
+				*why = "bad prefix length";
+				return -EINVAL;
+			}
+			plen = plen * 10 + (unsigned)(s[i] - '0');
+		}
+		if (plen > max) {
+			*why = "prefix length out of range";
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < max / 8; i++) {
+		if (i * 8 >= plen)
+			buf[i] = 0;
+		else if (i * 8 + 8 > plen)
+			buf[i] &= (unsigned char)(0xff << (8 - (plen - i * 8)));
+	}
+	if (inet_ntop(fam, buf, out, STIX_PREFIX_MAX) == NULL)
+		goto bad;
+	if (plen != max)
+		snprintf(out + strlen(out), STIX_PREFIX_MAX - strlen(out),
+		    "/%u", plen);
+	*afp = fam;
+	return 0;
+bad:
+	*why = af == AF_INET ? "not an IPv4 address" : af == AF_INET6 ?
+	    "not an IPv6 address" : "not an address";
+	return -EINVAL;
+}
+
+/*
+ * The host of URL S (N bytes) into *HOST and *HLEN, without userinfo,
+ * port or brackets; *BRACKETED for "[v6]".  A URL without a scheme is
+ * taken as "host[:port]/path"; one with a scheme but no "//" ("mailto:")
+ * has no host.  0, or -EINVAL with *WHY.
+ */
+static int
+url_host(const char *s, size_t n, const char **host, size_t *hlen,
+    int *bracketed, const char **why)
+{
+	const char *p = s, *end = s + n, *q, *d, *auth, *aend, *h, *he;
+
+	for (q = p; q < end && ((*q >= 'a' && *q <= 'z') ||
+	    (*q >= 'A' && *q <= 'Z') || (q > p && ((*q >= '0' && *q <= '9') ||
+	    *q == '+' || *q == '-' || *q == '.'))); q++)
+		;
+	if (q > p && end - q >= 3 && memcmp(q, "://", 3) == 0)
+		p = q + 3;
+	else if (end - p >= 2 && memcmp(p, "//", 2) == 0)
+		p += 2;
+	else if (q > p && q < end && *q == ':') {
+		/* "host:port" or "scheme:", told apart by the digits. */
+		for (d = q + 1; d < end && *d >= '0' && *d <= '9'; d++)
+			;
+		if (d == q + 1 || (d < end && *d != '/' && *d != '?' &&
+		    *d != '#')) {
+			*why = "no host (no \"//\" after the scheme)";
+			return -EINVAL;
+		}
+	}
+	auth = p;
+	for (aend = auth; aend < end && *aend != '/' && *aend != '?' &&
+	    *aend != '#' && *aend != '\\'; aend++)
+		;
+	h = auth;
+	for (q = auth; q < aend; q++)
+		if (*q == '@')
+			h = q + 1;
+	*bracketed = 0;
+	if (h < aend && *h == '[') {
+		if ((he = memchr(h, ']', (size_t)(aend - h))) == NULL) {
+			*why = "no \"]\" after an IPv6 address";
+			return -EINVAL;
+		}
+		*bracketed = 1;
+		*host = h + 1;
+		*hlen = (size_t)(he - h - 1);
+		q = he + 1;
+	} else {
+		for (he = h; he < aend && *he != ':'; he++)
+			;
+		*host = h;
+		*hlen = (size_t)(he - h);
+		q = he;
+	}
+	if (q < aend) {
+		if (*q != ':') {
+			*why = "text after the host";
+			return -EINVAL;
+		}
+		for (q++; q < aend; q++)
+			if (*q < '0' || *q > '9') {
+				*why = "bad port";
+				return -EINVAL;
+			}
+	}
+	if (*hlen == 0) {
+		*why = "no host";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Host H (N bytes) of a URL, BRACKETED or not, as a rule: an IP rule for
+ * an address, a QNAME rule for a name, its text into OUT (STIX_NAME_MAX +
+ * 1 bytes).  0 or -EINVAL with *WHY.
+ */
+static int
+host_rule(const char *h, size_t n, int bracketed,
+    enum rg_feed_trigger *trigger, char *out, const char **why)
+{
+	const char *v4why;
+	int af;
+
+	*trigger = RG_FEED_IP;
+	if (bracketed)
+		return prefix_norm(h, n, AF_INET6, &af, out, why);
+	if (memchr(h, '/', n) == NULL &&
+	    prefix_norm(h, n, AF_INET, &af, out, &v4why) == 0)
+		return 0;
+	*trigger = RG_FEED_QNAME;
+	return name_norm(h, n, out, why);
+}
+
+/* ---- RFC 3339 timestamps ---- */
+
+struct ts {
+	int64_t sec;
+	long nsec;
+};
+
+static int
+digits(const char *s, int n, int64_t *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t
+days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* "2024-05-01T12:00:00.123Z" (or an offset) to T; 0 or -EINVAL. */
+static int
+ts_parse(const char *s, struct ts *t)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int64_t y, mo, d, h, mi, se, oh, om, off = 0;
+	long ns = 0;
+	int nd = 0, dim;
+
+	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || !digits(s + 8, 2, &d) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
+	    s[16] != ':' || !digits(s + 17, 2, &se))
+		return -EINVAL;
+	s += 19;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, nd++)
+			if (nd < 9)
+				ns = ns * 10 + (*s - '0');
+		if (nd == 0)
+			return -EINVAL;
+		for (; nd < 9; nd++)
+			ns *= 10;
+	}
+	if (*s == 'Z' || *s == 'z')
+		s++;
+	else if (*s == '+' || *s == '-') {
+		if (!digits(s + 1, 2, &oh) || s[3] != ':' ||
+		    !digits(s + 4, 2, &om) || oh > 23 || om > 59)
+			return -EINVAL;
+		off = (oh * 3600 + om * 60) * (*s == '-' ? -1 : 1);
+		s += 6;
+	} else
+		return -EINVAL;
+	if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 ||
+	    se > 60)
+		return -EINVAL;
+	dim = mdays[mo - 1];
+	if (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+		dim = 29;
+	if (d > dim)
+		return -EINVAL;
+	t->sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+	    off;
+	t->nsec = ns;
+	return 0;
+}
+
+static int
+ts_cmp(const struct ts *a, const struct ts *b)
+{
+	if (a->sec != b->sec)
+		return a->sec < b->sec ? -1 : 1;
+	if (a->nsec != b->nsec)
+		return a->nsec < b->nsec ? -1 : 1;
+	return 0;
+}
+
+/* ---- the patterning language ---- */
+
+enum tk {
+	TK_EOF, TK_ERR,
+	TK_LBRACK, TK_RBRACK, TK_LPAREN, TK_RPAREN, TK_COMMA, TK_COLON,
+	TK_DOT, TK_STAR, TK_EQ, TK_NEQ, TK_LT, TK_LE, TK_GT, TK_GE,
+	TK_STRING, TK_INT, TK_FLOAT, TK_BINARY, TK_HEX, TK_TIME, TK_BOOL,
+	TK_IDENT,		/* letters, digits, "_" */
+	TK_IDENT_H,		/* with a "-" too: object types */
+	TK_AND, TK_OR, TK_NOT, TK_FOLLOWEDBY, TK_LIKE, TK_MATCHES,
+	TK_ISSUBSET, TK_ISSUPERSET, TK_IN, TK_EXISTS, TK_START, TK_STOP,
+	TK_WITHIN, TK_SECONDS, TK_REPEATS, TK_TIMES
+};
+
+static const struct {
+	const char *word;
+	enum tk tk;
+} pat_keywords[] = {
+	{ "AND", TK_AND }, { "OR", TK_OR }, { "NOT", TK_NOT },
+	{ "FOLLOWEDBY", TK_FOLLOWEDBY }, { "LIKE", TK_LIKE },
+	{ "MATCHES", TK_MATCHES }, { "ISSUBSET", TK_ISSUBSET },
+	{ "ISSUPERSET", TK_ISSUPERSET }, { "IN", TK_IN },
+	{ "EXISTS", TK_EXISTS }, { "START", TK_START }, { "STOP", TK_STOP },
+	{ "WITHIN", TK_WITHIN }, { "SECONDS", TK_SECONDS },
+	{ "REPEATS", TK_REPEATS }, { "TIMES", TK_TIMES },
+	{ "true", TK_BOOL }, { "false", TK_BOOL },
+};
+
+/* The object types whose "value" a resolver can act on. */
+enum otype {
+	OT_NONE = -1,
+	OT_DOMAIN,
+	OT_URL,
+	OT_IPV4,
+	OT_IPV6
+};
+
+static const char *const otype_str[] = {
+	"domain-name", "url", "ipv4-addr", "ipv6-addr"
+};
+
+/* One value an observation compares a supported path with. */
+struct pv {
+	enum otype type;
+	char *key;		/* normalized: a name, a prefix, a URL */
+};
+
+struct vset {
+	struct pv *v;
+	size_t n, cap;
+};
+
+struct pat {
+	const char *start, *p, *end;
+	enum tk tk;		/* the current token */
+	const char *ts;		/* its text */
+	size_t tn;
+	int neg;		/* a number with a "-" */
+	int depth;
+	int nomem;
+	char syntax[120];	/* the syntax error, if any */
+	char unsup[120];	/* the first construct not supported */
+	char bad[160];		/* the first value not usable */
+};
+
+static void
+vset_free(struct vset *vs)
+{
+	size_t i;
+
+	for (i = 0; i < vs->n; i++)
+		free(vs->v[i].key);
+	free(vs->v);
+	memset(vs, 0, sizeof(*vs));
+}
+
+static int
+vset_push(struct vset *vs, enum otype type, char *key)
+{
+	struct pv *nv;
+	size_t cap;
+
+	if (vs->n == vs->cap) {
+		cap = vs->cap == 0 ? 4 : vs->cap * 2;
+		if ((nv = realloc(vs->v, cap * sizeof(*nv))) == NULL)
+			return -ENOMEM;
+		vs->v = nv;
+		vs->cap = cap;
+	}
+	vs->v[vs->n].type = type;
+	vs->v[vs->n].key = key;
+	vs->n++;
+	return 0;
+}
+
+/* A gets B's values; B is emptied. */
+static int
+vset_union(struct vset *a, struct vset *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		if (vset_push(a, b->v[i].type, b->v[i].key) < 0) {
+			for (; i < b->n; i++)
+				free(b->v[i].key);
+			b->n = 0;
+			vset_free(b);
+			return -ENOMEM;
+		}
+	}
+	b->n = 0;
+	vset_free(b);
+	return 0;
+}
+
+static int
+pv_cmp(const void *x, const void *y)
+{
+	const struct pv *a = x, *b = y;
+
+	if (a->type != b->type)
+		return a->type < b->type ? -1 : 1;
+	return strcmp(a->key, b->key);
+}
+
+/* A keeps the values that are also in B, once each; B is emptied.
+ * Returns 0 when both had values but no object type in common. */
+static int
+vset_intersect(struct vset *a, struct vset *b)
+{
+	unsigned ta = 0, tb = 0;
+	size_t i, j = 0, o = 0;
+
+	for (i = 0; i < a->n; i++)
+		ta |= 1u << a->v[i].type;
+	for (i = 0; i < b->n; i++)
+		tb |= 1u << b->v[i].type;
+	if (a->n > 1)
+		qsort(a->v, a->n, sizeof(*a->v), pv_cmp);
+	if (b->n > 1)
+		qsort(b->v, b->n, sizeof(*b->v), pv_cmp);
+	for (i = 0; i < a->n; i++) {
+		while (j < b->n && pv_cmp(&b->v[j], &a->v[i]) < 0)
+			j++;
+		if (j < b->n && pv_cmp(&b->v[j], &a->v[i]) == 0 &&
+		    (o == 0 || pv_cmp(&a->v[o - 1], &a->v[i]) != 0))
+			a->v[o++] = a->v[i];
+		else
+			free(a->v[i].key);
+	}
+	a->n = o;
+	vset_free(b);
+	return (ta & tb) != 0 || ta == 0 || tb == 0;
+}
+
+static void
+pat_unsup(struct pat *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->unsup[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->unsup, sizeof(p->unsup), fmt, ap);
+	va_end(ap);
+}
+
+/* A syntax error at the current token; returns -1 to unwind. */
+static int
+pat_error(struct pat *p, const char *what)
+{
+	size_t off = (size_t)(p->ts - p->start), n = p->tn;
+
+	if (p->syntax[0] == '\0') {
+		if (p->tk == TK_EOF)
+			snprintf(p->syntax, sizeof(p->syntax),
+			    "pattern syntax: %s at the end", what);
+		else
+			snprintf(p->syntax, sizeof(p->syntax),
+			    "pattern syntax: %s at offset %zu near \"%.*s\"",
+			    what, off, (int)(n > 24 ? 24 : n), p->ts);
+	}
+	return -1;
+}
+
+static int
+is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A quoted literal from P->p (at the quote): TK or TK_ERR. */
+static enum tk
+lex_quoted(struct pat *p, enum tk tk)
+{
+	const char *q = p->p + 1;
+
+	while (q < p->end && *q != '\'') {
+		if (*q == '\\') {
+			if (tk != TK_STRING || q + 1 >= p->end ||
+			    (q[1] != '\\' && q[1] != '\''))
+				break;
+			q++;
+		}
+		q++;
+	}
+	if (q >= p->end || *q != '\'') {
+		p->tn = (size_t)(p->end - p->ts);
+		p->tk = TK_ERR;
+		pat_error(p, q >= p->end ? "unterminated string" :
+		    "bad escape in a string");
+		return TK_ERR;
+	}
+	p->p = q + 1;
+	return tk;
+}
+
+/* Advance to the next token. */
+static enum tk
+lex(struct pat *p)
+{
+	const char *q;
+	size_t i;
+	char c;
+
+	for (;;) {
+		while (p->p < p->end && (*p->p == ' ' || *p->p == '\t' ||
+		    *p->p == '\r' || *p->p == '\n' || *p->p == '\v' ||
+		    *p->p == '\f'))
+			p->p++;
+		if (p->end - p->p >= 2 && p->p[0] == '/' && p->p[1] == '*') {
+			for (q = p->p + 2; p->end - q >= 2 &&
+			    !(q[0] == '*' && q[1] == '/'); q++)
+				;
+			p->p = p->end - q >= 2 ? q + 2 : p->end;
+			continue;
+		}
+		if (p->end - p->p >= 2 && p->p[0] == '/' && p->p[1] == '/') {
+			while (p->p < p->end && *p->p != '\n' &&
+			    *p->p != '\r')
+				p->p++;
+			continue;
+		}
+		break;
+	}
+	p->ts = p->p;
+	p->neg = 0;
+	if (p->p >= p->end) {
+		p->tn = 0;
+		return p->tk = TK_EOF;
+	}
+	c = *p->p;
+	q = p->p + 1;
+	switch (c) {
+	case '[': p->tk = TK_LBRACK; break;
+	case ']': p->tk = TK_RBRACK; break;
+	case '(': p->tk = TK_LPAREN; break;
+	case ')': p->tk = TK_RPAREN; break;
+	case ',': p->tk = TK_COMMA; break;
+	case ':': p->tk = TK_COLON; break;
+	case '*': p->tk = TK_STAR; break;
+	case '=':
+		p->tk = TK_EQ;
+		if (q < p->end && *q == '=')
+			q++;
+		break;
+	case '!':
+		if (q < p->end && *q == '=') {
+			p->tk = TK_NEQ;
+			q++;
+		} else
+			p->tk = TK_ERR;
+		break;
+	case '<':
+		p->tk = TK_LT;
+		if (q < p->end && *q == '=') {
+			p->tk = TK_LE;
+			q++;
+		} else if (q < p->end && *q == '>') {
+			p->tk = TK_NEQ;
+			q++;
+		}
+		break;
+	case '>':
+		p->tk = TK_GT;
+		if (q < p->end && *q == '=') {
+			p->tk = TK_GE;
+			q++;
+		}
+		break;
+	case '\'':
+		p->tk = lex_quoted(p, TK_STRING);
+		p->tn = (size_t)(p->p - p->ts);
+		return p->tk;
+	default:
+		if ((c == 'b' || c == 'h' || c == 't') && q < p->end &&
+		    *q == '\'') {
+			p->p = q;
+			p->tk = lex_quoted(p, c == 'b' ? TK_BINARY :
+			    c == 'h' ? TK_HEX : TK_TIME);
+			p->tn = (size_t)(p->p - p->ts);
+			return p->tk;
+		}
+		if (c == '.' && !(q < p->end && is_digit(*q))) {
+			p->tk = TK_DOT;
+			break;
+		}
+		if (is_digit(c) || c == '.' || ((c == '-' || c == '+') &&
+		    q < p->end && (is_digit(*q) || *q == '.'))) {
+			p->neg = c == '-';
+			q = p->p + (c == '-' || c == '+');
+			while (q < p->end && is_digit(*q))
+				q++;
+			p->tk = TK_INT;
+			if (q < p->end && *q == '.') {
+				q++;
+				if (q >= p->end || !is_digit(*q)) {
+					p->tk = TK_ERR;
+					break;
+				}
+				while (q < p->end && is_digit(*q))
+					q++;
+				p->tk = TK_FLOAT;
+			}
+			break;
+		}
+		if (is_alpha(c)) {
+			p->tk = TK_IDENT;
+			while (q < p->end && (is_alpha(*q) || is_digit(*q) ||
+			    *q == '-')) {
+				if (*q == '-')
+					p->tk = TK_IDENT_H;
+				q++;
+			}
+			for (i = 0; p->tk == TK_IDENT && i <
+			    sizeof(pat_keywords) / sizeof(pat_keywords[0]); i++)
+				if (strlen(pat_keywords[i].word) ==
+				    (size_t)(q - p->p) &&
+				    memcmp(pat_keywords[i].word, p->p,
+				    (size_t)(q - p->p)) == 0)
+					p->tk = pat_keywords[i].tk;
+			break;
+		}
+		p->tk = TK_ERR;
+		break;
+	}
+	p->p = q;
+	p->tn = (size_t)(q - p->ts);
+	if (p->tk == TK_ERR)
+		pat_error(p, "unexpected character");
+	return p->tk;
+}
+
+static int
+expect(struct pat *p, enum tk tk, const char *what)
+{
+	if (p->tk != tk)
+		return pat_error(p, what);
+	lex(p);
+	return 0;
+}
+
+static int
+is_literal(enum tk tk)
+{
+	switch (tk) {
+	case TK_STRING: case TK_INT: case TK_FLOAT: case TK_BINARY:
+	case TK_HEX: case TK_TIME: case TK_BOOL:
+		return 1;
+	case TK_EOF: case TK_ERR: case TK_LBRACK: case TK_RBRACK:
+	case TK_LPAREN: case TK_RPAREN: case TK_COMMA: case TK_COLON:
+	case TK_DOT: case TK_STAR: case TK_EQ: case TK_NEQ: case TK_LT:
+	case TK_LE: case TK_GT: case TK_GE: case TK_IDENT: case TK_IDENT_H:
+	case TK_AND: case TK_OR: case TK_NOT: case TK_FOLLOWEDBY:
+	case TK_LIKE: case TK_MATCHES: case TK_ISSUBSET: case TK_ISSUPERSET:
+	case TK_IN: case TK_EXISTS: case TK_START: case TK_STOP:
+	case TK_WITHIN: case TK_SECONDS: case TK_REPEATS: case TK_TIMES:
+		break;
+	}
+	return 0;
+}
+
+/* Check the text of the current literal where the grammar says more
+ * than its quotes: timestamps, hex and base64. */
+static int
+literal_check(struct pat *p)
+{
+	const char *s = p->ts + 2;
+	size_t n = p->tn - 3, i;
+	char buf[40];
+	struct ts t;
+
+	switch (p->tk) {
+	case TK_TIME:
+		if (n >= sizeof(buf))
+			return pat_error(p, "bad timestamp");
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		if (ts_parse(buf, &t) < 0)
+			return pat_error(p, "bad timestamp");
+		break;
+	case TK_HEX:
+		for (i = 0; i < n; i++)
+			if (!is_digit(s[i]) && !((s[i] >= 'a' && s[i] <= 'f') ||
+			    (s[i] >= 'A' && s[i] <= 'F')))
+				return pat_error(p, "bad hex literal");
+		if (n % 2 != 0)
+			return pat_error(p, "bad hex literal");
+		break;
+	case TK_BINARY:
+		for (i = 0; i < n; i++)
+			if (!is_alpha(s[i]) && !is_digit(s[i]) && s[i] != '+' &&
+			    s[i] != '/' && s[i] != '=')
+				return pat_error(p, "bad binary literal");
+		if (n % 4 != 0)
+			return pat_error(p, "bad binary literal");
+		break;
+	case TK_EOF: case TK_ERR: case TK_LBRACK: case TK_RBRACK:
+	case TK_LPAREN: case TK_RPAREN: case TK_COMMA: case TK_COLON:
+	case TK_DOT: case TK_STAR: case TK_EQ: case TK_NEQ: case TK_LT:
+	case TK_LE: case TK_GT: case TK_GE: case TK_STRING: case TK_INT:
+	case TK_FLOAT: case TK_BOOL: case TK_IDENT: case TK_IDENT_H:
+	case TK_AND: case TK_OR: case TK_NOT: case TK_FOLLOWEDBY:
+	case TK_LIKE: case TK_MATCHES: case TK_ISSUBSET: case TK_ISSUPERSET:
+	case TK_IN: case TK_EXISTS: case TK_START: case TK_STOP:
+	case TK_WITHIN: case TK_SECONDS: case TK_REPEATS: case TK_TIMES:
+		break;
+	}
+	return 0;
+}
+
+/* The current string literal without quotes and escapes, or NULL. */
+static char *
+string_value(struct pat *p, size_t *len)
+{
+	const char *s = p->ts + 1, *e = p->ts + p->tn - 1;
+	char *out, *o;
+
+	if ((out = malloc((size_t)(e - s) + 1)) == NULL) {
+		p->nomem = 1;
+		return NULL;
+	}
+	for (o = out; s < e; s++) {
+		if (*s == '\\')
+			s++;
+		*o++ = *s;
+	}
+	*o = '\0';
+	*len = (size_t)(o - out);
+	return out;
+}
+
+/* Add the current string literal, compared with TYPE's value, to VS. */
+static int
+value_add(struct pat *p, struct vset *vs, enum otype type)
+{
+	char norm[STIX_NAME_MAX + 1], prefix[STIX_PREFIX_MAX], *s, *key = NULL;
+	enum rg_feed_trigger trigger;
+	const char *why = "not supported", *host;
+	size_t n, hlen;
+	int af, br, rc = -EINVAL;
+
+	if ((s = string_value(p, &n)) == NULL)
+		return -1;
+	switch (type) {
+	case OT_DOMAIN:
+		if ((rc = name_norm(s, n, norm, &why)) == 0)
+			key = strdup(norm);
+		break;
+	case OT_URL:
+		/* The URL itself is the value: AND compares whole URLs. */
+		if ((rc = url_host(s, n, &host, &hlen, &br, &why)) == 0 &&
+		    (rc = host_rule(host, hlen, br, &trigger, norm,
+		    &why)) == 0)
+			key = strdup(s);
+		break;
+	case OT_IPV4:
+	case OT_IPV6:
+		if ((rc = prefix_norm(s, n, type == OT_IPV4 ? AF_INET :
+		    AF_INET6, &af, prefix, &why)) == 0)
+			key = strdup(prefix);
+		break;
+	case OT_NONE:
+		break;
+	}
+	if (rc < 0) {
+		if (p->bad[0] == '\0')
+			snprintf(p->bad, sizeof(p->bad), "%s:value '%.80s%s': %s",
+			    otype_str[type], s, n > 80 ? "..." : "", why);
+		free(s);
+		return 0;
+	}
+	free(s);
+	if (key == NULL || vset_push(vs, type, key) < 0) {
+		free(key);
+		p->nomem = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * objectPath: the object type, ":", the first component, more steps.
+ * *TYPE is the supported object type whose "value" it is, or OT_NONE.
+ */
+static int
+object_path(struct pat *p, enum otype *type)
+{
+	const char *start = p->ts, *ots = p->ts, *end;
+	size_t otn = p->tn, i;
+	int simple;
+
+	*type = OT_NONE;
+	if (p->tk != TK_IDENT && p->tk != TK_IDENT_H)
+		return pat_error(p, "expected an object path");
+	lex(p);
+	if (expect(p, TK_COLON, "expected \":\" in an object path") < 0)
+		return -1;
+	if (p->tk != TK_IDENT && p->tk != TK_STRING)
+		return pat_error(p, "expected a property name");
+	simple = p->tk == TK_IDENT && p->tn == 5 &&
+	    memcmp(p->ts, "value", 5) == 0;
+	end = p->ts + p->tn;
+	lex(p);
+	while (p->tk == TK_DOT || p->tk == TK_LBRACK) {
+		simple = 0;
+		if (p->tk == TK_DOT) {
+			lex(p);
+			if (p->tk != TK_IDENT && p->tk != TK_STRING)
+				return pat_error(p, "expected a property name");
+			end = p->ts + p->tn;
+			lex(p);
+		} else {
+			lex(p);
+			if ((p->tk != TK_INT || p->tn > 10) &&
+			    p->tk != TK_STAR)
+				return pat_error(p, "expected an index");
+			lex(p);
+			end = p->ts;
+			if (expect(p, TK_RBRACK, "expected \"]\"") < 0)
+				return -1;
+		}
+	}
+	for (i = 0; simple && i < sizeof(otype_str) / sizeof(otype_str[0]);
+	    i++)
+		if (strlen(otype_str[i]) == otn &&
+		    memcmp(otype_str[i], ots, otn) == 0)
+			*type = (enum otype)i;
+	if (*type == OT_NONE)
+		pat_unsup(p, "pattern uses the object path %.*s",
+		    (int)((end - start) > 60 ? 60 : (end - start)), start);
+	return 0;
+}
+
+static int cmp_or(struct pat *, struct vset *);
+static int obs_followedby(struct pat *, struct vset *);
+
+/* propTest: one comparison, EXISTS, or a comparison in parentheses. */
+static int
+prop_test(struct pat *p, struct vset *out)
+{
+	static const char *const opname[] = {
+		[TK_NEQ] = "!=", [TK_LT] = "<", [TK_LE] = "<=", [TK_GT] = ">",
+		[TK_GE] = ">=", [TK_LIKE] = "LIKE", [TK_MATCHES] = "MATCHES",
+		[TK_ISSUBSET] = "ISSUBSET", [TK_ISSUPERSET] = "ISSUPERSET",
+	};
+	enum otype type;
+	enum tk op;
+	int neg = 0, rc;
+
+	if (p->tk == TK_LPAREN) {
+		if (++p->depth > STIX_MAX_DEPTH)
+			return pat_error(p, "nested too deep");
+		lex(p);
+		if ((rc = cmp_or(p, out)) < 0)
+			return rc;
+		p->depth--;
+		return expect(p, TK_RPAREN, "expected \")\"");
+	}
+	if (p->tk == TK_EXISTS) {
+		lex(p);
+		pat_unsup(p, "pattern uses EXISTS");
+		return object_path(p, &type);
+	}
+	if (object_path(p, &type) < 0)
+		return -1;
+	if (p->tk == TK_NOT) {
+		neg = 1;
+		pat_unsup(p, "pattern uses NOT");
+		lex(p);
+	}
+	switch ((op = p->tk)) {
+	case TK_EQ:
+	case TK_NEQ:
+		lex(p);
+		if (!is_literal(p->tk))
+			return pat_error(p, "expected a literal");
+		if (literal_check(p) < 0)
+			return -1;
+		if (op == TK_NEQ)
+			pat_unsup(p, "pattern uses !=");
+		else if (type != OT_NONE && p->tk != TK_STRING)
+			pat_unsup(p, "pattern compares %s:value with a "
+			    "non-string", otype_str[type]);
+		else if (type != OT_NONE && !neg &&
+		    value_add(p, out, type) < 0)
+			return -1;
+		lex(p);
+		return 0;
+	case TK_LT:
+	case TK_LE:
+	case TK_GT:
+	case TK_GE:
+		lex(p);
+		if (!is_literal(p->tk) || p->tk == TK_BOOL)
+			return pat_error(p, "expected an orderable literal");
+		if (literal_check(p) < 0)
+			return -1;
+		pat_unsup(p, "pattern uses %s", opname[op]);
+		lex(p);
+		return 0;
+	case TK_LIKE:
+	case TK_MATCHES:
+	case TK_ISSUBSET:
+	case TK_ISSUPERSET:
+		lex(p);
+		if (p->tk != TK_STRING)
+			return pat_error(p, "expected a string");
+		pat_unsup(p, "pattern uses %s", opname[op]);
+		lex(p);
+		return 0;
+	case TK_IN:
+		lex(p);
+		if (expect(p, TK_LPAREN, "expected \"(\" after IN") < 0)
+			return -1;
+		while (p->tk != TK_RPAREN) {
+			if (!is_literal(p->tk))
+				return pat_error(p, "expected a literal");
+			if (literal_check(p) < 0)
+				return -1;
+			if (type != OT_NONE && p->tk != TK_STRING)
+				pat_unsup(p, "pattern compares %s:value with "
+				    "a non-string", otype_str[type]);
+			else if (type != OT_NONE && !neg &&
+			    value_add(p, out, type) < 0)
+				return -1;
+			lex(p);
+			if (p->tk == TK_COMMA) {
+				lex(p);
+				if (p->tk == TK_RPAREN)
+					return pat_error(p,
+					    "expected a literal");
+			} else if (p->tk != TK_RPAREN)
+				return pat_error(p, "expected \",\" or \")\"");
+		}
+		lex(p);
+		return 0;
+	case TK_EOF: case TK_ERR: case TK_LBRACK: case TK_RBRACK:
+	case TK_LPAREN: case TK_RPAREN: case TK_COMMA: case TK_COLON:
+	case TK_DOT: case TK_STAR: case TK_STRING: case TK_INT: case TK_FLOAT:
+	case TK_BINARY: case TK_HEX: case TK_TIME: case TK_BOOL:
+	case TK_IDENT: case TK_IDENT_H: case TK_AND: case TK_OR: case TK_NOT:
+	case TK_FOLLOWEDBY: case TK_EXISTS: case TK_START: case TK_STOP:
+	case TK_WITHIN: case TK_SECONDS: case TK_REPEATS: case TK_TIMES:
+		break;
+	}
+	return pat_error(p, "expected a comparison operator");
+}
+
+/* comparisonExpressionAnd: one object must satisfy every comparison, so
+ * the values are those common to all (a single one, in practice). */
+static int
+cmp_and(struct pat *p, struct vset *out)
+{
+	struct vset rhs;
+
+	if (prop_test(p, out) < 0)
+		return -1;
+	while (p->tk == TK_AND) {
+		memset(&rhs, 0, sizeof(rhs));
+		lex(p);
+		if (prop_test(p, &rhs) < 0) {
+			vset_free(&rhs);
+			return -1;
+		}
+		if (!vset_intersect(out, &rhs))
+			pat_unsup(p, "pattern uses AND of different object "
+			    "types");
+		else if (out->n == 0)
+			pat_unsup(p, "pattern uses AND of comparisons that "
+			    "no one value satisfies");
+	}
+	return 0;
+}
+
+/* comparisonExpression: comparisons joined by OR. */
+static int
+cmp_or(struct pat *p, struct vset *out)
+{
+	struct vset rhs;
+
+	if (cmp_and(p, out) < 0)
+		return -1;
+	while (p->tk == TK_OR) {
+		memset(&rhs, 0, sizeof(rhs));
+		lex(p);
+		if (cmp_and(p, &rhs) < 0) {
+			vset_free(&rhs);
+			return -1;
+		}
+		if (vset_union(out, &rhs) < 0) {
+			p->nomem = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* observationExpression: "[...]" or "(...)", then any qualifiers. */
+static int
+obs_expr(struct pat *p, struct vset *out)
+{
+	if (p->tk == TK_LBRACK) {
+		lex(p);
+		if (cmp_or(p, out) < 0 ||
+		    expect(p, TK_RBRACK, "expected \"]\"") < 0)
+			return -1;
+	} else if (p->tk == TK_LPAREN) {
+		if (++p->depth > STIX_MAX_DEPTH)
+			return pat_error(p, "nested too deep");
+		lex(p);
+		if (obs_followedby(p, out) < 0 ||
+		    expect(p, TK_RPAREN, "expected \")\"") < 0)
+			return -1;
+		p->depth--;
+	} else
+		return pat_error(p, "expected \"[\" or \"(\"");
+	for (;;) {
+		switch (p->tk) {
+		case TK_START:
+			lex(p);
+			if (p->tk != TK_TIME || literal_check(p) < 0)
+				return pat_error(p, "expected a timestamp");
+			lex(p);
+			if (expect(p, TK_STOP, "expected STOP") < 0)
+				return -1;
+			if (p->tk != TK_TIME || literal_check(p) < 0)
+				return pat_error(p, "expected a timestamp");
+			lex(p);
+			pat_unsup(p, "pattern uses the qualifier START/STOP");
+			continue;
+		case TK_WITHIN:
+			lex(p);
+			if ((p->tk != TK_INT && p->tk != TK_FLOAT) || p->neg)
+				return pat_error(p, "expected a number");
+			lex(p);
+			if (expect(p, TK_SECONDS, "expected SECONDS") < 0)
+				return -1;
+			pat_unsup(p, "pattern uses the qualifier WITHIN");
+			continue;
+		case TK_REPEATS:
+			lex(p);
+			if (p->tk != TK_INT || p->neg)
+				return pat_error(p, "expected a number");
+			lex(p);
+			if (expect(p, TK_TIMES, "expected TIMES") < 0)
+				return -1;
+			pat_unsup(p, "pattern uses the qualifier REPEATS");
+			continue;
+		case TK_EOF: case TK_ERR: case TK_LBRACK: case TK_RBRACK:
+		case TK_LPAREN: case TK_RPAREN: case TK_COMMA: case TK_COLON:
+		case TK_DOT: case TK_STAR: case TK_EQ: case TK_NEQ: case TK_LT:
+		case TK_LE: case TK_GT: case TK_GE: case TK_STRING:
+		case TK_INT: case TK_FLOAT: case TK_BINARY: case TK_HEX:
+		case TK_TIME: case TK_BOOL: case TK_IDENT: case TK_IDENT_H:
+		case TK_AND: case TK_OR: case TK_NOT: case TK_FOLLOWEDBY:
+		case TK_LIKE: case TK_MATCHES: case TK_ISSUBSET:
+		case TK_ISSUPERSET: case TK_IN: case TK_EXISTS: case TK_STOP:
+		case TK_SECONDS: case TK_TIMES:
+			break;
+		}
+		return 0;
+	}
+}
+
+/* Observations joined by AND would need two sightings to be matched
+ * together: a resolver cannot, so they are not supported. */
+static int
+obs_and(struct pat *p, struct vset *out)
+{
+	struct vset rhs;
+
+	if (obs_expr(p, out) < 0)
+		return -1;
+	while (p->tk == TK_AND) {
+		pat_unsup(p, "pattern uses AND between observations");
+		memset(&rhs, 0, sizeof(rhs));
+		lex(p);
+		if (obs_expr(p, &rhs) < 0) {
+			vset_free(&rhs);
+			return -1;
+		}
+		vset_free(&rhs);
+	}
+	return 0;
+}
+
+static int
+obs_or(struct pat *p, struct vset *out)
+{
+	struct vset rhs;
+
+	if (obs_and(p, out) < 0)
+		return -1;
+	while (p->tk == TK_OR) {
+		memset(&rhs, 0, sizeof(rhs));
+		lex(p);
+		if (obs_and(p, &rhs) < 0) {
+			vset_free(&rhs);
+			return -1;
+		}
+		if (vset_union(out, &rhs) < 0) {
+			p->nomem = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+obs_followedby(struct pat *p, struct vset *out)
+{
+	struct vset rhs;
+
+	if (obs_or(p, out) < 0)
+		return -1;
+	while (p->tk == TK_FOLLOWEDBY) {
+		pat_unsup(p, "pattern uses FOLLOWEDBY");
+		memset(&rhs, 0, sizeof(rhs));
+		lex(p);
+		if (obs_or(p, &rhs) < 0) {
+			vset_free(&rhs);
+			return -1;
+		}
+		vset_free(&rhs);
+	}
+	return 0;
+}
+
+/*
+ * Parse pattern S (N bytes) into OUT.  0 with P->unsup and P->bad empty
+ * when every value can be used; 0 with one of them set when the pattern
+ * is valid but cannot be used; -EINVAL with P->syntax set; -ENOMEM.
+ */
+static int
+pattern_parse(struct pat *p, const char *s, size_t n, struct vset *out)
+{
+	memset(p, 0, sizeof(*p));
+	p->start = p->p = s;
+	p->end = s + n;
+	lex(p);
+	if (p->tk != TK_ERR && obs_followedby(p, out) == 0 &&
+	    p->tk != TK_EOF)
+		pat_error(p, "text after the pattern");
+	if (p->nomem && p->syntax[0] == '\0')
+		return -ENOMEM;
+	if (p->syntax[0] != '\0')
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- the document ---- */
+
+/* A rule before it is handed over. */
+struct rule {
+	enum rg_feed_trigger trigger;
+	char *text;
+	size_t idx;
+	int dup;
+};
+
+/* One indicator object of the document. */
+struct ind {
+	json_t *obj;
+	const char *id;
+	struct ts modified;
+	size_t idx;
+};
+
+/* A marking-definition of the document that says a TLP level. */
+struct mark {
+	const char *id;
+	enum tlp tlp;
+};
+
+struct ctx {
+	const struct rg_feed_settings *s;
+	rg_feed_emit_cb *emit;
+	void *arg;
+	struct rg_feed_stats *st;
+	struct mark *marks;
+	size_t n_marks;
+	long emitted;
+	char *msg;
+	size_t msglen;
+};
+
+static int
+mark_cmp(const void *x, const void *y)
+{
+	const struct mark *a = x, *b = y;
+
+	return strcmp(a->id, b->id);
+}
+
+static int
+ind_cmp(const void *x, const void *y)
+{
+	const struct ind *a = x, *b = y;
+	int c;
+
+	if ((c = strcmp(a->id, b->id)) != 0)
+		return c;
+	if ((c = ts_cmp(&b->modified, &a->modified)) != 0)
+		return c;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int
+ind_idx_cmp(const void *x, const void *y)
+{
+	const struct ind *a = x, *b = y;
+
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int
+rule_cmp(const void *x, const void *y)
+{
+	const struct rule *const *a = x, *const *b = y;
+	int c;
+
+	if ((*a)->trigger != (*b)->trigger)
+		return (*a)->trigger < (*b)->trigger ? -1 : 1;
+	if ((c = strcmp((*a)->text, (*b)->text)) != 0)
+		return c;
+	return (*a)->idx < (*b)->idx ? -1 : (*a)->idx > (*b)->idx;
+}
+
+/* The TLP level a marking-definition object says, or TLP_NONE. */
+static enum tlp
+marking_tlp(json_t *o)
+{
+	json_t *v;
+	const char *s;
+
+	if ((s = json_string_value(json_object_get(o, "definition_type"))) !=
+	    NULL && strcmp(s, "tlp") == 0 &&
+	    (s = json_string_value(json_object_get(json_object_get(o,
+	    "definition"), "tlp"))) != NULL)
+		return tlp_parse(s);
+	v = json_object_get(json_object_get(o, "extensions"), STIX_TLP2_EXT);
+	if ((s = json_string_value(json_object_get(v, "tlp_2_0"))) != NULL)
+		return tlp_parse(s);
+	return TLP_NONE;
+}
+
+/* The most restrictive TLP among the object_marking_refs of O. */
+static enum tlp
+object_tlp(const struct ctx *c, json_t *o)
+{
+	struct mark key, *m;
+	enum tlp t, best = TLP_NONE;
+	json_t *v;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(o, "object_marking_refs"), i, v) {
+		if ((key.id = json_string_value(v)) == NULL)
+			continue;
+		t = TLP_NONE;
+		for (k = 0; k < sizeof(tlp_known) / sizeof(tlp_known[0]); k++)
+			if (strcmp(tlp_known[k].id, key.id) == 0)
+				t = tlp_known[k].tlp;
+		if (t == TLP_NONE && c->n_marks > 0 && (m = bsearch(&key,
+		    c->marks, c->n_marks, sizeof(*m), mark_cmp)) != NULL)
+			t = m->tlp;
+		if (t > best)
+			best = t;
+	}
+	return best;
+}
+
+static int
+rules_add(struct rule **rules, size_t *n, size_t *cap,
+    enum rg_feed_trigger trigger, const char *fmt, const char *text)
+{
+	struct rule *nr;
+	size_t ncap;
+	int len;
+
+	if (*n == *cap) {
+		ncap = *cap == 0 ? 8 : *cap * 2;
+		if ((nr = realloc(*rules, ncap * sizeof(*nr))) == NULL)
+			return -ENOMEM;
+		*rules = nr;
+		*cap = ncap;
+	}
+	nr = &(*rules)[*n];
+	memset(nr, 0, sizeof(*nr));
+	nr->trigger = trigger;
+	nr->idx = *n;
+	len = snprintf(NULL, 0, fmt, text);
+	if ((nr->text = malloc((size_t)len + 1)) == NULL)
+		return -ENOMEM;
+	snprintf(nr->text, (size_t)len + 1, fmt, text);
+	(*n)++;
+	return 0;
+}
+
+/* Hand the rules of the values VS of indicator ID over, each once. */
+static int
+emit_values(struct ctx *c, const char *id, enum tlp tlp,
+    const struct vset *vs)
+{
+	char norm[STIX_NAME_MAX + 1];
+	struct rule *rules = NULL, **order = NULL;
+	enum rg_feed_trigger trigger;
+	struct rg_feed_rule r;
+	const char *host, *why;
+	size_t n = 0, cap = 0, i, hlen;
+	int br, rc = 0;
+
+	for (i = 0; i < vs->n && rc == 0; i++) {
+		switch (vs->v[i].type) {
+		case OT_DOMAIN:
+			rc = rules_add(&rules, &n, &cap, RG_FEED_QNAME, "%s",
+			    vs->v[i].key);
+			if (rc == 0 && c->s->subdomains)
+				rc = rules_add(&rules, &n, &cap, RG_FEED_QNAME,
+				    "*.%s", vs->v[i].key);
+			break;
+		case OT_URL:
+			/* Checked when the pattern was read. */
+			if (url_host(vs->v[i].key, strlen(vs->v[i].key),
+			    &host, &hlen, &br, &why) == 0 &&
+			    host_rule(host, hlen, br, &trigger, norm,
+			    &why) == 0)
+				rc = rules_add(&rules, &n, &cap, trigger, "%s",
+				    norm);
+			break;
+		case OT_IPV4:
+		case OT_IPV6:
+			rc = rules_add(&rules, &n, &cap, RG_FEED_IP, "%s",
+			    vs->v[i].key);
+			break;
+		case OT_NONE:
+			break;
+		}
+	}
+	if (rc < 0 || (n > 0 && (order = calloc(n, sizeof(*order))) ==
+	    NULL)) {
+		rc = -ENOMEM;
+		say(c->msg, c->msglen, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		order[i] = &rules[i];
+	if (n > 0)
+		qsort(order, n, sizeof(*order), rule_cmp);
+	for (i = 1; i < n; i++)
+		if (order[i]->trigger == order[i - 1]->trigger &&
+		    strcmp(order[i]->text, order[i - 1]->text) == 0)
+			order[i]->dup = 1;
+	for (i = 0; i < n; i++) {
+		if (rules[i].dup)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.trigger = rules[i].trigger;
+		if (r.trigger == RG_FEED_QNAME)
+			r.name = rules[i].text;
+		else
+			r.prefix = rules[i].text;
+		r.action = RG_FEED_POLICY;
+		r.indicator = id;
+		r.tlp = tlp == TLP_NONE ? NULL : tlp_str[tlp];
+		if (c->emit != NULL && (rc = c->emit(c->arg, &r)) < 0) {
+			say(c->msg, c->msglen, "%s: rule %s not taken (%s)",
+			    id, rules[i].text, strerror(-rc));
+			goto out;
+		}
+		rc = 0;
+		c->emitted++;
+		c->st->rules++;
+	}
+out:
+	for (i = 0; i < n; i++)
+		free(rules[i].text);
+	free(rules);
+	free(order);
+	return rc;
+}
+
+/* A timestamp property of O: 1 found, 0 absent, -1 not a timestamp. */
+static int
+ts_prop(json_t *o, const char *name, struct ts *t)
+{
+	json_t *v;
+
+	if ((v = json_object_get(o, name)) == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || ts_parse(json_string_value(v), t) < 0)
+		return -1;
+	return 1;
+}
+
+/* Use indicator O (the latest version of ID); 0 or a negative code. */
+static int
+indicator_use(struct ctx *c, json_t *o, const char *id)
+{
+	struct rg_feed_stats *st = c->st;
+	struct ts from, until, now;
+	struct vset vs;
+	struct pat p;
+	const char *ptype;
+	json_t *v, *pattern;
+	json_int_t conf;
+	int has_until, rc;
+
+	memset(&vs, 0, sizeof(vs));
+	if (json_is_true(json_object_get(o, "revoked"))) {
+		st->revoked++;
+		return 0;
+	}
+	/* STIX 2.0 had no pattern_type: its patterns were all STIX. */
+	if ((v = json_object_get(o, "pattern_type")) != NULL) {
+		if ((ptype = json_string_value(v)) == NULL) {
+			skip(st, &st->skipped, "%s: pattern_type is not a "
+			    "string", id);
+			return 0;
+		}
+		if (strcmp(ptype, "stix") != 0) {
+			skip(st, &st->unsupported, "%s: pattern_type \"%.40s\""
+			    " (only \"stix\" is supported)", id, ptype);
+			return 0;
+		}
+	}
+	if (!json_is_string(pattern = json_object_get(o, "pattern"))) {
+		skip(st, &st->skipped, "%s: no pattern", id);
+		return 0;
+	}
+	if ((rc = ts_prop(o, "valid_from", &from)) == 0)
+		rc = ts_prop(o, "created", &from);
+	if (rc <= 0) {
+		skip(st, &st->skipped, "%s: %s", id, rc == 0 ?
+		    "neither valid_from nor created" : "bad valid_from");
+		return 0;
+	}
+	if ((has_until = ts_prop(o, "valid_until", &until)) < 0) {
+		skip(st, &st->skipped, "%s: bad valid_until", id);
+		return 0;
+	}
+	if (!has_until && c->s->default_lifetime_s > 0 &&
+	    c->s->default_lifetime_s < (uint64_t)INT64_MAX / 4 &&
+	    from.sec < INT64_MAX / 4) {
+		until.sec = from.sec + (int64_t)c->s->default_lifetime_s;
+		until.nsec = from.nsec;
+		has_until = 1;
+	}
+	now.sec = c->s->now;
+	now.nsec = 0;
+	if (ts_cmp(&from, &now) > 0 || (has_until &&
+	    ts_cmp(&until, &now) <= 0)) {
+		st->expired++;
+		return 0;
+	}
+	if ((v = json_object_get(o, "confidence")) != NULL &&
+	    !json_is_null(v)) {
+		if (!json_is_integer(v) || (conf = json_integer_value(v)) < 0 ||
+		    conf > 100) {
+			skip(st, &st->skipped, "%s: confidence is not 0..100",
+			    id);
+			return 0;
+		}
+		if (conf < c->s->min_confidence) {
+			st->low_confidence++;
+			return 0;
+		}
+	}
+	rc = pattern_parse(&p, json_string_value(pattern),
+	    json_string_length(pattern), &vs);
+	if (rc == -ENOMEM) {
+		say(c->msg, c->msglen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+	if (p.syntax[0] != '\0')
+		skip(st, &st->skipped, "%s: %s", id, p.syntax);
+	else if (p.unsup[0] != '\0')
+		skip(st, &st->unsupported, "%s: %s", id, p.unsup);
+	else if (p.bad[0] != '\0')
+		skip(st, &st->skipped, "%s: %s", id, p.bad);
+	else if (vs.n == 0)
+		skip(st, &st->skipped, "%s: pattern has no value", id);
+	else
+		rc = emit_values(c, id, object_tlp(c, o), &vs);
+out:
+	vset_free(&vs);
+	return rc;
+}
+
+/* The objects of document ROOT: *OBJS, or NULL when there are none. */
+static int
+document_objects(json_t *root, json_t **objs, char *msg, size_t msglen)
+{
+	const char *type;
+	json_t *v;
+
+	*objs = NULL;
+	if (json_is_array(root)) {
+		*objs = root;
+		return 0;
+	}
+	if ((v = json_object_get(root, "objects")) != NULL) {
+		if (!json_is_array(v)) {
+			say(msg, msglen, "\"objects\" is not an array");
+			return -EINVAL;
+		}
+		*objs = v;
+		return 0;
+	}
+	/* A bundle or a TAXII envelope may leave an empty list out. */
+	type = json_string_value(json_object_get(root, "type"));
+	if ((type != NULL && strcmp(type, "bundle") == 0) ||
+	    (type == NULL && (json_object_size(root) == 0 ||
+	    json_object_get(root, "more") != NULL)))
+		return 0;
+	say(msg, msglen, "neither a STIX bundle nor a TAXII envelope nor an "
+	    "array of STIX objects");
+	return -EINVAL;
+}
+
+static long
+stix_parse(const struct rg_feed_settings *s, const char *data, size_t len,
+    rg_feed_emit_cb *emit, void *arg, struct rg_feed_stats *st, char *msg,
+    size_t msglen)
+{
+	static const struct rg_feed_settings none;
+	struct ctx c;
+	struct ind *inds = NULL;
+	json_error_t je;
+	json_t *root = NULL, *objs, *o;
+	const char *type, *id;
+	size_t i, k, n, n_inds = 0;
+	long rc;
+
+	if (msg != NULL && msglen > 0)
+		msg[0] = '\0';
+	memset(&c, 0, sizeof(c));
+	c.s = s != NULL ? s : &none;
+	c.emit = emit;
+	c.arg = arg;
+	c.st = st;
+	c.msg = msg;
+	c.msglen = msglen;
+	if (len > STIX_MAX_BYTES) {
+		say(msg, msglen, "document of %zu bytes, more than %d MB",
+		    len, STIX_MAX_BYTES / (1024 * 1024));
+		return -EFBIG;
+	}
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+		data += 3;
+		len -= 3;
+	}
+	if (!nesting_ok(data, len, STIX_MAX_NESTING)) {
+		say(msg, msglen, "nested more than %d levels deep",
+		    STIX_MAX_NESTING);
+		return -EINVAL;
+	}
+	if ((root = json_loadb(data, len, 0, &je)) == NULL) {
+#if JANSSON_VERSION_HEX >= 0x020b00
+		if (json_error_code(&je) == json_error_out_of_memory) {
+			say(msg, msglen, "out of memory");
+			return -ENOMEM;
+		}
+#endif
+		say(msg, msglen, "not JSON: line %d, column %d: %s", je.line,
+		    je.column, je.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(root) && !json_is_array(root)) {
+		say(msg, msglen, "not a JSON object or array");
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((rc = document_objects(root, &objs, msg, msglen)) < 0 ||
+	    objs == NULL)
+		goto out;
+
+	n = json_array_size(objs);
+	if (n > 0 && ((inds = calloc(n, sizeof(*inds))) == NULL ||
+	    (c.marks = calloc(n, sizeof(*c.marks))) == NULL)) {
+		say(msg, msglen, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		o = json_array_get(objs, i);
+		if (!json_is_object(o)) {
+			skip(st, &st->skipped, "objects[%zu]: not an object", i);
+			continue;
+		}
+		type = json_string_value(json_object_get(o, "type"));
+		id = json_string_value(json_object_get(o, "id"));
+		if (type == NULL) {
+			skip(st, &st->skipped, "objects[%zu]: no type", i);
+			continue;
+		}
+		if (strcmp(type, "marking-definition") == 0 && id != NULL) {
+			c.marks[c.n_marks].id = id;
+			if ((c.marks[c.n_marks].tlp = marking_tlp(o)) !=
+			    TLP_NONE)
+				c.n_marks++;
+			continue;
+		}
+		if (strcmp(type, "indicator") != 0)
+			continue;
+		if (id == NULL || id[0] == '\0') {
+			skip(st, &st->skipped, "objects[%zu]: indicator "
+			    "without an id", i);
+			continue;
+		}
+		inds[n_inds].obj = o;
+		inds[n_inds].id = id;
+		inds[n_inds].idx = i;
+		/* Without a readable modified, any other version wins. */
+		if (ts_prop(o, "modified", &inds[n_inds].modified) <= 0 &&
+		    ts_prop(o, "created", &inds[n_inds].modified) <= 0) {
+			inds[n_inds].modified.sec = INT64_MIN;
+			inds[n_inds].modified.nsec = 0;
+		}
+		n_inds++;
+	}
+	if (c.n_marks > 0)
+		qsort(c.marks, c.n_marks, sizeof(*c.marks), mark_cmp);
+
+	/* The latest version of each id, then back in document order. */
+	if (n_inds > 0)
+		qsort(inds, n_inds, sizeof(*inds), ind_cmp);
+	for (i = 0, k = 0; i < n_inds; i++)
+		if (i == 0 || strcmp(inds[i].id, inds[i - 1].id) != 0)
+			inds[k++] = inds[i];
+	if (k > 0)
+		qsort(inds, k, sizeof(*inds), ind_idx_cmp);
+	for (i = 0, rc = 0; i < k && rc == 0; i++)
+		rc = indicator_use(&c, inds[i].obj, inds[i].id);
+out:
+	free(inds);
+	free(c.marks);
+	json_decref(root);
+	return rc < 0 ? rc : c.emitted;
+}
+
+static const struct rg_feed_ops stix_ops = {
+	.parse = stix_parse,
+};
+
+const struct rg_plugin rg_plugin = {
+	.abi = RG_PLUGIN_ABI,
+	.name = "stix2",
+	.kind = RG_PLUGIN_FEED,
+	.feed = &stix_ops,
+};
