@@ -87,6 +87,7 @@ struct feed {
 	struct rg_feed_stats stats;
 	char last_error[512];
 	int want_fetch;
+	int fetch_later;		/* after the snapshot of kept documents */
 	/* A pushed document waiting for the next rebuild (under push_lock). */
 	char *push_data;
 	size_t push_len;
@@ -956,6 +957,12 @@ job_after_cb(uv_work_t *req, int status)
 	job->bl = NULL;
 	rg_bl_reclaim(f->domain);
 	job_free(job);
+	for (i = 0; i < f->n; i++)
+		if (f->feeds[i].fetch_later) {
+			f->feeds[i].fetch_later = 0;
+			f->feeds[i].want_fetch = 1;
+			f->again = 1;
+		}
 	if (f->pending != NULL) {
 		const struct rg_conf *c = f->pending;
 
@@ -1425,8 +1432,16 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 			fd->want_fetch = 0;
 			fd->next_check_ms = old->next_check_ms;
 		}
-		if (fd->data == NULL && f->state_dir != NULL)
+		if (fd->data == NULL && f->state_dir != NULL) {
 			feed_restore(f->state_dir, fd);
+			/* Protect with the kept version at once; ask the
+			 * source in the next rebuild, which may take up to
+			 * its time-out. */
+			if (fd->data != NULL && fd->want_fetch) {
+				fd->want_fetch = 0;
+				fd->fetch_later = 1;
+			}
+		}
 	}
 	pthread_mutex_lock(&f->push_lock);
 	old_feeds = f->feeds;
@@ -1618,6 +1633,7 @@ rg_feeds_free(struct rg_feeds *f)
 	if (f == NULL)
 		return;
 	f->stopping = 1;
+	rg_fetch_abort_all();
 	f->closing = 2 + (int)f->n_notify + (int)f->n_notify_tcp;
 	uv_close((uv_handle_t *)&f->timer, handle_closed_cb);
 	uv_close((uv_handle_t *)&f->push_async, handle_closed_cb);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,6 +90,21 @@ struct taxii_merge {
 	uint64_t received;
 	int changed;			/* an object added or replaced */
 };
+
+/* Set once when the agent stops: transfers in flight end. */
+static atomic_int fetch_aborted;
+
+static int
+abort_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	(void)arg;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(&fetch_aborted) ? 1 : 0;
+}
 
 static int fail(struct fetch *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -327,6 +343,9 @@ curl_prepare(struct fetch *f)
 		    "memory");
 	f->curl = c;
 	SETOPT(c, CURLOPT_NOSIGNAL, 1L);
+	/* The agent stopping ends a transfer at once, not at its time-out. */
+	SETOPT(c, CURLOPT_NOPROGRESS, 0L);
+	SETOPT(c, CURLOPT_XFERINFOFUNCTION, abort_cb);
 	SETOPT(c, CURLOPT_ERRORBUFFER, f->curl_err);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -447,6 +466,9 @@ get_http(struct fetch *f, struct get *g)
 		rc = too_big(f, g, show);
 	else if (g->no_mem)
 		rc = fail(f, -ENOMEM, "%s: out of memory", show);
+	else if (cc == CURLE_ABORTED_BY_CALLBACK)
+		rc = fail(f, -ECANCELED, "%s: cancelled: the agent is stopping",
+		    show);
 	else if (cc == CURLE_OPERATION_TIMEDOUT)
 		rc = fail(f, -ETIMEDOUT, "%s: timed out (%s)", show,
 		    f->curl_err[0] ? f->curl_err : curl_easy_strerror(cc));
@@ -1476,6 +1498,18 @@ rg_fetch_res_clear(struct rg_fetch_res *res)
 	free(res->taxii_added_last);
 	free(res->file_stamp);
 	memset(res, 0, sizeof(*res));
+}
+
+void
+rg_fetch_abort_all(void)
+{
+	atomic_store(&fetch_aborted, 1);
+}
+
+int
+rg_fetch_aborting(void)
+{
+	return atomic_load(&fetch_aborted);
 }
 
 int

@@ -108,6 +108,15 @@ int rg_fetch(const struct rg_fetch_req *req, struct rg_fetch_res *res);
 /** Free what RES holds (not RES itself). */
 void rg_fetch_res_clear(struct rg_fetch_res *res);
 
+/**
+ * The agent is stopping: every fetch and transfer in flight, in any
+ * thread, ends at once with -ECANCELED.  For good: there is no undoing.
+ */
+void rg_fetch_abort_all(void);
+
+/** 1 once rg_fetch_abort_all() was called (for the zone transfers). */
+int rg_fetch_aborting(void);
+
 /** Call once before threads start (curl_global_init). */
 int rg_fetch_global_init(void);
 

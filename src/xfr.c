@@ -37,6 +37,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "fetch.h"
 #include "xfr.h"
 
 #define XFR_TIMEOUT_MS		30000		/* when the request says 0 */
@@ -685,7 +686,11 @@ xfr_poll(struct xfr *x, int fd, short events)
 			    "answer within %u ms", x->req->primary,
 			    x->req->timeout_ms ? x->req->timeout_ms :
 			    XFR_TIMEOUT_MS);
-		n = poll(&pfd, 1, x->deadline - now > INT32_MAX ? INT32_MAX :
+		if (rg_fetch_aborting())
+			return xfr_fail(x->res, -ECANCELED, "%s: cancelled: "
+			    "the agent is stopping", x->req->primary);
+		/* In slices, so that the agent stopping is seen soon. */
+		n = poll(&pfd, 1, x->deadline - now > 200 ? 200 :
 		    (int)(x->deadline - now));
 		if (n > 0)
 			return 0;

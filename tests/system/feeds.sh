@@ -193,4 +193,45 @@ expect_match '"last_error": "[^"]' "the reporter's last error is shown" "$out"
 [ -n "$(ls "$T/state/spool/hub" 2>/dev/null)" ] && ok "reports wait in the spool" ||
     not_ok "spool of reporter hub is empty"
 
+
+# A restart protects with the kept version at once, even when the source
+# then hangs: the kept rules are published while the fetch still waits.
+daemon_stop && ok "stopped for the hanging-source test" || not_ok "stop failed"
+WEB_PORT=$((RG_TEST_PORT_BASE + 22))
+mkdir -p "$T/web"
+printf 'kept-at-start.example\n' > "$T/web/list.txt"
+python3 -m http.server -b 127.0.0.1 -d "$T/web" "$WEB_PORT" >/dev/null 2>&1 &
+WEB_PID=$!
+write_conf "{ name = \"web\"; format = \"domains\"; source = \"http://127.0.0.1:$WEB_PORT/list.txt\"; timeout-ms = 60000; }"
+wait_until 10 "the web source answers" -- \
+    curl -sf -o /dev/null "http://127.0.0.1:$WEB_PORT/list.txt"
+daemon_start "$CONF"
+wait_until 10 "web feed fetched" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check kept-at-start.example | grep -q '\"blocked\": true'"
+daemon_stop && ok "stopped" || not_ok "stop failed"
+kill "$WEB_PID"; wait "$WEB_PID" 2>/dev/null
+# The same port now accepts and never answers.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+conns = []
+end = time.time() + 120
+s.settimeout(1)
+while time.time() < end:
+    try:
+        conns.append(s.accept()[0])
+    except socket.timeout:
+        pass
+' "$WEB_PORT" &
+TARPIT_PID=$!
+sleep 0.5
+daemon_start "$CONF"
+wait_until 10 "kept rules published while the source hangs" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check kept-at-start.example | grep -q '\"blocked\": true'"
+expect_match '"checked": null' "the hanging fetch has not finished" \
+    "$(ctl --json feeds)"
+daemon_stop && ok "stops with a fetch in flight" || not_ok "stop failed"
+kill "$TARPIT_PID" 2>/dev/null; wait "$TARPIT_PID" 2>/dev/null
+
 finish
