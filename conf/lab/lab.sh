@@ -13,6 +13,10 @@
 # ${RG_LAB_DIR:-<repository>/.lab}, ports start at ${RG_LAB_PORT_BASE:-5300}:
 # primary base+1, fallback base+2 and DoT base+3, root base+4.
 #
+# NSD also plays a hub's RPZ primary: the zone rpz.lab.test., transferred
+# with a TSIG key made for the lab, with NOTIFY sent to base+5 whenever
+# "block" or "unblock" changes it.
+#
 set -euo pipefail
 
 usage() {
@@ -20,6 +24,8 @@ usage() {
 usage: lab.sh start | stop | status | env
        lab.sh freeze NAME | thaw NAME      (NAME: primary, fallback, root)
        lab.sh rewrite NAME on|off          (NAME: primary, fallback)
+       lab.sh block NAME | unblock NAME    (a name in the hub's RPZ zone)
+       lab.sh hub-conf
 
   start    start whatever is not running and wait until every server answers
   stop     stop every server of the lab (nothing else)
@@ -28,6 +34,9 @@ usage: lab.sh start | stop | status | env
   freeze   stop the process with SIGSTOP: it keeps its port and answers nothing
   thaw     resume it with SIGCONT
   rewrite  on: answer every name under invalid. with an A record; off: undo
+  block    add NAME to the RPZ zone rpz.lab.test. (NXDOMAIN) and notify
+  unblock  take it out again
+  hub-conf print resguardd's lab configuration with the hub's RPZ feed
 
 environment: RG_LAB_DIR (default <repository>/.lab),
              RG_LAB_PORT_BASE (default: the lab's last one, else 5300)
@@ -85,6 +94,36 @@ set_ports() {
 	port_fallback=$((base + 2))
 	port_tls=$((base + 3))
 	port_root=$((base + 4))
+	port_notify=$((base + 5))
+}
+
+# The lab's TSIG secret for the RPZ zone, made once.
+rpz_secret() {
+	local f=$lab/root/rpz.secret
+	if [ ! -s "$f" ]; then
+		mkdir -p "$lab/root"
+		openssl rand -base64 32 > "$f.tmp" && mv "$f.tmp" "$f" ||
+		    die "cannot make the RPZ TSIG secret"
+	fi
+	cat "$f"
+}
+
+# The RPZ zone from the names in root/rpz.names, with the next serial.
+rpz_write() {
+	local d=$lab/root serial=1 n
+	[ -f "$d/rpz.serial" ] && serial=$(($(cat "$d/rpz.serial") + 1))
+	touch "$d/rpz.names"
+	{
+		echo '$ORIGIN rpz.lab.test.'
+		echo '$TTL 60'
+		echo "@ SOA localhost. hostmaster.lab.test. $serial 60 30 3600 60"
+		echo '@ NS localhost.'
+		while read -r n; do
+			[ -n "$n" ] && echo "$n CNAME ."
+		done < "$d/rpz.names"
+	} > "$d/rpz.zone.tmp"
+	mv "$d/rpz.zone.tmp" "$d/rpz.zone"
+	echo "$serial" > "$d/rpz.serial"
 }
 
 # render TEMPLATE OUTPUT [SERIAL]: fill the @...@ placeholders.
@@ -97,6 +136,8 @@ render() {
 	    -e "s|@RG_LAB_FALLBACK_PORT@|$port_fallback|g" \
 	    -e "s|@RG_LAB_FALLBACK_TLS_PORT@|$port_tls|g" \
 	    -e "s|@RG_LAB_ROOT_PORT@|$port_root|g" \
+	    -e "s|@RG_LAB_NOTIFY_PORT@|$port_notify|g" \
+	    -e "s|@RG_LAB_RPZ_SECRET@|$(rpz_secret)|g" \
 	    -e "s|@SERIAL@|${3:-1}|g" \
 	    "$here/$1" > "$2.tmp"
 	mv "$2.tmp" "$2"
@@ -355,6 +396,9 @@ start_root() {
 	fi
 	command -v nsd >/dev/null || die "nsd not found (Debian package nsd)"
 	sign_zone
+	[ -f "$lab/root/rpz.names" ] ||
+	    printf '%s\n' malware.lab.test '*.phishing.lab.test' > "$lab/root/rpz.names"
+	rpz_write
 	render nsd.conf.in "$lab/root/nsd.conf"
 	rm -f "$lab/root/nsd.pid" "$lab/root/xfrd.state" "$lab/root/zone.list"
 	nsd-checkconf "$lab/root/nsd.conf" ||
@@ -483,6 +527,10 @@ cmd_env() {
 	    "RG_LAB_FALLBACK_PORT=$port_fallback" \
 	    "RG_LAB_FALLBACK_TLS_PORT=$port_tls" \
 	    "RG_LAB_ROOT_PORT=$port_root" \
+	    "RG_LAB_NOTIFY_PORT=$port_notify" \
+	    "RG_LAB_RPZ_ZONE=rpz.lab.test." \
+	    "RG_LAB_RPZ_KEY=lab-rpz." \
+	    "RG_LAB_RPZ_SECRET=$(rpz_secret)" \
 	    "RG_LAB_CA=$lab/ca.pem" \
 	    "RG_LAB_TLS_NAME=$TLS_NAME" \
 	    "RG_LAB_TRUST_ANCHOR=$lab/root.anchor" \
@@ -548,6 +596,41 @@ cmd_rewrite() {
 	esac
 }
 
+# block|unblock NAME: change the hub's RPZ zone; NSD reloads it on SIGHUP
+# and notifies base+5.
+cmd_rpz() {
+	local how=$1 name=$2 d=$lab/root pid
+	case $name in
+	'' | *[!A-Za-z0-9.*_-]*) die "not a name for the RPZ zone: '$name'" ;;
+	esac
+	pid=$(pid_of root)
+	[ -n "$pid" ] || die "root is not running"
+	! is_frozen "$pid" || die "root is frozen; thaw it first"
+	touch "$d/rpz.names"
+	grep -v -x -F -- "$name" "$d/rpz.names" > "$d/rpz.names.tmp" || :
+	[ "$how" = block ] && echo "$name" >> "$d/rpz.names.tmp"
+	mv "$d/rpz.names.tmp" "$d/rpz.names"
+	rpz_write
+	kill -HUP "$pid"
+	note "rpz.lab.test. serial $(cat "$d/rpz.serial"): $name ${how}ed; NSD notifies 127.0.0.1@$port_notify"
+}
+
+# The lab's configuration plus the hub's RPZ feed, transferred from the
+# lab's NSD with TSIG and kept current by its NOTIFY.
+cmd_hub_conf() {
+	[ -f "$lab/resguard.conf" ] || die "no lab in $lab: start it first"
+	sed -e "s|^\([[:space:]]*\)listen = \(\[.*\]\);|\1listen = \2;\\
+\1notify-listen = [ \"127.0.0.1@$port_notify\" ];|" "$lab/resguard.conf"
+	cat <<EOF
+
+# The hub's indicators: an RPZ zone by transfer (TSIG), NOTIFY to the port
+# above ("conf/lab/lab.sh block NAME" adds a name).
+feeds = ( { name = "lab-hub"; format = "rpz";
+	source = "axfr://127.0.0.1@$port_root/rpz.lab.test.";
+	tsig-name = "lab-rpz."; tsig-secret = "$(rpz_secret)"; } );
+EOF
+}
+
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 cmd=$1
 shift
@@ -563,6 +646,9 @@ env:0) cmd_env ;;
 freeze:1) cmd_signal STOP "$1" ;;
 thaw:1) cmd_signal CONT "$1" ;;
 rewrite:2) cmd_rewrite "$1" "$2" ;;
+block:1) cmd_rpz block "$1" ;;
+unblock:1) cmd_rpz unblock "$1" ;;
+hub-conf:0) cmd_hub_conf ;;
 -h:0 | --help:0 | help:0) usage ;;
 *) usage >&2; exit 2 ;;
 esac

@@ -17,7 +17,8 @@ readonly PACKAGES="build-essential autoconf automake libtool pkg-config
 libldns-dev libuv1-dev libunbound-dev libssl-dev libconfig-dev libjansson-dev
 libcmocka-dev libevent-dev libmicrohttpd-dev libcurl4-openssl-dev
 libgnutls28-dev unbound nsd knot python3 dnsutils
-knot-dnsutils ldnsutils openssl prometheus dnsperf dnsdist curl
+knot-dnsutils ldnsutils openssl prometheus dnsperf dnsdist curl clang
+libclang-rt-14-dev
 ca-certificates"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -155,18 +156,25 @@ cmd_run() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	eval "$("$here/lab.sh" env)"
-	conf=$RG_LAB_CONF
+	conf=$RG_LAB_DIR/resguard-quickstart.conf
+	"$here/lab.sh" hub-conf > "$conf"
+	# The plugins (feed formats, backends, reporters) of this build tree.
+	export RG_PLUGIN_DIR=${RG_PLUGIN_DIR:-$repo/plugins}
 	sock=$RG_LAB_CONTROL_SOCKET
 	cat <<EOF
 
 The lab is up in $RG_LAB_DIR:
   primary   Unbound  127.0.0.1@$RG_LAB_PRIMARY_PORT
   fallback  Unbound  127.0.0.1@$RG_LAB_FALLBACK_PORT, DNS over TLS @$RG_LAB_FALLBACK_TLS_PORT ($RG_LAB_TLS_NAME)
-  root      NSD      127.0.0.1@$RG_LAB_ROOT_PORT (signed local root)
+  root      NSD      127.0.0.1@$RG_LAB_ROOT_PORT (signed local root, and the hub's RPZ zone)
 
 resguardd now runs in the foreground on $conf.
 In another terminal, from $repo:
   $ctl -s $sock status
+  dig @127.0.0.1 -p $RG_LAB_PORT_BASE www.lab.test          # answered
+  dig @127.0.0.1 -p $RG_LAB_PORT_BASE malware.lab.test      # blocked by the hub's feed
+  conf/lab/lab.sh block evil.lab.test # the hub adds a name: NOTIFY, transfer
+  $ctl -s $sock check evil.lab.test
   conf/lab/lab.sh freeze primary      # an outage: resguard fails over to "eu"
   conf/lab/lab.sh thaw primary        # it fails back after the hold-down
   conf/lab/lab.sh rewrite primary on  # NXDOMAIN rewriting: "degraded"
