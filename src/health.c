@@ -7,7 +7,8 @@
  * follows a worse outcome after `fall` consecutive rounds and a better one
  * after `rise`.  A down upstream is probed with exponential back-off and
  * jitter, capped at backoff-max-ms.  Latency of the basic probe goes into a
- * decaying histogram whose median `status` shows.
+ * decaying histogram whose median `status` shows, and, when the probe
+ * passed, into cumulative counts since start for monitoring.
  */
 #include <errno.h>
 #include <math.h>
@@ -80,6 +81,27 @@ rg_hist_median_ms(const struct rg_hist *h)
 	hi = hist_upper_us(i);
 	/* Linear within the bucket. */
 	return (lo + (hi - lo) * ((half - sum) / h->bucket[i])) / 1000.0;
+}
+
+const uint32_t rg_lat_le_us[RG_LAT_BUCKETS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000
+};
+
+void
+rg_lat_hist_add(struct rg_lat_hist *h, uint64_t us)
+{
+	int i;
+
+	/* Buckets are cumulative, as Prometheus reads them: a sample
+	 * counts in every bucket whose bound it does not exceed. */
+	for (i = RG_LAT_BUCKETS - 1; i >= 0; i--) {
+		if (us > rg_lat_le_us[i])
+			break;
+		h->le[i]++;
+	}
+	h->count++;
+	h->sum_us += us;
 }
 
 /* One query of a round. */
@@ -276,6 +298,7 @@ round_exchange_cb(void *arg, enum rg_probe_err err, const uint8_t *pkt,
 			snprintf(r->detail, sizeof(r->detail), "%s", judged);
 		} else {
 			r->u->last_rtt_us = rtt_us;
+			rg_lat_hist_add(&r->u->latency, rtt_us);
 			max_latency = r->u->pool->conf->checks.max_latency_ms;
 			if (max_latency > 0 && rtt_us > max_latency * 1000ULL) {
 				r->outcome = RG_STATE_DEGRADED;
@@ -550,6 +573,7 @@ rg_health_new(struct rg_conf *conf, struct rg_health *old,
 				    prev->state_since_wall_ms;
 				u->rtt = prev->rtt;
 				u->last_rtt_us = prev->last_rtt_us;
+				u->latency = prev->latency;
 				u->rounds = prev->rounds;
 				u->failed_rounds = prev->failed_rounds;
 				u->backoff_ms = prev->backoff_ms;

@@ -43,6 +43,21 @@ void rg_hist_add(struct rg_hist *h, uint64_t us);
 /** Median in milliseconds, or a negative value when empty. */
 double rg_hist_median_ms(const struct rg_hist *h);
 
+/*
+ * Cumulative latency counts of successful probes since start, in fixed
+ * buckets, for monitoring (Prometheus histogram): they never decay.
+ */
+#define RG_LAT_BUCKETS 11	/* 1 ms to 2.5 s; +Inf is the total */
+/** Upper bounds of the buckets in microseconds, increasing. */
+extern const uint32_t rg_lat_le_us[RG_LAT_BUCKETS];
+struct rg_lat_hist {
+	uint64_t le[RG_LAT_BUCKETS];	/**< samples <= rg_lat_le_us[i] */
+	uint64_t count;			/**< all samples */
+	uint64_t sum_us;		/**< their sum in microseconds */
+};
+/** Count one successful probe of US microseconds. */
+void rg_lat_hist_add(struct rg_lat_hist *h, uint64_t us);
+
 struct rg_round;
 struct rg_pool;
 
@@ -66,6 +81,7 @@ struct rg_upstream {
 	struct rg_round *round;		/**< round in flight, or NULL */
 	uint64_t rounds, failed_rounds;
 	uint64_t last_rtt_us;		/**< basic probe of the last good round */
+	struct rg_lat_hist latency;	/**< good basic probes since start */
 };
 
 /** One pool at run time. */

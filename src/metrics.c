@@ -103,6 +103,68 @@ upstream_sample(struct out *o, const char *name, const json_t *pool,
 	out_printf(o, "\"} %.17g\n", v);
 }
 
+/* The upstream's "latency_histogram" when it is well formed, else NULL. */
+static const json_t *
+latency_hist(const json_t *u)
+{
+	const json_t *h = json_object_get(u, "latency_histogram");
+	const json_t *le = json_object_get(h, "le_ms");
+	const json_t *counts = json_object_get(h, "counts");
+
+	if (!json_is_array(le) || !json_is_array(counts) ||
+	    json_array_size(le) != json_array_size(counts) ||
+	    !json_is_number(json_object_get(h, "sum_ms")) ||
+	    !json_is_integer(json_object_get(h, "count")))
+		return NULL;
+	return h;
+}
+
+/*
+ * Probe latency as a Prometheus histogram: the document's counts are
+ * cumulative already; "le" in seconds, then +Inf, which is the count.
+ */
+static void
+render_latency(struct out *o, const json_t *pools)
+{
+	const char *name = "resguard_upstream_probe_latency_seconds";
+	const json_t *p, *u, *h;
+	char le[32], series[96];
+	size_t i, j, k;
+	int any = 0;
+
+	json_array_foreach(pools, i, p)
+		json_array_foreach(json_object_get(p, "upstreams"), j, u)
+			if (latency_hist(u) != NULL)
+				any = 1;
+	if (!any)
+		return;
+	family(o, name, "histogram",
+	    "Round-trip time of the successful basic probes since start.");
+	json_array_foreach(pools, i, p)
+		json_array_foreach(json_object_get(p, "upstreams"), j, u) {
+			if ((h = latency_hist(u)) == NULL)
+				continue;
+			snprintf(series, sizeof(series), "%s_bucket", name);
+			for (k = 0; k < json_array_size(json_object_get(h,
+			    "le_ms")); k++) {
+				snprintf(le, sizeof(le), "%g",
+				    json_number_value(json_array_get(
+				    json_object_get(h, "le_ms"), k)) / 1000.0);
+				upstream_sample(o, series, p, u, "le", le,
+				    json_number_value(json_array_get(
+				    json_object_get(h, "counts"), k)));
+			}
+			upstream_sample(o, series, p, u, "le", "+Inf",
+			    jnum(h, "count"));
+			snprintf(series, sizeof(series), "%s_sum", name);
+			upstream_sample(o, series, p, u, NULL, NULL,
+			    jnum(h, "sum_ms") / 1000.0);
+			snprintf(series, sizeof(series), "%s_count", name);
+			upstream_sample(o, series, p, u, NULL, NULL,
+			    jnum(h, "count"));
+		}
+}
+
 static void
 render_upstreams(struct out *o, const json_t *pools)
 {
@@ -142,6 +204,7 @@ render_upstreams(struct out *o, const json_t *pools)
 			upstream_sample(o,
 			    "resguard_upstream_probe_failures_total", p, u,
 			    NULL, NULL, jnum(u, "failed"));
+	render_latency(o, pools);
 	family(o, "resguard_pool_healthy", "gauge",
 	    "1 when the pool has an upstream up.");
 	json_array_foreach(pools, i, p) {

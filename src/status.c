@@ -17,6 +17,24 @@
 #include "report.h"
 #include "status.h"
 
+/* Counts are cumulative: counts[i] probes took at most le_ms[i]. */
+static json_t *
+latency_json(const struct rg_lat_hist *h)
+{
+	json_t *le = json_array(), *counts = json_array();
+	size_t i;
+
+	for (i = 0; i < RG_LAT_BUCKETS; i++) {
+		json_array_append_new(le, json_real(rg_lat_le_us[i] / 1000.0));
+		json_array_append_new(counts, json_integer((json_int_t)h->le[i]));
+	}
+	return json_pack("{s:o, s:o, s:f, s:I}",
+	    "le_ms", le,
+	    "counts", counts,
+	    "sum_ms", h->sum_us / 1000.0,
+	    "count", (json_int_t)h->count);
+}
+
 json_t *
 rg_upstream_json(const struct rg_upstream *u)
 {
@@ -42,6 +60,9 @@ rg_upstream_json(const struct rg_upstream *u)
 	    "state_since", since,
 	    "probes", (json_int_t)u->rounds,
 	    "failed", (json_int_t)u->failed_rounds);
+	if (o != NULL)
+		json_object_set_new(o, "latency_histogram",
+		    latency_json(&u->latency));
 	return o;
 }
 

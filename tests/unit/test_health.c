@@ -1,6 +1,7 @@
 /*
  * test_health.c -- the upstream state machine (rise and fall), back-off and
- * the latency histogram, fed outcomes directly.
+ * the latency histograms, fed outcomes directly or probe rounds through
+ * the fake network.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,11 +12,14 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "conf.h"
 #include "fake.h"
 #include "health.h"
 #include "journal.h"
+#include "metrics.h"
+#include "status.h"
 #include "transport.h"
 
 struct fixture {
@@ -23,6 +27,9 @@ struct fixture {
 	struct rg_health *h;
 	struct rg_upstream *u;
 };
+
+/* Where the health wants to run next, for fake_run(). */
+static uint64_t fx_next;
 
 static void
 print_error_cb(void *arg, const char *line)
@@ -228,6 +235,190 @@ test_histogram_median(void **state)
 		fail_msg("median %.3f ms, expected about 30", m);
 }
 
+static void
+test_latency_buckets(void **state)
+{
+	struct rg_lat_hist h;
+	int i;
+
+	memset(&h, 0, sizeof(h));
+	rg_lat_hist_add(&h, 1000);	/* on the 1 ms bound: counts in it */
+	rg_lat_hist_add(&h, 1001);	/* just above: from 2.5 ms on */
+	rg_lat_hist_add(&h, 3000000);	/* above 2.5 s: only in the total */
+	assert_int_equal(h.le[0], 1);
+	for (i = 1; i < RG_LAT_BUCKETS; i++) {
+		if (h.le[i] != 2)
+			fail_msg("bucket %d (le %u us): %llu, expected 2", i,
+			    rg_lat_le_us[i], (unsigned long long)h.le[i]);
+		assert_true(rg_lat_le_us[i] > rg_lat_le_us[i - 1]);
+	}
+	assert_int_equal(h.le[1], 2);
+	assert_int_equal(rg_lat_le_us[1], 2500);
+	assert_int_equal(rg_lat_le_us[RG_LAT_BUCKETS - 1], 2500000);
+	assert_int_equal(h.count, 3);
+	assert_int_equal(h.sum_us, 3002001);
+}
+
+static void
+tick(void *arg)
+{
+	struct fixture *fx = arg;
+
+	fx_next = rg_health_run(fx->h, fake_now());
+}
+
+/* Bucket index of BOUND_US. */
+static int
+lat_index(uint32_t bound_us)
+{
+	int i;
+
+	for (i = 0; i < RG_LAT_BUCKETS; i++)
+		if (rg_lat_le_us[i] == bound_us)
+			return i;
+	fail_msg("no bucket with bound %u us", bound_us);
+	return -1;
+}
+
+static void
+test_latency_counts(void **state)
+{
+	struct fixture *fx = *state;
+	struct rg_lat_hist *l = &fx->u->latency;
+	int i25 = lat_index(25000), i10 = lat_index(10000);
+	int i100 = lat_index(100000), i50 = lat_index(50000);
+	uint64_t n, rounds;
+
+	/* Real probe rounds through the fake network: each good basic
+	 * probe of 20 ms counts once, in the 25 ms bucket and above. */
+	fake_upstream("u", FAKE_OK, 20);
+	fx_next = 0;
+	tick(fx);
+	fake_run(fake_now() + 10500, &fx_next, tick, fx);
+	/* Between rounds, so none is answered by the next behaviour. */
+	assert_null(fx->u->round);
+	n = l->count;
+	if (n < 5)
+		fail_msg("%llu probes counted in 10 s at a 1 s interval",
+		    (unsigned long long)n);
+	assert_int_equal(n, fx->u->rounds);
+	assert_int_equal(l->le[i10], 0);
+	assert_int_equal(l->le[i25], n);
+	assert_int_equal(l->le[RG_LAT_BUCKETS - 1], n);
+	assert_int_equal(l->sum_us, n * 20000);
+
+	/* Failed probes do not count; nothing decays meanwhile. */
+	fake_upstream("u", FAKE_TIMEOUT, 20);
+	rounds = fx->u->rounds;
+	fake_run(fake_now() + 10000, &fx_next, tick, fx);
+	assert_true(fx->u->rounds > rounds);
+	assert_int_equal(l->count, n);
+	assert_int_equal(l->le[i25], n);
+
+	/* Slower answers go up from their own bucket; the old counts stay. */
+	fake_upstream("u", FAKE_OK, 80);
+	fake_run(fake_now() + 60000, &fx_next, tick, fx);
+	if (l->count <= n)
+		fail_msg("count %llu, not above %llu after good probes",
+		    (unsigned long long)l->count, (unsigned long long)n);
+	assert_int_equal(l->le[i25], n);
+	assert_int_equal(l->le[i50], n);
+	assert_int_equal(l->le[i100], l->count);
+	assert_int_equal(l->sum_us, n * 20000 + (l->count - n) * 80000);
+}
+
+static void
+assert_contains(const char *hay, const char *needle)
+{
+	if (strstr(hay, needle) == NULL)
+		fail_msg("\"%s\" not found in:\n%s", needle, hay);
+}
+
+/* The counts as the status document and the /metrics scrape show them. */
+static void
+test_latency_status_metrics(void **state)
+{
+	static const char *const keys[] = { "name", "address", "port",
+	    "transport", "state", "rtt_ms", "state_since", "probes",
+	    "failed" };
+	struct fixture *fx = *state;
+	struct rg_lat_hist *l = &fx->u->latency;
+	const json_t *h;
+	json_t *uj, *d;
+	char *m, line[256];
+	size_t i;
+
+	fake_upstream("u", FAKE_OK, 20);
+	fx_next = 0;
+	tick(fx);
+	fake_run(fake_now() + 5500, &fx_next, tick, fx);
+	rg_lat_hist_add(l, 400);		/* 0.4 ms */
+	rg_lat_hist_add(l, 4000000);		/* 4 s: only in +Inf */
+	assert_true(l->count >= 4);
+
+	uj = rg_upstream_json(fx->u);
+	assert_non_null(uj);
+	/* The document only gained a member. */
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_get(uj, keys[i]) == NULL)
+			fail_msg("upstream member \"%s\" missing", keys[i]);
+	h = json_object_get(uj, "latency_histogram");
+	assert_int_equal(json_array_size(json_object_get(h, "le_ms")),
+	    RG_LAT_BUCKETS);
+	assert_int_equal(json_array_size(json_object_get(h, "counts")),
+	    RG_LAT_BUCKETS);
+	for (i = 0; i < RG_LAT_BUCKETS; i++) {
+		assert_true(json_number_value(json_array_get(
+		    json_object_get(h, "le_ms"), i)) ==
+		    rg_lat_le_us[i] / 1000.0);
+		assert_int_equal(json_integer_value(json_array_get(
+		    json_object_get(h, "counts"), i)), l->le[i]);
+	}
+	assert_true(json_number_value(json_array_get(json_object_get(h,
+	    "le_ms"), 1)) == 2.5);
+	assert_int_equal(json_integer_value(json_object_get(h, "count")),
+	    l->count);
+	assert_true(json_real_value(json_object_get(h, "sum_ms")) ==
+	    l->sum_us / 1000.0);
+
+	d = json_pack("{s:s, s:s, s:[{s:s, s:s, s:b, s:[o]}]}",
+	    "version", "0.1.0", "mode", "normal", "pools", "name", "primary",
+	    "role", "primary", "healthy", 1, "upstreams", uj);
+	assert_non_null(d);
+	m = rg_metrics_render(d);
+	assert_non_null(m);
+	assert_contains(m, "# TYPE resguard_upstream_probe_latency_seconds "
+	    "histogram\n");
+	snprintf(line, sizeof(line), "resguard_upstream_probe_latency_seconds"
+	    "_bucket{pool=\"primary\",upstream=\"u\",le=\"0.001\"} 1\n");
+	assert_contains(m, line);
+	snprintf(line, sizeof(line), "resguard_upstream_probe_latency_seconds"
+	    "_bucket{pool=\"primary\",upstream=\"u\",le=\"0.01\"} 1\n");
+	assert_contains(m, line);
+	snprintf(line, sizeof(line), "resguard_upstream_probe_latency_seconds"
+	    "_bucket{pool=\"primary\",upstream=\"u\",le=\"0.025\"} %llu\n",
+	    (unsigned long long)l->count - 1);
+	assert_contains(m, line);
+	snprintf(line, sizeof(line), "resguard_upstream_probe_latency_seconds"
+	    "_bucket{pool=\"primary\",upstream=\"u\",le=\"2.5\"} %llu\n",
+	    (unsigned long long)l->count - 1);
+	assert_contains(m, line);
+	snprintf(line, sizeof(line), "resguard_upstream_probe_latency_seconds"
+	    "_bucket{pool=\"primary\",upstream=\"u\",le=\"+Inf\"} %llu\n",
+	    (unsigned long long)l->count);
+	assert_contains(m, line);
+	snprintf(line, sizeof(line), "resguard_upstream_probe_latency_seconds"
+	    "_count{pool=\"primary\",upstream=\"u\"} %llu\n",
+	    (unsigned long long)l->count);
+	assert_contains(m, line);
+	snprintf(line, sizeof(line), "resguard_upstream_probe_latency_seconds"
+	    "_sum{pool=\"primary\",upstream=\"u\"} %.17g\n",
+	    l->sum_us / 1000.0 / 1000.0);
+	assert_contains(m, line);
+	free(m);
+	json_decref(d);
+}
+
 int
 main(void)
 {
@@ -241,6 +432,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_degraded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test(test_histogram_median),
+		cmocka_unit_test(test_latency_buckets),
+		cmocka_unit_test_setup_teardown(test_latency_counts, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_latency_status_metrics,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,7 +25,10 @@ static const char *doc_text =
     "\"upstreams\":[{\"name\":\"isp-a\",\"address\":\"192.0.2.53\","
     "\"port\":53,\"transport\":\"udp\",\"state\":\"down\",\"rtt_ms\":0.4,"
     "\"last_error\":\"wrong answer: got <script>alert(1)</script>\","
-    "\"probes\":120,\"failed\":7}]},"
+    "\"probes\":120,\"failed\":7,\"latency_histogram\":{\"le_ms\":[1.0,"
+    "2.5,5.0,10.0,25.0,50.0,100.0,250.0,500.0,1000.0,2500.0],"
+    "\"counts\":[0,2,10,50,100,110,112,113,113,113,113],"
+    "\"sum_ms\":1250.0,\"count\":115}}]},"
     "{\"name\":\"eu\",\"role\":\"fallback\",\"healthy\":true,"
     "\"upstreams\":[{\"name\":\"dns4eu\",\"address\":\"192.0.2.1\","
     "\"port\":853,\"transport\":\"tls\",\"state\":\"up\",\"rtt_ms\":null,"
@@ -90,6 +93,86 @@ test_metrics_lines(void **state)
 	json_decref(d);
 }
 
+#define LAT "resguard_upstream_probe_latency_seconds"
+
+/*
+ * The bucket series of UPSTREAM in M: "le" increases and ends with +Inf,
+ * the counts never decrease, +Inf equals _count.  Returns the number of
+ * buckets and the +Inf count in INF.
+ */
+static int
+check_cumulative(const char *m, const char *upstream, double *inf)
+{
+	char prefix[160], le[32];
+	const char *line;
+	double prev_le = -1, prev = -1, v, cnt = -1;
+	int n = 0, seen_inf = 0;
+
+	snprintf(prefix, sizeof(prefix), LAT "_bucket{pool=\"primary\","
+	    "upstream=\"%s\",le=\"", upstream);
+	for (line = m; line != NULL && *line != '\0';
+	    line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, prefix, strlen(prefix)) == 0) {
+			if (sscanf(line + strlen(prefix), "%31[^\"]\"} %lf", le,
+			    &v) != 2)
+				fail_msg("bad bucket line: %.120s", line);
+			if (seen_inf)
+				fail_msg("bucket after +Inf: %.120s", line);
+			if (strcmp(le, "+Inf") == 0)
+				seen_inf = 1;
+			else if (strtod(le, NULL) <= prev_le)
+				fail_msg("le %s not above %g", le, prev_le);
+			else
+				prev_le = strtod(le, NULL);
+			if (v < prev)
+				fail_msg("bucket le=%s: %g below %g, not "
+				    "cumulative", le, v, prev);
+			prev = v;
+			n++;
+		}
+	}
+	snprintf(prefix, sizeof(prefix), LAT "_count{pool=\"primary\","
+	    "upstream=\"%s\"} ", upstream);
+	if ((line = strstr(m, prefix)) != NULL)
+		cnt = strtod(line + strlen(prefix), NULL);
+	if (!seen_inf)
+		fail_msg("no +Inf bucket for %s", upstream);
+	if (cnt != prev)
+		fail_msg("+Inf bucket %g, _count %g", prev, cnt);
+	*inf = prev;
+	return n;
+}
+
+static void
+test_metrics_latency(void **state)
+{
+	json_t *d = doc();
+	char *m = rg_metrics_render(d);
+	double inf;
+
+	assert_non_null(m);
+	assert_contains(m, "# TYPE " LAT " histogram\n");
+	assert_contains(m, LAT "_bucket{pool=\"primary\",upstream=\"isp-a\","
+	    "le=\"0.001\"} 0\n");
+	assert_contains(m, LAT "_bucket{pool=\"primary\",upstream=\"isp-a\","
+	    "le=\"0.0025\"} 2\n");
+	assert_contains(m, LAT "_bucket{pool=\"primary\",upstream=\"isp-a\","
+	    "le=\"0.025\"} 100\n");
+	assert_contains(m, LAT "_bucket{pool=\"primary\",upstream=\"isp-a\","
+	    "le=\"2.5\"} 113\n");
+	assert_contains(m, LAT "_bucket{pool=\"primary\",upstream=\"isp-a\","
+	    "le=\"+Inf\"} 115\n");
+	assert_contains(m, LAT "_sum{pool=\"primary\",upstream=\"isp-a\"} "
+	    "1.25\n");
+	assert_contains(m, LAT "_count{pool=\"primary\",upstream=\"isp-a\"} "
+	    "115\n");
+	assert_int_equal(check_cumulative(m, "isp-a", &inf), 12);
+	/* An upstream without the member gets no series. */
+	assert_null(strstr(m, LAT "_count{pool=\"eu\""));
+	free(m);
+	json_decref(d);
+}
+
 static void
 test_metrics_promtool(void **state)
 {
@@ -149,6 +232,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics_lines),
+		cmocka_unit_test(test_metrics_latency),
 		cmocka_unit_test(test_metrics_promtool),
 		cmocka_unit_test(test_page_escapes),
 	};
