@@ -21,7 +21,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,20 +28,15 @@
 #include <strings.h>
 
 #include "../plugin.h"
+#include "../lib/feedutil.h"
 
-#define AB_NAME_MAX	253	/* presentation, no final dot */
 #define AB_QUOTE_MAX	80	/* of a line, in a message */
 
 struct ab {
-	rg_feed_emit_cb *emit;
-	void *arg;
-	struct rg_feed_stats *st;
-	char *msg;
-	size_t msglen;
+	struct rg_feed_out out;
 	int pass;		/* 0: exceptions and counting; 1: blocks */
 	unsigned long line;
 	unsigned long seen;	/* lines of the format, used or not */
-	long emitted;
 };
 
 /* Names of hosts files that are no rules. */
@@ -65,25 +59,13 @@ ab_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static void
-ab_msg(struct ab *z, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (z->msg == NULL || z->msglen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(z->msg, z->msglen, fmt, ap);
-	va_end(ap);
-}
-
 /* Count the current line skipped (or UNSUPPORTED), on the counting pass;
  * describe the first, quoting S (N bytes). */
 static void
 ab_skip(struct ab *z, int unsupported, const char *why, const char *s,
     size_t n)
 {
-	struct rg_feed_stats *st = z->st;
+	struct rg_feed_stats *st = z->out.st;
 	char text[AB_QUOTE_MAX + 1];
 	size_t i;
 
@@ -144,15 +126,16 @@ ab_pattern_char(unsigned char c)
 }
 
 /*
- * Check name S (N bytes, a final dot allowed) and write it lowercased to
+ * Check name S (LEN bytes, a final dot allowed) and write it lowercased to
  * OUT; NULL, or why not and whether that is unsupported rather than
  * invalid.
  */
 static const char *
-ab_name(const char *s, size_t n, char *out, int *unsupported)
+ab_name(const char *s, size_t len, char *out, int *unsupported)
 {
 	uint8_t addr[16];
-	size_t i, ll = 0;
+	const char *why;
+	size_t i, n = len;
 	int af, pattern = 0;
 	unsigned char c;
 
@@ -176,28 +159,13 @@ ab_name(const char *s, size_t n, char *out, int *unsupported)
 			return "a wildcard other than a leading \"*.\"";
 		return "a pattern that is not a name";
 	}
-	if (n == 0 || n > AB_NAME_MAX)
-		return "an invalid name";
 	if (ab_is_address(s, n, addr, &af)) {
 		*unsupported = 1;
 		return "an address, not a name";
 	}
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c == '.') {
-			if (ll == 0)
-				return "an invalid name";
-			ll = 0;
-			out[i] = '.';
-			continue;
-		}
-		if (++ll > 63)
-			return "an invalid name";
-		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-	}
-	if (ll == 0)
+	/* Addresses were caught above: a last label of digits is a name. */
+	if (rg_name_norm(s, len, RG_NAME_NUMERIC, out, &why) < 0)
 		return "an invalid name";
-	out[n] = '\0';
 	return NULL;
 }
 
@@ -214,14 +182,10 @@ ab_emit1(struct ab *z, const char *name, enum rg_feed_action action)
 	r.name = name;
 	r.action = action;
 	r.indicator = indicator;
-	if ((rc = z->emit(z->arg, &r)) < 0) {
-		ab_msg(z, "line %lu: the rule for %s was refused: %s", z->line,
-		    name, strerror(-rc));
-		return rc;
-	}
-	z->emitted++;
-	z->st->rules++;
-	return 0;
+	if ((rc = rg_feed_emit(&z->out, &r)) < 0)
+		rg_feed_say(z->out.msg, z->out.msglen, "line %lu: the rule for "
+		    "%s was refused: %s", z->line, name, strerror(-rc));
+	return rc;
 }
 
 /*
@@ -231,7 +195,7 @@ ab_emit1(struct ab *z, const char *name, enum rg_feed_action action)
 static int
 ab_emit(struct ab *z, const char *name, int exact, int below, int except)
 {
-	char wild[AB_NAME_MAX + 5];
+	char wild[RG_NAME_MAX + 5];
 	int rc;
 
 	if (except != (z->pass == 0))
@@ -268,7 +232,7 @@ ab_hosts(struct ab *z, const char *p, const char *t, const uint8_t *addr,
     int af)
 {
 	static const uint8_t any6[16], lo6[16] = { [15] = 1 };
-	char name[AB_NAME_MAX + 2];
+	char name[RG_NAME_MAX + 2];
 	const char *tok, *bad = NULL;
 	size_t n, bad_n = 0;
 	int names = 0, good = 0, rc, unsup;
@@ -364,7 +328,7 @@ ab_cosmetic_rule(const char *p, const char *t)
 static int
 ab_line(struct ab *z, const char *p, const char *t)
 {
-	char name[AB_NAME_MAX + 2];
+	char name[RG_NAME_MAX + 2];
 	const char *b, *e, *w, *dollar, *why, *q;
 	uint8_t addr[16];
 	size_t n;
@@ -467,19 +431,12 @@ ab_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 	const char *p, *end, *eol, *next, *t;
 	int rc;
 
-	if (msg != NULL && msglen > 0)
-		msg[0] = '\0';
 	if (emit == NULL || st == NULL || (data == NULL && len > 0)) {
-		if (msg != NULL && msglen > 0)
-			snprintf(msg, msglen, "no document or no callback");
+		rg_feed_say(msg, msglen, "no document or no callback");
 		return -EINVAL;
 	}
 	memset(&z, 0, sizeof(z));
-	z.emit = emit;
-	z.arg = arg;
-	z.st = st;
-	z.msg = msg;
-	z.msglen = msglen;
+	rg_feed_out_init(&z.out, emit, arg, st, msg, msglen);
 	for (z.pass = 0; z.pass < 2; z.pass++) {
 		z.line = 0;
 		p = data;
@@ -502,12 +459,12 @@ ab_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 				return rc;
 		}
 		if (z.pass == 0 && z.seen == 0 && st->skipped > 0) {
-			ab_msg(&z, "not an adblock list: nothing could be read "
-			    "(%s)", st->first_skip);
+			rg_feed_say(msg, msglen, "not an adblock list: nothing "
+			    "could be read (%s)", st->first_skip);
 			return -EINVAL;
 		}
 	}
-	return z.emitted;
+	return z.out.emitted;
 }
 
 static const struct rg_feed_ops ab_ops = {

@@ -16,10 +16,8 @@
  * it has none, of the event.
  */
 #include <sys/socket.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,341 +27,10 @@
 #include <jansson.h>
 
 #include "../plugin.h"
+#include "../lib/feedjson.h"
+#include "../lib/feedutil.h"
 
-/* A larger document is not a feed but a mistake (or an attack). */
-#define MISP_MAX_BYTES		(256 * 1024 * 1024)
-/* Deeper nesting than any MISP event needs is refused before parsing,
- * whatever the JSON library's own limit. */
-#define MISP_MAX_NESTING		100
-#define MISP_NAME_MAX		253
-#define MISP_PREFIX_MAX		(INET6_ADDRSTRLEN + 4)
 #define MISP_ID_MAX		160
-
-/* ---- small helpers, shared in spirit with feed-stix2 ---- */
-
-/* TLP levels, least restrictive first: the highest of several wins. */
-enum tlp {
-	TLP_NONE = -1,
-	TLP_CLEAR,
-	TLP_GREEN,
-	TLP_AMBER,
-	TLP_AMBER_STRICT,
-	TLP_RED,
-	TLP_COUNT
-};
-
-static const char *const tlp_str[TLP_COUNT] = {
-	"clear", "green", "amber", "amber+strict", "red"
-};
-
-/* A tag "tlp:LEVEL", TLP 1.0 or 2.0, any case; TLP_NONE for other tags. */
-static enum tlp
-tlp_tag(const char *s)
-{
-	int i;
-
-	if (strncasecmp(s, "tlp:", 4) != 0)
-		return TLP_NONE;
-	s += 4;
-	if (strcasecmp(s, "white") == 0)
-		return TLP_CLEAR;
-	for (i = 0; i < TLP_COUNT; i++)
-		if (strcasecmp(s, tlp_str[i]) == 0)
-			return (enum tlp)i;
-	return TLP_NONE;
-}
-
-/* Replace what must not reach a log line or a JSON string: control
- * bytes, and bytes above ASCII (a cut could leave half a character). */
-static void
-ascii_only(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < ' ' || (unsigned char)*s >= 0x7f)
-			*s = '?';
-}
-
-/* Whether JSON text S (N bytes) nests arrays and objects MAX deep at most. */
-static int
-nesting_ok(const char *s, size_t n, int max)
-{
-	size_t i;
-	int depth = 0, str = 0;
-
-	for (i = 0; i < n; i++) {
-		if (str) {
-			if (s[i] == '\\')
-				i++;
-			else if (s[i] == '"')
-				str = 0;
-			continue;
-		}
-		if (s[i] == '"')
-			str = 1;
-		else if (s[i] == '[' || s[i] == '{') {
-			if (++depth > max)
-				return 0;
-		} else if (s[i] == ']' || s[i] == '}')
-			depth--;
-	}
-	return 1;
-}
-
-static void
-say(char *msg, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg == NULL || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-	ascii_only(msg);
-}
-
-/* Count an entry that could not be used in *COUNTER, and describe it if it
- * is the first. */
-static void
-skip(struct rg_feed_stats *st, uint64_t *counter, const char *fmt, ...)
-{
-	va_list ap;
-
-	(*counter)++;
-	if (st->first_skip[0] != '\0')
-		return;
-	va_start(ap, fmt);
-	vsnprintf(st->first_skip, sizeof(st->first_skip), fmt, ap);
-	va_end(ap);
-	ascii_only(st->first_skip);
-}
-
-/*
- * Domain name S (N bytes) lowercased into OUT (MISP_NAME_MAX + 1 bytes),
- * without its final dot.  0, or -EINVAL with *WHY saying what is wrong.
- * Hostname-like names only: letters, digits, "-" and "_"; the last label
- * not all digits (that is an address).  A name in UTF-8 is refused: MISP
- * keeps internationalized names in punycode.
- */
-static int
-name_norm(const char *s, size_t n, char *out, const char **why)
-{
-	size_t i, ll = 0;
-	int numeric = 1;
-	unsigned char c;
-
-	if (n > 0 && s[n - 1] == '.')
-		n--;
-	if (n == 0) {
-		*why = "empty name";
-		return -EINVAL;
-	}
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80) {
-			*why = "not ASCII (an internationalized name must "
-			    "come in punycode, xn--)";
-			return -EINVAL;
-		}
-	if (n > MISP_NAME_MAX) {
-		*why = "name longer than 253 characters";
-		return -EINVAL;
-	}
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c == '.') {
-			if (ll == 0)
-				goto empty;
-			ll = 0;
-			numeric = 1;
-			out[i] = '.';
-			continue;
-		}
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_')) {
-			*why = "a character not allowed in a name";
-			return -EINVAL;
-		}
-		if (c < '0' || c > '9')
-			numeric = 0;
-		if (++ll > 63) {
-			*why = "label longer than 63 characters";
-			return -EINVAL;
-		}
-		out[i] = (char)c;
-	}
-	if (ll == 0)
-		goto empty;
-	if (numeric) {
-		*why = "an address, not a name";
-		return -EINVAL;
-	}
-	out[n] = '\0';
-	return 0;
-empty:
-	*why = "empty label";
-	return -EINVAL;
-}
-
-/*
- * Address or CIDR prefix S (N bytes) of family AF (AF_UNSPEC: either) in
- * canonical form into OUT (MISP_PREFIX_MAX bytes), host bits cleared and
- * "/32" or "/128" dropped.  0, or -EINVAL with *WHY.
- */
-static int
-prefix_norm(const char *s, size_t n, int af, char *out, const char **why)
-{
-	char a[INET6_ADDRSTRLEN + 1];
-	unsigned char buf[16];
-	const char *slash;
-	size_t alen, i;
-	unsigned plen, max;
-	int fam;
-
-	slash = memchr(s, '/', n);
-	alen = slash != NULL ? (size_t)(slash - s) : n;
-	if (alen == 0 || alen >= sizeof(a))
-		goto bad;
-	memcpy(a, s, alen);
-	a[alen] = '\0';
-	if (af != AF_INET6 && inet_pton(AF_INET, a, buf) == 1) {
-		fam = AF_INET;
-		max = 32;
-	} else if (af != AF_INET && inet_pton(AF_INET6, a, buf) == 1) {
-		fam = AF_INET6;
-		max = 128;
-	} else
-		goto bad;
-	plen = max;
-	if (slash != NULL) {
-		if (n - alen < 2 || n - alen > 4) {
-			*why = "bad prefix length";
-			return -EINVAL;
-		}
-		plen = 0;
-		for (i = alen + 1; i < n; i++) {
-			if (s[i] < '0' || s[i] > '9') {
-				*why = "bad prefix length";
-				return -EINVAL;
-			}
-			plen = plen * 10 + (unsigned)(s[i] - '0');
-		}
-		if (plen > max) {
-			*why = "prefix length out of range";
-			return -EINVAL;
-		}
-	}
-	for (i = 0; i < max / 8; i++) {
-		if (i * 8 >= plen)
-			buf[i] = 0;
-		else if (i * 8 + 8 > plen)
-			buf[i] &= (unsigned char)(0xff << (8 - (plen - i * 8)));
-	}
-	if (inet_ntop(fam, buf, out, MISP_PREFIX_MAX) == NULL)
-		goto bad;
-	if (plen != max)
-		snprintf(out + strlen(out), MISP_PREFIX_MAX - strlen(out),
-		    "/%u", plen);
-	return 0;
-bad:
-	*why = af == AF_INET6 ? "not an IPv6 address" : "not an address";
-	return -EINVAL;
-}
-
-/*
- * The host of URL S (N bytes) into *HOST and *HLEN, without userinfo,
- * port or brackets; *BRACKETED for "[v6]".  A URL without a scheme is
- * taken as "host[:port]/path"; one with a scheme but no "//" ("mailto:")
- * has no host.  0, or -EINVAL with *WHY.
- */
-static int
-url_host(const char *s, size_t n, const char **host, size_t *hlen,
-    int *bracketed, const char **why)
-{
-	const char *p = s, *end = s + n, *q, *d, *auth, *aend, *h, *he;
-
-	for (q = p; q < end && ((*q >= 'a' && *q <= 'z') ||
-	    (*q >= 'A' && *q <= 'Z') || (q > p && ((*q >= '0' && *q <= '9') ||
-	    *q == '+' || *q == '-' || *q == '.'))); q++)
-		;
-	if (q > p && end - q >= 3 && memcmp(q, "://", 3) == 0)
-		p = q + 3;
-	else if (end - p >= 2 && memcmp(p, "//", 2) == 0)
-		p += 2;
-	else if (q > p && q < end && *q == ':') {
-		/* "host:port" or "scheme:", told apart by the digits. */
-		for (d = q + 1; d < end && *d >= '0' && *d <= '9'; d++)
-			;
-		if (d == q + 1 || (d < end && *d != '/' && *d != '?' &&
-		    *d != '#')) {
-			*why = "no host (no \"//\" after the scheme)";
-			return -EINVAL;
-		}
-	}
-	auth = p;
-	for (aend = auth; aend < end && *aend != '/' && *aend != '?' &&
-	    *aend != '#' && *aend != '\\'; aend++)
-		;
-	h = auth;
-	for (q = auth; q < aend; q++)
-		if (*q == '@')
-			h = q + 1;
-	*bracketed = 0;
-	if (h < aend && *h == '[') {
-		if ((he = memchr(h, ']', (size_t)(aend - h))) == NULL) {
-			*why = "no \"]\" after an IPv6 address";
-			return -EINVAL;
-		}
-		*bracketed = 1;
-		*host = h + 1;
-		*hlen = (size_t)(he - h - 1);
-		q = he + 1;
-	} else {
-		for (he = h; he < aend && *he != ':'; he++)
-			;
-		*host = h;
-		*hlen = (size_t)(he - h);
-		q = he;
-	}
-	if (q < aend) {
-		if (*q != ':') {
-			*why = "text after the host";
-			return -EINVAL;
-		}
-		for (q++; q < aend; q++)
-			if (*q < '0' || *q > '9') {
-				*why = "bad port";
-				return -EINVAL;
-			}
-	}
-	if (*hlen == 0) {
-		*why = "no host";
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * Host H (N bytes) of a URL, BRACKETED or not, as a rule: an IP rule for
- * an address, a QNAME rule for a name, its text into OUT (MISP_NAME_MAX +
- * 1 bytes).  0 or -EINVAL with *WHY.
- */
-static int
-host_rule(const char *h, size_t n, int bracketed,
-    enum rg_feed_trigger *trigger, char *out, const char **why)
-{
-	const char *v4why;
-
-	*trigger = RG_FEED_IP;
-	if (bracketed)
-		return prefix_norm(h, n, AF_INET6, out, why);
-	if (memchr(h, '/', n) == NULL &&
-	    prefix_norm(h, n, AF_INET, out, &v4why) == 0)
-		return 0;
-	*trigger = RG_FEED_QNAME;
-	return name_norm(h, n, out, why);
-}
 
 /* ---- events and attributes ---- */
 
@@ -393,18 +60,13 @@ static const struct {
 
 struct mctx {
 	const struct rg_feed_settings *s;
-	rg_feed_emit_cb *emit;
-	void *arg;
-	struct rg_feed_stats *st;
-	long emitted;
-	char *msg;
-	size_t msglen;
+	struct rg_feed_out out;
 };
 
 /* A rule of an attribute before it is handed over. */
 struct mrule {
 	enum rg_feed_trigger trigger;
-	char text[MISP_NAME_MAX + 3];
+	char text[RG_NAME_MAX + 3];
 };
 
 /* A flag: true, false, 1, 0, "1", "0", "true", "false".  1, 0, DFLT when
@@ -448,10 +110,10 @@ lax_id(json_t *v, char *buf, size_t len)
 }
 
 /* The most restrictive tlp: tag of TAGS ([{"name": ...}] or names). */
-static enum tlp
+static enum rg_tlp
 tags_tlp(json_t *tags)
 {
-	enum tlp t, best = TLP_NONE;
+	enum rg_tlp t, best = RG_TLP_NONE;
 	const char *name;
 	json_t *v;
 	size_t i;
@@ -461,7 +123,7 @@ tags_tlp(json_t *tags)
 		    (name = json_string_value(json_object_get(v, "name"))) ==
 		    NULL)
 			continue;
-		if ((t = tlp_tag(name)) > best)
+		if ((t = rg_tlp_tag(name)) > best)
 			best = t;
 	}
 	return best;
@@ -501,7 +163,7 @@ value_rules(const struct mctx *c, enum kind k, const char *v, size_t n,
 		/* FALLTHROUGH */
 	case K_NAME:
 		r[nr].trigger = RG_FEED_QNAME;
-		if (name_norm(v, nl, r[nr].text, why) < 0)
+		if (rg_name_norm(v, nl, 0, r[nr].text, why) < 0)
 			return -EINVAL;
 		nr++;
 		if (c->s->subdomains) {
@@ -515,14 +177,14 @@ value_rules(const struct mctx *c, enum kind k, const char *v, size_t n,
 		if (k == K_NAME)
 			break;
 		r[nr].trigger = RG_FEED_IP;
-		if (prefix_norm(bar + 1, n - nl - 1, AF_UNSPEC, r[nr].text,
+		if (rg_prefix_norm(bar + 1, n - nl - 1, AF_UNSPEC, r[nr].text,
 		    why) < 0)
 			return -EINVAL;
 		nr++;
 		break;
 	case K_URL:
-		if (url_host(v, n, &host, &hlen, &br, why) < 0 ||
-		    host_rule(host, hlen, br, &r[nr].trigger, r[nr].text,
+		if (rg_url_host(v, n, &host, &hlen, &br, why) < 0 ||
+		    rg_host_rule(host, hlen, br, &r[nr].trigger, r[nr].text,
 		    why) < 0)
 			return -EINVAL;
 		nr++;
@@ -536,7 +198,7 @@ value_rules(const struct mctx *c, enum kind k, const char *v, size_t n,
 		/* FALLTHROUGH */
 	case K_IP:
 		r[nr].trigger = RG_FEED_IP;
-		if (prefix_norm(v, nl, AF_UNSPEC, r[nr].text, why) < 0)
+		if (rg_prefix_norm(v, nl, AF_UNSPEC, r[nr].text, why) < 0)
 			return -EINVAL;
 		nr++;
 		break;
@@ -553,13 +215,12 @@ value_rules(const struct mctx *c, enum kind k, const char *v, size_t n,
  */
 static int
 attr_use(struct mctx *c, json_t *a, const char *evid, size_t idx,
-    enum tlp evtlp, int odel)
+    enum rg_tlp evtlp, int odel)
 {
-	struct rg_feed_stats *st = c->st;
-	struct rg_feed_rule r;
+	struct rg_feed_stats *st = c->out.st;
 	struct mrule rules[3];
 	enum kind k = K_NONE;
-	enum tlp tlp;
+	enum rg_tlp tlp;
 	char idbuf[MISP_ID_MAX], num[32];
 	const char *type, *id, *aid, *v, *why = NULL;
 	json_t *jv;
@@ -567,13 +228,13 @@ attr_use(struct mctx *c, json_t *a, const char *evid, size_t idx,
 	int del, ids, nr, rc;
 
 	if (!json_is_object(a)) {
-		skip(st, &st->skipped, "event %s: attribute %zu is not an "
-		    "object", evid, idx);
+		rg_feed_skip(st, &st->skipped, "event %s: attribute %zu is "
+		    "not an object", evid, idx);
 		return 0;
 	}
 	if ((type = json_string_value(json_object_get(a, "type"))) == NULL) {
-		skip(st, &st->skipped, "event %s: attribute %zu has no type",
-		    evid, idx);
+		rg_feed_skip(st, &st->skipped, "event %s: attribute %zu has "
+		    "no type", evid, idx);
 		return 0;
 	}
 	for (i = 0; i < sizeof(misp_types) / sizeof(misp_types[0]); i++)
@@ -593,8 +254,8 @@ attr_use(struct mctx *c, json_t *a, const char *evid, size_t idx,
 	del = lax_bool(json_object_get(a, "deleted"), 0);
 	ids = lax_bool(json_object_get(a, "to_ids"), 0);
 	if (del < 0 || ids < 0) {
-		skip(st, &st->skipped, "%s: %s is not a flag", id, del < 0 ?
-		    "deleted" : "to_ids");
+		rg_feed_skip(st, &st->skipped, "%s: %s is not a flag", id,
+		    del < 0 ? "deleted" : "to_ids");
 		return 0;
 	}
 	if (del || odel || !ids) {
@@ -603,36 +264,23 @@ attr_use(struct mctx *c, json_t *a, const char *evid, size_t idx,
 	}
 	if ((jv = json_object_get(a, "value")) == NULL ||
 	    (v = json_string_value(jv)) == NULL) {
-		skip(st, &st->skipped, "%s: %s without a value", id, type);
+		rg_feed_skip(st, &st->skipped, "%s: %s without a value", id,
+		    type);
 		return 0;
 	}
 	n = json_string_length(jv);
 	trim(&v, &n);
 	if ((nr = value_rules(c, k, v, n, rules, &why)) < 0) {
-		skip(st, &st->skipped, "%s: %s \"%.*s%s\": %s", id, type,
-		    (int)(n > 80 ? 80 : n), v, n > 80 ? "..." : "", why);
+		rg_feed_skip(st, &st->skipped, "%s: %s \"%.*s%s\": %s", id,
+		    type, (int)(n > 80 ? 80 : n), v, n > 80 ? "..." : "", why);
 		return 0;
 	}
-	if ((tlp = tags_tlp(json_object_get(a, "Tag"))) == TLP_NONE)
+	if ((tlp = tags_tlp(json_object_get(a, "Tag"))) == RG_TLP_NONE)
 		tlp = evtlp;
-	for (i = 0; i < (size_t)nr; i++) {
-		memset(&r, 0, sizeof(r));
-		r.trigger = rules[i].trigger;
-		if (r.trigger == RG_FEED_QNAME)
-			r.name = rules[i].text;
-		else
-			r.prefix = rules[i].text;
-		r.action = RG_FEED_POLICY;
-		r.indicator = id;
-		r.tlp = tlp == TLP_NONE ? NULL : tlp_str[tlp];
-		if (c->emit != NULL && (rc = c->emit(c->arg, &r)) < 0) {
-			say(c->msg, c->msglen, "%s: rule %s not taken (%s)",
-			    id, rules[i].text, strerror(-rc));
+	for (i = 0; i < (size_t)nr; i++)
+		if ((rc = rg_feed_policy(&c->out, rules[i].trigger,
+		    rules[i].text, id, tlp)) < 0)
 			return rc;
-		}
-		c->emitted++;
-		st->rules++;
-	}
 	return 0;
 }
 
@@ -640,11 +288,11 @@ attr_use(struct mctx *c, json_t *a, const char *evid, size_t idx,
 static int
 event_use(struct mctx *c, json_t *ev)
 {
-	struct rg_feed_stats *st = c->st;
+	struct rg_feed_stats *st = c->out.st;
 	char evbuf[MISP_ID_MAX], num[32];
 	const char *evid;
 	json_t *a, *o, *attrs, *objs;
-	enum tlp evtlp;
+	enum rg_tlp evtlp;
 	size_t i, j, idx = 0;
 	int odel, rc;
 
@@ -660,9 +308,9 @@ event_use(struct mctx *c, json_t *ev)
 	objs = json_object_get(ev, "Object");
 	if ((attrs != NULL && !json_is_array(attrs)) ||
 	    (objs != NULL && !json_is_array(objs))) {
-		skip(st, &st->skipped, "event %s: %s is not an array", evbuf,
-		    attrs != NULL && !json_is_array(attrs) ? "Attribute" :
-		    "Object");
+		rg_feed_skip(st, &st->skipped, "event %s: %s is not an array",
+		    evbuf, attrs != NULL && !json_is_array(attrs) ?
+		    "Attribute" : "Object");
 		return 0;
 	}
 	json_array_foreach(attrs, i, a)
@@ -670,8 +318,8 @@ event_use(struct mctx *c, json_t *ev)
 			return rc;
 	json_array_foreach(objs, i, o) {
 		if (!json_is_object(o)) {
-			skip(st, &st->skipped, "event %s: object %zu is not an "
-			    "object", evbuf, i);
+			rg_feed_skip(st, &st->skipped, "event %s: object %zu "
+			    "is not an object", evbuf, i);
 			continue;
 		}
 		/* A deleted object takes its attributes with it. */
@@ -697,14 +345,14 @@ is_event(json_t *o)
 static int
 entry_use(struct mctx *c, json_t *e, const char *where, size_t i)
 {
-	struct rg_feed_stats *st = c->st;
+	struct rg_feed_stats *st = c->out.st;
 	json_t *ev;
 
 	if (json_is_object(ev = json_object_get(e, "Event")))
 		return event_use(c, ev);
 	if (json_is_object(e) && ev == NULL && is_event(e))
 		return event_use(c, e);
-	skip(st, &st->skipped, "%s[%zu]: not a MISP event", where, i);
+	rg_feed_skip(st, &st->skipped, "%s[%zu]: not a MISP event", where, i);
 	return 0;
 }
 
@@ -728,54 +376,24 @@ misp_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 {
 	static const struct rg_feed_settings none;
 	struct mctx c;
-	json_error_t je;
 	json_t *root, *v;
 	long rc;
 
-	if (msg != NULL && msglen > 0)
-		msg[0] = '\0';
 	memset(&c, 0, sizeof(c));
 	c.s = s != NULL ? s : &none;
-	c.emit = emit;
-	c.arg = arg;
-	c.st = st;
-	c.msg = msg;
-	c.msglen = msglen;
-	if (len > MISP_MAX_BYTES) {
-		say(msg, msglen, "document of %zu bytes, more than %d MB",
-		    len, MISP_MAX_BYTES / (1024 * 1024));
-		return -EFBIG;
-	}
-	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
-		data += 3;
-		len -= 3;
-	}
-	if (!nesting_ok(data, len, MISP_MAX_NESTING)) {
-		say(msg, msglen, "nested more than %d levels deep",
-		    MISP_MAX_NESTING);
-		return -EINVAL;
-	}
-	if ((root = json_loadb(data, len, 0, &je)) == NULL) {
-#if JANSSON_VERSION_HEX >= 0x020b00
-		if (json_error_code(&je) == json_error_out_of_memory) {
-			say(msg, msglen, "out of memory");
-			return -ENOMEM;
-		}
-#endif
-		say(msg, msglen, "not JSON: line %d, column %d: %s", je.line,
-		    je.column, je.text);
-		return -EINVAL;
-	}
+	rg_feed_out_init(&c.out, emit, arg, st, msg, msglen);
+	if ((rc = rg_json_load(data, len, &root, msg, msglen)) < 0)
+		return rc;
 	rc = -EINVAL;
 	if (json_is_array(root))
 		rc = entries_use(&c, root, "entries");
 	else if (!json_is_object(root))
-		say(msg, msglen, "not a JSON object or array");
+		rg_feed_say(msg, msglen, "not a JSON object or array");
 	else if ((v = json_object_get(root, "Event")) != NULL) {
 		if (json_is_object(v))
 			rc = event_use(&c, v);
 		else
-			say(msg, msglen, "\"Event\" is not an object");
+			rg_feed_say(msg, msglen, "\"Event\" is not an object");
 	} else if ((v = json_object_get(root, "response")) != NULL) {
 		if (json_is_array(v))
 			rc = entries_use(&c, v, "response");
@@ -783,14 +401,15 @@ misp_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 		    "Event")) || is_event(v)))
 			rc = entry_use(&c, v, "response", 0);
 		else
-			say(msg, msglen, "\"response\" holds no MISP event");
+			rg_feed_say(msg, msglen, "\"response\" holds no MISP "
+			    "event");
 	} else if (is_event(root))
 		rc = event_use(&c, root);
 	else
-		say(msg, msglen, "not a MISP event, nor an array of events, "
-		    "nor a search result");
+		rg_feed_say(msg, msglen, "not a MISP event, nor an array of "
+		    "events, nor a search result");
 	json_decref(root);
-	return rc < 0 ? rc : c.emitted;
+	return rc < 0 ? rc : c.out.emitted;
 }
 
 static const struct rg_feed_ops misp_ops = {

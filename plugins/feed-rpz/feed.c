@@ -32,6 +32,7 @@
 #include <ldns/ldns.h>
 
 #include "../plugin.h"
+#include "../lib/feedutil.h"
 
 #ifdef __linux__
 #include <stdio_ext.h>
@@ -98,16 +99,11 @@ struct rpz {
 	size_t len;
 	size_t scan;		/* line counting: bytes seen */
 	unsigned long lines;	/* newlines before scan */
-	rg_feed_emit_cb *emit;
-	void *arg;
-	struct rg_feed_stats *st;
-	char *msg;
-	size_t msglen;
+	struct rg_feed_out out;
 	uint8_t origin[RPZ_WIRE_MAX];	/* the zone, lowercased */
 	size_t ol;
 	struct rpz_owner cur;
 	struct rpz_locals locals;
-	long emitted;
 };
 
 static inline uint8_t
@@ -116,46 +112,24 @@ rpz_lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
 }
 
-static void
-rpz_msg(struct rpz *z, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (z->msg == NULL || z->msglen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(z->msg, z->msglen, fmt, ap);
-	va_end(ap);
-}
-
-/* Count an entry skipped (or UNSUPPORTED); describe the first. */
+/* Count an entry skipped (or UNSUPPORTED); describe the first, at its
+ * LINE. */
 static void
 rpz_skip(struct rpz *z, int unsupported, unsigned long line,
     const char *fmt, ...)
 {
-	struct rg_feed_stats *st = z->st;
+	struct rg_feed_stats *st = z->out.st;
+	char what[sizeof(st->first_skip)];
 	va_list ap;
-	char *p;
-	int n;
 
-	if (unsupported)
-		st->unsupported++;
-	else
-		st->skipped++;
-	if (st->first_skip[0] != '\0')
-		return;
-	n = snprintf(st->first_skip, sizeof(st->first_skip), "line %lu: ",
-	    line);
-	if (n < 0 || (size_t)n >= sizeof(st->first_skip))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(st->first_skip + n, sizeof(st->first_skip) - (size_t)n, fmt,
-	    ap);
-	va_end(ap);
-	/* Names from the zone may hold any byte: keep the message a line. */
-	for (p = st->first_skip; *p != '\0'; p++)
-		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
-			*p = '?';
+	what[0] = '\0';
+	if (st->first_skip[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(what, sizeof(what), fmt, ap);
+		va_end(ap);
+	}
+	rg_feed_skip(st, unsupported ? &st->unsupported : &st->skipped,
+	    "line %lu: %s", line, what);
 }
 
 /*
@@ -195,14 +169,10 @@ static int
 rpz_label_ok(const uint8_t *l, size_t n)
 {
 	size_t i;
-	uint8_t c;
 
-	for (i = 0; i < n; i++) {
-		c = l[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_'))
+	for (i = 0; i < n; i++)
+		if (!rg_name_char(l[i]))
 			return 0;
-	}
 	return 1;
 }
 
@@ -577,14 +547,10 @@ rpz_emit(struct rpz *z, const struct rg_feed_rule *r, unsigned long line)
 {
 	int rc;
 
-	if ((rc = z->emit(z->arg, r)) < 0) {
-		rpz_msg(z, "line %lu: the rule for %s was refused: %s", line,
-		    r->indicator, strerror(-rc));
-		return rc;
-	}
-	z->emitted++;
-	z->st->rules++;
-	return 0;
+	if ((rc = rg_feed_emit(&z->out, r)) < 0)
+		rg_feed_say(z->out.msg, z->out.msglen, "line %lu: the rule for "
+		    "%s was refused: %s", line, r->indicator, strerror(-rc));
+	return rc;
 }
 
 /* The rule of the current owner's CNAME. */
@@ -690,7 +656,7 @@ rpz_owner_end(struct rpz *z)
 		rpz_skip(z, 1, o->other_line, "%s: %s records as local data "
 		    "are not supported", o->name, rpz_type_name(o->other_type,
 		    type, sizeof(type)));
-		z->st->unsupported += o->nother - 1;
+		z->out.st->unsupported += o->nother - 1;
 	}
 	if (o->ncname == 1)
 		return rpz_cname(z);
@@ -870,30 +836,22 @@ rpz_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 	size_t i, start;
 	long off, rc = 0;
 
-	if (msg != NULL && msglen > 0)
-		msg[0] = '\0';
 	if (emit == NULL || st == NULL || (data == NULL && len > 0)) {
-		if (msg != NULL && msglen > 0)
-			snprintf(msg, msglen, "no document or no callback");
+		rg_feed_say(msg, msglen, "no document or no callback");
 		return -EINVAL;
 	}
 	if ((z = calloc(1, sizeof(*z))) == NULL) {
-		if (msg != NULL && msglen > 0)
-			snprintf(msg, msglen, "out of memory");
+		rg_feed_say(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
 	z->data = data;
 	z->len = len;
-	z->emit = emit;
-	z->arg = arg;
-	z->st = st;
-	z->msg = msg;
-	z->msglen = msglen;
+	rg_feed_out_init(&z->out, emit, arg, st, msg, msglen);
 	if (s != NULL && s->origin != NULL && s->origin[0] != '\0') {
 		if ((origin = ldns_dname_new_frm_str(s->origin)) == NULL ||
 		    ldns_rdf_size(origin) > RPZ_WIRE_MAX) {
-			rpz_msg(z, "the zone name \"%.80s\" is not a name",
-			    s->origin);
+			rg_feed_say(msg, msglen, "the zone name \"%.80s\" is "
+			    "not a name", s->origin);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -907,7 +865,8 @@ rpz_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 		goto out;
 	if ((fp = fmemopen((void *)(uintptr_t)data, len, "r")) == NULL) {
 		rc = -errno;
-		rpz_msg(z, "cannot read the zone: %s", strerror(errno));
+		rg_feed_say(msg, msglen, "cannot read the zone: %s",
+		    strerror(errno));
 		goto out;
 	}
 	RPZ_NOLOCK(fp);
@@ -972,15 +931,16 @@ rpz_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 		if (z->ol == 0) {
 			if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA) {
 				ldns_rr_free(rr);
-				rpz_msg(z, "line %lu: no SOA and no zone name",
-				    line);
+				rg_feed_say(msg, msglen, "line %lu: no SOA and "
+				    "no zone name", line);
 				rc = -EINVAL;
 				goto out;
 			}
 			if (ldns_rdf_size(own) <= 1 ||
 			    ldns_rdf_size(own) > RPZ_WIRE_MAX) {
 				ldns_rr_free(rr);
-				rpz_msg(z, "line %lu: an SOA at the root", line);
+				rg_feed_say(msg, msglen, "line %lu: an SOA at "
+				    "the root", line);
 				rc = -EINVAL;
 				goto out;
 			}
@@ -996,8 +956,8 @@ rpz_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 		} else if (good == 1 && ldns_rr_get_type(rr) ==
 		    LDNS_RR_TYPE_SOA && !rpz_is_zone(z, own)) {
 			ldns_rr_free(rr);
-			rpz_msg(z, "line %lu: the SOA is not the one of the zone "
-			    "%.80s", line, s->origin);
+			rg_feed_say(msg, msglen, "line %lu: the SOA is not the "
+			    "one of the zone %.80s", line, s->origin);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -1009,25 +969,26 @@ rpz_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 	if ((rc = rpz_owner_end(z)) < 0)
 		goto out;
 	if (good == 0 && bad > 0) {
-		rpz_msg(z, "not a zone: nothing could be read (%s)",
-		    st->first_skip);
+		rg_feed_say(msg, msglen, "not a zone: nothing could be read "
+		    "(%s)", st->first_skip);
 		rc = -EINVAL;
 		goto out;
 	}
 	if ((rc = rpz_locals_emit(z)) < 0)
 		goto out;
-	rc = z->emitted;
+	rc = z->out.emitted;
 	goto out;
 stuck:
-	rpz_msg(z, "line %lu: the zone cannot be read past this line", line);
+	rg_feed_say(msg, msglen, "line %lu: the zone cannot be read past this "
+	    "line", line);
 	rc = -EINVAL;
 	goto out;
 nomem:
-	rpz_msg(z, "out of memory");
+	rg_feed_say(msg, msglen, "out of memory");
 	rc = -ENOMEM;
 out:
 	if (rc == -ENOMEM && msg != NULL && msglen > 0 && msg[0] == '\0')
-		snprintf(msg, msglen, "out of memory");
+		rg_feed_say(msg, msglen, "out of memory");
 	if (fp != NULL)
 		fclose(fp);
 	ldns_rdf_deep_free(origin);

@@ -19,7 +19,6 @@
  * their well-known ids or by marking-definitions in the document.
  */
 #include <sys/socket.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -27,371 +26,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
 #include "../plugin.h"
+#include "../lib/feedjson.h"
+#include "../lib/feedutil.h"
 
-/* A larger document is not a feed but a mistake (or an attack). */
-#define STIX_MAX_BYTES		(256 * 1024 * 1024)
 /* Nesting of parentheses in a pattern. */
 #define STIX_MAX_DEPTH		64
-/* Deeper nesting than any STIX document needs is refused before parsing,
- * whatever the JSON library's own limit. */
-#define STIX_MAX_NESTING		100
-#define STIX_NAME_MAX		253
-#define STIX_PREFIX_MAX		(INET6_ADDRSTRLEN + 4)
 #define STIX_TLP2_EXT \
 	"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
-
-/* ---- small helpers, shared in spirit with feed-misp ---- */
-
-/* TLP levels, least restrictive first: the highest of several wins. */
-enum tlp {
-	TLP_NONE = -1,
-	TLP_CLEAR,
-	TLP_GREEN,
-	TLP_AMBER,
-	TLP_AMBER_STRICT,
-	TLP_RED,
-	TLP_COUNT
-};
-
-static const char *const tlp_str[TLP_COUNT] = {
-	"clear", "green", "amber", "amber+strict", "red"
-};
 
 /* The marking-definitions every STIX producer may refer to by id alone. */
 static const struct {
 	const char *id;
-	enum tlp tlp;
+	enum rg_tlp tlp;
 } tlp_known[] = {
 	/* TLP 2.0 (OASIS TLP 2.0 extension) */
-	{ "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", TLP_CLEAR },
-	{ "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", TLP_GREEN },
-	{ "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", TLP_AMBER },
+	{ "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+	    RG_TLP_CLEAR },
+	{ "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+	    RG_TLP_GREEN },
+	{ "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+	    RG_TLP_AMBER },
 	{ "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-	    TLP_AMBER_STRICT },
-	{ "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", TLP_RED },
+	    RG_TLP_AMBER_STRICT },
+	{ "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+	    RG_TLP_RED },
 	/* TLP 1.0 (STIX 2.1 section 7.2.1.4) */
-	{ "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", TLP_CLEAR },
-	{ "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", TLP_GREEN },
-	{ "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", TLP_AMBER },
-	{ "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", TLP_RED },
+	{ "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+	    RG_TLP_CLEAR },
+	{ "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+	    RG_TLP_GREEN },
+	{ "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+	    RG_TLP_AMBER },
+	{ "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+	    RG_TLP_RED },
 };
-
-/* A TLP level name, 1.0 or 2.0, any case, "TLP:" prefix optional. */
-static enum tlp
-tlp_parse(const char *s)
-{
-	int i;
-
-	if (strncasecmp(s, "tlp:", 4) == 0)
-		s += 4;
-	if (strcasecmp(s, "white") == 0)
-		return TLP_CLEAR;
-	for (i = 0; i < TLP_COUNT; i++)
-		if (strcasecmp(s, tlp_str[i]) == 0)
-			return (enum tlp)i;
-	return TLP_NONE;
-}
-
-/* Replace what must not reach a log line or a JSON string: control
- * bytes, and bytes above ASCII (a cut could leave half a character). */
-static void
-ascii_only(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < ' ' || (unsigned char)*s >= 0x7f)
-			*s = '?';
-}
-
-/* Whether JSON text S (N bytes) nests arrays and objects MAX deep at most. */
-static int
-nesting_ok(const char *s, size_t n, int max)
-{
-	size_t i;
-	int depth = 0, str = 0;
-
-	for (i = 0; i < n; i++) {
-		if (str) {
-			if (s[i] == '\\')
-				i++;
-			else if (s[i] == '"')
-				str = 0;
-			continue;
-		}
-		if (s[i] == '"')
-			str = 1;
-		else if (s[i] == '[' || s[i] == '{') {
-			if (++depth > max)
-				return 0;
-		} else if (s[i] == ']' || s[i] == '}')
-			depth--;
-	}
-	return 1;
-}
-
-static void
-say(char *msg, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg == NULL || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-	ascii_only(msg);
-}
-
-/* Count an entry that could not be used in *COUNTER, and describe it if it
- * is the first. */
-static void
-skip(struct rg_feed_stats *st, uint64_t *counter, const char *fmt, ...)
-{
-	va_list ap;
-
-	(*counter)++;
-	if (st->first_skip[0] != '\0')
-		return;
-	va_start(ap, fmt);
-	vsnprintf(st->first_skip, sizeof(st->first_skip), fmt, ap);
-	va_end(ap);
-	ascii_only(st->first_skip);
-}
-
-/*
- * Domain name S (N bytes) lowercased into OUT (STIX_NAME_MAX + 1 bytes),
- * without its final dot.  0, or -EINVAL with *WHY saying what is wrong.
- * Hostname-like names only: letters, digits, "-" and "_"; the last label
- * not all digits (that is an address).  Hubs send internationalized names
- * in punycode; a name in UTF-8 is refused, not guessed at.
- */
-static int
-name_norm(const char *s, size_t n, char *out, const char **why)
-{
-	size_t i, ll = 0;
-	int numeric = 1;
-	unsigned char c;
-
-	if (n > 0 && s[n - 1] == '.')
-		n--;
-	if (n == 0) {
-		*why = "empty name";
-		return -EINVAL;
-	}
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80) {
-			*why = "not ASCII (an internationalized name must "
-			    "come in punycode, xn--)";
-			return -EINVAL;
-		}
-	if (n > STIX_NAME_MAX) {
-		*why = "name longer than 253 characters";
-		return -EINVAL;
-	}
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c == '.') {
-			if (ll == 0)
-				goto empty;
-			ll = 0;
-			numeric = 1;
-			out[i] = '.';
-			continue;
-		}
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_')) {
-			*why = "a character not allowed in a name";
-			return -EINVAL;
-		}
-		if (c < '0' || c > '9')
-			numeric = 0;
-		if (++ll > 63) {
-			*why = "label longer than 63 characters";
-			return -EINVAL;
-		}
-		out[i] = (char)c;
-	}
-	if (ll == 0)
-		goto empty;
-	if (numeric) {
-		*why = "an address, not a name";
-		return -EINVAL;
-	}
-	out[n] = '\0';
-	return 0;
-empty:
-	*why = "empty label";
-	return -EINVAL;
-}
-
-/*
- * Address or CIDR prefix S (N bytes) of family AF (AF_UNSPEC: either) in
- * canonical form into OUT (STIX_PREFIX_MAX bytes), host bits cleared and
- * "/32" or "/128" dropped.  *AFP gets the family.  0, or -EINVAL with *WHY.
- */
-static int
-prefix_norm(const char *s, size_t n, int af, int *afp, char *out,
-    const char **why)
-{
-	char a[INET6_ADDRSTRLEN + 1];
-	unsigned char buf[16];
-	const char *slash;
-	size_t alen, i;
-	unsigned plen, max;
-	int fam;
-
-	slash = memchr(s, '/', n);
-	alen = slash != NULL ? (size_t)(slash - s) : n;
-	if (alen == 0 || alen >= sizeof(a))
-		goto bad;
-	memcpy(a, s, alen);
-	a[alen] = '\0';
-	if (af != AF_INET6 && inet_pton(AF_INET, a, buf) == 1) {
-		fam = AF_INET;
-		max = 32;
-	} else if (af != AF_INET && inet_pton(AF_INET6, a, buf) == 1) {
-		fam = AF_INET6;
-		max = 128;
-	} else
-		goto bad;
-	plen = max;
-	if (slash != NULL) {
-		if (n - alen < 2 || n - alen > 4) {
-			*why = "bad prefix length";
-			return -EINVAL;
-		}
-		plen = 0;
-		for (i = alen + 1; i < n; i++) {
-			if (s[i] < '0' || s[i] > '9') {
-				*why = "bad prefix length";
-				return -EINVAL;
-			}
-			plen = plen * 10 + (unsigned)(s[i] - '0');
-		}
-		if (plen > max) {
-			*why = "prefix length out of range";
-			return -EINVAL;
-		}
-	}
-	for (i = 0; i < max / 8; i++) {
-		if (i * 8 >= plen)
-			buf[i] = 0;
-		else if (i * 8 + 8 > plen)
-			buf[i] &= (unsigned char)(0xff << (8 - (plen - i * 8)));
-	}
-	if (inet_ntop(fam, buf, out, STIX_PREFIX_MAX) == NULL)
-		goto bad;
-	if (plen != max)
-		snprintf(out + strlen(out), STIX_PREFIX_MAX - strlen(out),
-		    "/%u", plen);
-	*afp = fam;
-	return 0;
-bad:
-	*why = af == AF_INET ? "not an IPv4 address" : af == AF_INET6 ?
-	    "not an IPv6 address" : "not an address";
-	return -EINVAL;
-}
-
-/*
- * The host of URL S (N bytes) into *HOST and *HLEN, without userinfo,
- * port or brackets; *BRACKETED for "[v6]".  A URL without a scheme is
- * taken as "host[:port]/path"; one with a scheme but no "//" ("mailto:")
- * has no host.  0, or -EINVAL with *WHY.
- */
-static int
-url_host(const char *s, size_t n, const char **host, size_t *hlen,
-    int *bracketed, const char **why)
-{
-	const char *p = s, *end = s + n, *q, *d, *auth, *aend, *h, *he;
-
-	for (q = p; q < end && ((*q >= 'a' && *q <= 'z') ||
-	    (*q >= 'A' && *q <= 'Z') || (q > p && ((*q >= '0' && *q <= '9') ||
-	    *q == '+' || *q == '-' || *q == '.'))); q++)
-		;
-	if (q > p && end - q >= 3 && memcmp(q, "://", 3) == 0)
-		p = q + 3;
-	else if (end - p >= 2 && memcmp(p, "//", 2) == 0)
-		p += 2;
-	else if (q > p && q < end && *q == ':') {
-		/* "host:port" or "scheme:", told apart by the digits. */
-		for (d = q + 1; d < end && *d >= '0' && *d <= '9'; d++)
-			;
-		if (d == q + 1 || (d < end && *d != '/' && *d != '?' &&
-		    *d != '#')) {
-			*why = "no host (no \"//\" after the scheme)";
-			return -EINVAL;
-		}
-	}
-	auth = p;
-	for (aend = auth; aend < end && *aend != '/' && *aend != '?' &&
-	    *aend != '#' && *aend != '\\'; aend++)
-		;
-	h = auth;
-	for (q = auth; q < aend; q++)
-		if (*q == '@')
-			h = q + 1;
-	*bracketed = 0;
-	if (h < aend && *h == '[') {
-		if ((he = memchr(h, ']', (size_t)(aend - h))) == NULL) {
-			*why = "no \"]\" after an IPv6 address";
-			return -EINVAL;
-		}
-		*bracketed = 1;
-		*host = h + 1;
-		*hlen = (size_t)(he - h - 1);
-		q = he + 1;
-	} else {
-		for (he = h; he < aend && *he != ':'; he++)
-			;
-		*host = h;
-		*hlen = (size_t)(he - h);
-		q = he;
-	}
-	if (q < aend) {
-		if (*q != ':') {
-			*why = "text after the host";
-			return -EINVAL;
-		}
-		for (q++; q < aend; q++)
-			if (*q < '0' || *q > '9') {
-				*why = "bad port";
-				return -EINVAL;
-			}
-	}
-	if (*hlen == 0) {
-		*why = "no host";
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * Host H (N bytes) of a URL, BRACKETED or not, as a rule: an IP rule for
- * an address, a QNAME rule for a name, its text into OUT (STIX_NAME_MAX +
- * 1 bytes).  0 or -EINVAL with *WHY.
- */
-static int
-host_rule(const char *h, size_t n, int bracketed,
-    enum rg_feed_trigger *trigger, char *out, const char **why)
-{
-	const char *v4why;
-	int af;
-
-	*trigger = RG_FEED_IP;
-	if (bracketed)
-		return prefix_norm(h, n, AF_INET6, &af, out, why);
-	if (memchr(h, '/', n) == NULL &&
-	    prefix_norm(h, n, AF_INET, &af, out, &v4why) == 0)
-		return 0;
-	*trigger = RG_FEED_QNAME;
-	return name_norm(h, n, out, why);
-}
 
 /* ---- RFC 3339 timestamps ---- */
 
@@ -950,30 +622,30 @@ string_value(struct pat *p, size_t *len)
 static int
 value_add(struct pat *p, struct vset *vs, enum otype type)
 {
-	char norm[STIX_NAME_MAX + 1], prefix[STIX_PREFIX_MAX], *s, *key = NULL;
+	char norm[RG_NAME_MAX + 1], prefix[RG_PREFIX_MAX], *s, *key = NULL;
 	enum rg_feed_trigger trigger;
 	const char *why = "not supported", *host;
 	size_t n, hlen;
-	int af, br, rc = -EINVAL;
+	int br, rc = -EINVAL;
 
 	if ((s = string_value(p, &n)) == NULL)
 		return -1;
 	switch (type) {
 	case OT_DOMAIN:
-		if ((rc = name_norm(s, n, norm, &why)) == 0)
+		if ((rc = rg_name_norm(s, n, 0, norm, &why)) == 0)
 			key = strdup(norm);
 		break;
 	case OT_URL:
 		/* The URL itself is the value: AND compares whole URLs. */
-		if ((rc = url_host(s, n, &host, &hlen, &br, &why)) == 0 &&
-		    (rc = host_rule(host, hlen, br, &trigger, norm,
+		if ((rc = rg_url_host(s, n, &host, &hlen, &br, &why)) == 0 &&
+		    (rc = rg_host_rule(host, hlen, br, &trigger, norm,
 		    &why)) == 0)
 			key = strdup(s);
 		break;
 	case OT_IPV4:
 	case OT_IPV6:
-		if ((rc = prefix_norm(s, n, type == OT_IPV4 ? AF_INET :
-		    AF_INET6, &af, prefix, &why)) == 0)
+		if ((rc = rg_prefix_norm(s, n, type == OT_IPV4 ? AF_INET :
+		    AF_INET6, prefix, &why)) == 0)
 			key = strdup(prefix);
 		break;
 	case OT_NONE:
@@ -1386,19 +1058,14 @@ struct ind {
 /* A marking-definition of the document that says a TLP level. */
 struct mark {
 	const char *id;
-	enum tlp tlp;
+	enum rg_tlp tlp;
 };
 
 struct ctx {
 	const struct rg_feed_settings *s;
-	rg_feed_emit_cb *emit;
-	void *arg;
-	struct rg_feed_stats *st;
+	struct rg_feed_out out;
 	struct mark *marks;
 	size_t n_marks;
-	long emitted;
-	char *msg;
-	size_t msglen;
 };
 
 static int
@@ -1443,8 +1110,8 @@ rule_cmp(const void *x, const void *y)
 	return (*a)->idx < (*b)->idx ? -1 : (*a)->idx > (*b)->idx;
 }
 
-/* The TLP level a marking-definition object says, or TLP_NONE. */
-static enum tlp
+/* The TLP level a marking-definition object says, or RG_TLP_NONE. */
+static enum rg_tlp
 marking_tlp(json_t *o)
 {
 	json_t *v;
@@ -1454,30 +1121,30 @@ marking_tlp(json_t *o)
 	    NULL && strcmp(s, "tlp") == 0 &&
 	    (s = json_string_value(json_object_get(json_object_get(o,
 	    "definition"), "tlp"))) != NULL)
-		return tlp_parse(s);
+		return rg_tlp_level(s);
 	v = json_object_get(json_object_get(o, "extensions"), STIX_TLP2_EXT);
 	if ((s = json_string_value(json_object_get(v, "tlp_2_0"))) != NULL)
-		return tlp_parse(s);
-	return TLP_NONE;
+		return rg_tlp_level(s);
+	return RG_TLP_NONE;
 }
 
 /* The most restrictive TLP among the object_marking_refs of O. */
-static enum tlp
+static enum rg_tlp
 object_tlp(const struct ctx *c, json_t *o)
 {
 	struct mark key, *m;
-	enum tlp t, best = TLP_NONE;
+	enum rg_tlp t, best = RG_TLP_NONE;
 	json_t *v;
 	size_t i, k;
 
 	json_array_foreach(json_object_get(o, "object_marking_refs"), i, v) {
 		if ((key.id = json_string_value(v)) == NULL)
 			continue;
-		t = TLP_NONE;
+		t = RG_TLP_NONE;
 		for (k = 0; k < sizeof(tlp_known) / sizeof(tlp_known[0]); k++)
 			if (strcmp(tlp_known[k].id, key.id) == 0)
 				t = tlp_known[k].tlp;
-		if (t == TLP_NONE && c->n_marks > 0 && (m = bsearch(&key,
+		if (t == RG_TLP_NONE && c->n_marks > 0 && (m = bsearch(&key,
 		    c->marks, c->n_marks, sizeof(*m), mark_cmp)) != NULL)
 			t = m->tlp;
 		if (t > best)
@@ -1515,13 +1182,12 @@ rules_add(struct rule **rules, size_t *n, size_t *cap,
 
 /* Hand the rules of the values VS of indicator ID over, each once. */
 static int
-emit_values(struct ctx *c, const char *id, enum tlp tlp,
+emit_values(struct ctx *c, const char *id, enum rg_tlp tlp,
     const struct vset *vs)
 {
-	char norm[STIX_NAME_MAX + 1];
+	char norm[RG_NAME_MAX + 1];
 	struct rule *rules = NULL, **order = NULL;
 	enum rg_feed_trigger trigger;
-	struct rg_feed_rule r;
 	const char *host, *why;
 	size_t n = 0, cap = 0, i, hlen;
 	int br, rc = 0;
@@ -1537,9 +1203,9 @@ emit_values(struct ctx *c, const char *id, enum tlp tlp,
 			break;
 		case OT_URL:
 			/* Checked when the pattern was read. */
-			if (url_host(vs->v[i].key, strlen(vs->v[i].key),
+			if (rg_url_host(vs->v[i].key, strlen(vs->v[i].key),
 			    &host, &hlen, &br, &why) == 0 &&
-			    host_rule(host, hlen, br, &trigger, norm,
+			    rg_host_rule(host, hlen, br, &trigger, norm,
 			    &why) == 0)
 				rc = rules_add(&rules, &n, &cap, trigger, "%s",
 				    norm);
@@ -1556,7 +1222,7 @@ emit_values(struct ctx *c, const char *id, enum tlp tlp,
 	if (rc < 0 || (n > 0 && (order = calloc(n, sizeof(*order))) ==
 	    NULL)) {
 		rc = -ENOMEM;
-		say(c->msg, c->msglen, "out of memory");
+		rg_feed_say(c->out.msg, c->out.msglen, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -1567,27 +1233,10 @@ emit_values(struct ctx *c, const char *id, enum tlp tlp,
 		if (order[i]->trigger == order[i - 1]->trigger &&
 		    strcmp(order[i]->text, order[i - 1]->text) == 0)
 			order[i]->dup = 1;
-	for (i = 0; i < n; i++) {
-		if (rules[i].dup)
-			continue;
-		memset(&r, 0, sizeof(r));
-		r.trigger = rules[i].trigger;
-		if (r.trigger == RG_FEED_QNAME)
-			r.name = rules[i].text;
-		else
-			r.prefix = rules[i].text;
-		r.action = RG_FEED_POLICY;
-		r.indicator = id;
-		r.tlp = tlp == TLP_NONE ? NULL : tlp_str[tlp];
-		if (c->emit != NULL && (rc = c->emit(c->arg, &r)) < 0) {
-			say(c->msg, c->msglen, "%s: rule %s not taken (%s)",
-			    id, rules[i].text, strerror(-rc));
-			goto out;
-		}
-		rc = 0;
-		c->emitted++;
-		c->st->rules++;
-	}
+	for (i = 0; i < n && rc == 0; i++)
+		if (!rules[i].dup)
+			rc = rg_feed_policy(&c->out, rules[i].trigger,
+			    rules[i].text, id, tlp);
 out:
 	for (i = 0; i < n; i++)
 		free(rules[i].text);
@@ -1613,7 +1262,7 @@ ts_prop(json_t *o, const char *name, struct ts *t)
 static int
 indicator_use(struct ctx *c, json_t *o, const char *id)
 {
-	struct rg_feed_stats *st = c->st;
+	struct rg_feed_stats *st = c->out.st;
 	struct ts from, until, now;
 	struct vset vs;
 	struct pat p;
@@ -1630,29 +1279,30 @@ indicator_use(struct ctx *c, json_t *o, const char *id)
 	/* STIX 2.0 had no pattern_type: its patterns were all STIX. */
 	if ((v = json_object_get(o, "pattern_type")) != NULL) {
 		if ((ptype = json_string_value(v)) == NULL) {
-			skip(st, &st->skipped, "%s: pattern_type is not a "
-			    "string", id);
+			rg_feed_skip(st, &st->skipped, "%s: pattern_type is "
+			    "not a string", id);
 			return 0;
 		}
 		if (strcmp(ptype, "stix") != 0) {
-			skip(st, &st->unsupported, "%s: pattern_type \"%.40s\""
-			    " (only \"stix\" is supported)", id, ptype);
+			rg_feed_skip(st, &st->unsupported, "%s: pattern_type "
+			    "\"%.40s\" (only \"stix\" is supported)", id,
+			    ptype);
 			return 0;
 		}
 	}
 	if (!json_is_string(pattern = json_object_get(o, "pattern"))) {
-		skip(st, &st->skipped, "%s: no pattern", id);
+		rg_feed_skip(st, &st->skipped, "%s: no pattern", id);
 		return 0;
 	}
 	if ((rc = ts_prop(o, "valid_from", &from)) == 0)
 		rc = ts_prop(o, "created", &from);
 	if (rc <= 0) {
-		skip(st, &st->skipped, "%s: %s", id, rc == 0 ?
+		rg_feed_skip(st, &st->skipped, "%s: %s", id, rc == 0 ?
 		    "neither valid_from nor created" : "bad valid_from");
 		return 0;
 	}
 	if ((has_until = ts_prop(o, "valid_until", &until)) < 0) {
-		skip(st, &st->skipped, "%s: bad valid_until", id);
+		rg_feed_skip(st, &st->skipped, "%s: bad valid_until", id);
 		return 0;
 	}
 	if (!has_until && c->s->default_lifetime_s > 0 &&
@@ -1673,8 +1323,8 @@ indicator_use(struct ctx *c, json_t *o, const char *id)
 	    !json_is_null(v)) {
 		if (!json_is_integer(v) || (conf = json_integer_value(v)) < 0 ||
 		    conf > 100) {
-			skip(st, &st->skipped, "%s: confidence is not 0..100",
-			    id);
+			rg_feed_skip(st, &st->skipped, "%s: confidence is not "
+			    "0..100", id);
 			return 0;
 		}
 		if (conf < c->s->min_confidence) {
@@ -1685,18 +1335,18 @@ indicator_use(struct ctx *c, json_t *o, const char *id)
 	rc = pattern_parse(&p, json_string_value(pattern),
 	    json_string_length(pattern), &vs);
 	if (rc == -ENOMEM) {
-		say(c->msg, c->msglen, "out of memory");
+		rg_feed_say(c->out.msg, c->out.msglen, "out of memory");
 		goto out;
 	}
 	rc = 0;
 	if (p.syntax[0] != '\0')
-		skip(st, &st->skipped, "%s: %s", id, p.syntax);
+		rg_feed_skip(st, &st->skipped, "%s: %s", id, p.syntax);
 	else if (p.unsup[0] != '\0')
-		skip(st, &st->unsupported, "%s: %s", id, p.unsup);
+		rg_feed_skip(st, &st->unsupported, "%s: %s", id, p.unsup);
 	else if (p.bad[0] != '\0')
-		skip(st, &st->skipped, "%s: %s", id, p.bad);
+		rg_feed_skip(st, &st->skipped, "%s: %s", id, p.bad);
 	else if (vs.n == 0)
-		skip(st, &st->skipped, "%s: pattern has no value", id);
+		rg_feed_skip(st, &st->skipped, "%s: pattern has no value", id);
 	else
 		rc = emit_values(c, id, object_tlp(c, o), &vs);
 out:
@@ -1718,7 +1368,7 @@ document_objects(json_t *root, json_t **objs, char *msg, size_t msglen)
 	}
 	if ((v = json_object_get(root, "objects")) != NULL) {
 		if (!json_is_array(v)) {
-			say(msg, msglen, "\"objects\" is not an array");
+			rg_feed_say(msg, msglen, "\"objects\" is not an array");
 			return -EINVAL;
 		}
 		*objs = v;
@@ -1730,8 +1380,8 @@ document_objects(json_t *root, json_t **objs, char *msg, size_t msglen)
 	    (type == NULL && (json_object_size(root) == 0 ||
 	    json_object_get(root, "more") != NULL)))
 		return 0;
-	say(msg, msglen, "neither a STIX bundle nor a TAXII envelope nor an "
-	    "array of STIX objects");
+	rg_feed_say(msg, msglen, "neither a STIX bundle nor a TAXII envelope "
+	    "nor an array of STIX objects");
 	return -EINVAL;
 }
 
@@ -1743,48 +1393,18 @@ stix_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 	static const struct rg_feed_settings none;
 	struct ctx c;
 	struct ind *inds = NULL;
-	json_error_t je;
 	json_t *root = NULL, *objs, *o;
 	const char *type, *id;
 	size_t i, k, n, n_inds = 0;
 	long rc;
 
-	if (msg != NULL && msglen > 0)
-		msg[0] = '\0';
 	memset(&c, 0, sizeof(c));
 	c.s = s != NULL ? s : &none;
-	c.emit = emit;
-	c.arg = arg;
-	c.st = st;
-	c.msg = msg;
-	c.msglen = msglen;
-	if (len > STIX_MAX_BYTES) {
-		say(msg, msglen, "document of %zu bytes, more than %d MB",
-		    len, STIX_MAX_BYTES / (1024 * 1024));
-		return -EFBIG;
-	}
-	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) {
-		data += 3;
-		len -= 3;
-	}
-	if (!nesting_ok(data, len, STIX_MAX_NESTING)) {
-		say(msg, msglen, "nested more than %d levels deep",
-		    STIX_MAX_NESTING);
-		return -EINVAL;
-	}
-	if ((root = json_loadb(data, len, 0, &je)) == NULL) {
-#if JANSSON_VERSION_HEX >= 0x020b00
-		if (json_error_code(&je) == json_error_out_of_memory) {
-			say(msg, msglen, "out of memory");
-			return -ENOMEM;
-		}
-#endif
-		say(msg, msglen, "not JSON: line %d, column %d: %s", je.line,
-		    je.column, je.text);
-		return -EINVAL;
-	}
+	rg_feed_out_init(&c.out, emit, arg, st, msg, msglen);
+	if ((rc = rg_json_load(data, len, &root, msg, msglen)) < 0)
+		return rc;
 	if (!json_is_object(root) && !json_is_array(root)) {
-		say(msg, msglen, "not a JSON object or array");
+		rg_feed_say(msg, msglen, "not a JSON object or array");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -1795,34 +1415,36 @@ stix_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 	n = json_array_size(objs);
 	if (n > 0 && ((inds = calloc(n, sizeof(*inds))) == NULL ||
 	    (c.marks = calloc(n, sizeof(*c.marks))) == NULL)) {
-		say(msg, msglen, "out of memory");
+		rg_feed_say(msg, msglen, "out of memory");
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		o = json_array_get(objs, i);
 		if (!json_is_object(o)) {
-			skip(st, &st->skipped, "objects[%zu]: not an object", i);
+			rg_feed_skip(st, &st->skipped, "objects[%zu]: not an "
+			    "object", i);
 			continue;
 		}
 		type = json_string_value(json_object_get(o, "type"));
 		id = json_string_value(json_object_get(o, "id"));
 		if (type == NULL) {
-			skip(st, &st->skipped, "objects[%zu]: no type", i);
+			rg_feed_skip(st, &st->skipped, "objects[%zu]: no type",
+			    i);
 			continue;
 		}
 		if (strcmp(type, "marking-definition") == 0 && id != NULL) {
 			c.marks[c.n_marks].id = id;
 			if ((c.marks[c.n_marks].tlp = marking_tlp(o)) !=
-			    TLP_NONE)
+			    RG_TLP_NONE)
 				c.n_marks++;
 			continue;
 		}
 		if (strcmp(type, "indicator") != 0)
 			continue;
 		if (id == NULL || id[0] == '\0') {
-			skip(st, &st->skipped, "objects[%zu]: indicator "
-			    "without an id", i);
+			rg_feed_skip(st, &st->skipped, "objects[%zu]: "
+			    "indicator without an id", i);
 			continue;
 		}
 		inds[n_inds].obj = o;
@@ -1853,7 +1475,7 @@ out:
 	free(inds);
 	free(c.marks);
 	json_decref(root);
-	return rc < 0 ? rc : c.emitted;
+	return rc < 0 ? rc : c.out.emitted;
 }
 
 static const struct rg_feed_ops stix_ops = {

@@ -8,8 +8,8 @@
  * The receiver drops duplicates by the reports' ids: a batch whose answer
  * was lost is sent again whole.
  *
- * The curl handle is kept between deliveries, so a collector that keeps
- * connections alive is spoken to over one TLS session.
+ * The curl handle is kept between deliveries (curlutil.c), so a collector
+ * that keeps connections alive is spoken to over one TLS session.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,17 +19,14 @@
 #include <curl/curl.h>
 
 #include "../plugin.h"
+#include "../lib/curlutil.h"
 
 #define ANSWER_KEEP	200	/* bytes of an error answer quoted */
 
 struct http {
 	char *url;
 	char *url_shown;		/* without user:password@ */
-	char *ca_file, *cert_file, *key_file;
-	char *auth;			/* "Authorization: Bearer ..." */
-	struct curl_slist *headers;
-	unsigned timeout_ms;
-	CURL *curl;
+	struct rg_curl c;
 };
 
 /* What a request answered, the start of it. */
@@ -52,25 +49,6 @@ answer_cb(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* URL without the user information, for messages. */
-static char *
-url_shown(const char *url)
-{
-	const char *host = strstr(url, "://"), *at, *slash;
-	char *s;
-
-	if (host == NULL)
-		return strdup(url);
-	host += 3;
-	slash = host + strcspn(host, "/?#");
-	at = memchr(host, '@', (size_t)(slash - host));
-	if (at == NULL)
-		return strdup(url);
-	if (asprintf(&s, "%.*s%s", (int)(host - url), url, at + 1) < 0)
-		return NULL;
-	return s;
-}
-
 static void
 http_close(void *state)
 {
@@ -78,71 +56,34 @@ http_close(void *state)
 
 	if (h == NULL)
 		return;
-	if (h->curl != NULL)
-		curl_easy_cleanup(h->curl);
-	curl_slist_free_all(h->headers);
-	if (h->auth != NULL) {
-		explicit_bzero(h->auth, strlen(h->auth));
-		free(h->auth);
-	}
+	rg_curl_close(&h->c);
 	free(h->url);
 	free(h->url_shown);
-	free(h->ca_file);
-	free(h->cert_file);
-	free(h->key_file);
 	free(h);
-}
-
-static int
-dup_opt(const char *s, char **out)
-{
-	*out = NULL;
-	if (s != NULL && (*out = strdup(s)) == NULL)
-		return -1;
-	return 0;
 }
 
 static int
 http_open(const struct rg_report_settings *s, void **state, char *msg,
     size_t len)
 {
+	static const char *const headers[] = {
+		"Content-Type: application/json", "Accept: application/json",
+		NULL
+	};
 	struct http *h;
-	struct curl_slist *l;
 
 	*state = NULL;
-	if (s->url == NULL || (strncmp(s->url, "https://", 8) != 0 &&
-	    strncmp(s->url, "http://", 7) != 0)) {
+	if (!rg_curl_url_ok(s->url)) {
 		snprintf(msg, len, "url: an http:// or https:// URL is needed");
 		return -EINVAL;
 	}
-	if ((s->client_cert_file == NULL) != (s->client_key_file == NULL)) {
-		snprintf(msg, len, "client-cert-file and client-key-file go "
-		    "together");
+	if (rg_curl_check(s, msg, len) < 0)
 		return -EINVAL;
-	}
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		goto nomem;
-	h->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 10000;
-	if (dup_opt(s->url, &h->url) < 0 ||
-	    (h->url_shown = url_shown(s->url)) == NULL ||
-	    dup_opt(s->ca_file, &h->ca_file) < 0 ||
-	    dup_opt(s->client_cert_file, &h->cert_file) < 0 ||
-	    dup_opt(s->client_key_file, &h->key_file) < 0)
-		goto nomem;
-	if (s->token != NULL &&
-	    asprintf(&h->auth, "Authorization: Bearer %s", s->token) < 0) {
-		h->auth = NULL;
-		goto nomem;
-	}
-	/* No "Expect: 100-continue": one round trip less per batch. */
-	if ((l = curl_slist_append(NULL, "Content-Type: application/json")) ==
-	    NULL)
-		goto nomem;
-	h->headers = l;
-	if ((l = curl_slist_append(h->headers, "Accept: application/json")) ==
-	    NULL || (l = curl_slist_append(h->headers, "Expect:")) == NULL ||
-	    (h->auth != NULL &&
-	    (l = curl_slist_append(h->headers, h->auth)) == NULL))
+	if ((h->url = strdup(s->url)) == NULL ||
+	    (h->url_shown = rg_url_shown(s->url)) == NULL ||
+	    rg_curl_open(&h->c, s, headers) < 0)
 		goto nomem;
 	*state = h;
 	return 0;
@@ -189,7 +130,7 @@ http_deliver(void *state, const char *const *docs, const size_t *lens,
     size_t n, char *msg, size_t len)
 {
 	struct http *h = state;
-	char err[CURL_ERROR_SIZE] = "", *body, *p;
+	char *body, *p;
 	struct answer a;
 	size_t i, total = 2;
 	long code = 0, rc;
@@ -213,51 +154,23 @@ http_deliver(void *state, const char *const *docs, const size_t *lens,
 	}
 	*p++ = ']';
 
-	if (h->curl == NULL && (h->curl = curl_easy_init()) == NULL) {
+	if (rg_curl_get(&h->c) == NULL) {
 		free(body);
 		snprintf(msg, len, "out of memory");
 		return -ENOMEM;
 	}
 	memset(&a, 0, sizeof(a));
-	curl_easy_setopt(h->curl, CURLOPT_URL, h->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)(p - body));
-	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-	curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "resguard");
-	curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	/* Worker threads: no signals for the time-outs. */
-	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
-	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)h->timeout_ms);
-	if (h->ca_file != NULL)
-		curl_easy_setopt(h->curl, CURLOPT_CAINFO, h->ca_file);
-	if (h->cert_file != NULL) {
-		curl_easy_setopt(h->curl, CURLOPT_SSLCERT, h->cert_file);
-		curl_easy_setopt(h->curl, CURLOPT_SSLKEY, h->key_file);
-	}
-	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, answer_cb);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, err);
-
-	c = curl_easy_perform(h->curl);
-	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
+	rg_curl_setup(&h->c, h->url, body, (size_t)(p - body),
+	    (long)h->c.timeout_ms, answer_cb, &a);
+	curl_easy_setopt(h->c.curl, CURLOPT_POST, 1L);
+	c = rg_curl_perform(&h->c);
 	free(body);
 	if (c != CURLE_OK) {
 		snprintf(msg, len, "POST %s: %s", h->url_shown,
-		    err[0] != '\0' ? err : curl_easy_strerror(c));
+		    rg_curl_error(&h->c, c));
 		return curl_errno(c);
 	}
-	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(h->c.curl, CURLINFO_RESPONSE_CODE, &code);
 	if (code >= 200 && code <= 299) {
 		snprintf(msg, len, "HTTP %ld from %s: %zu reports", code,
 		    h->url_shown, n);
@@ -271,18 +184,6 @@ http_deliver(void *state, const char *const *docs, const size_t *lens,
 	return rc;
 }
 
-static int
-http_load(struct rg_plugin_ctx *ctx)
-{
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
-}
-
-static void
-http_unload(struct rg_plugin_ctx *ctx)
-{
-	curl_global_cleanup();
-}
-
 static const struct rg_report_ops http_ops = {
 	.open = http_open,
 	.close = http_close,
@@ -293,7 +194,7 @@ const struct rg_plugin rg_plugin = {
 	.abi = RG_PLUGIN_ABI,
 	.name = "http",
 	.kind = RG_PLUGIN_REPORT,
-	.load = http_load,
-	.unload = http_unload,
+	.load = rg_curl_load,
+	.unload = rg_curl_unload,
 	.report = &http_ops,
 };

@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "../plugin.h"
+#include "../lib/curlutil.h"
 
 #define ANSWER_MAX	(64 * 1024)
 #define TEXT_MAX	1024
@@ -39,13 +40,9 @@ struct mx {
 	char *base;			/* URL without its final '/' */
 	char *base_shown;		/* without user:password@ */
 	char *room_enc;			/* the room id, URL-encoded */
-	char *ca_file, *cert_file, *key_file;
-	char *auth;			/* "Authorization: Bearer ..." */
 	char *hostname;
-	struct curl_slist *headers;
-	unsigned timeout_ms;
 	uint64_t not_before_ms;		/* rate limited until then */
-	CURL *curl;
+	struct rg_curl c;
 };
 
 struct answer {
@@ -80,25 +77,6 @@ answer_cb(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* URL without the user information, for messages. */
-static char *
-url_shown(const char *url)
-{
-	const char *host = strstr(url, "://"), *at, *slash;
-	char *s;
-
-	if (host == NULL)
-		return strdup(url);
-	host += 3;
-	slash = host + strcspn(host, "/?#");
-	at = memchr(host, '@', (size_t)(slash - host));
-	if (at == NULL)
-		return strdup(url);
-	if (asprintf(&s, "%.*s%s", (int)(host - url), url, at + 1) < 0)
-		return NULL;
-	return s;
-}
-
 static void
 mx_close(void *state)
 {
@@ -106,43 +84,27 @@ mx_close(void *state)
 
 	if (m == NULL)
 		return;
-	if (m->curl != NULL)
-		curl_easy_cleanup(m->curl);
-	curl_slist_free_all(m->headers);
-	if (m->auth != NULL) {
-		explicit_bzero(m->auth, strlen(m->auth));
-		free(m->auth);
-	}
+	rg_curl_close(&m->c);
 	free(m->base);
 	free(m->base_shown);
 	free(m->room_enc);
-	free(m->ca_file);
-	free(m->cert_file);
-	free(m->key_file);
 	free(m->hostname);
 	free(m);
-}
-
-static int
-dup_opt(const char *s, char **out)
-{
-	*out = NULL;
-	if (s != NULL && (*out = strdup(s)) == NULL)
-		return -1;
-	return 0;
 }
 
 static int
 mx_open(const struct rg_report_settings *s, void **state, char *msg,
     size_t len)
 {
+	static const char *const headers[] = {
+		"Content-Type: application/json", NULL
+	};
 	struct mx *m;
 	char *enc;
 	size_t n;
 
 	*state = NULL;
-	if (s->url == NULL || (strncmp(s->url, "https://", 8) != 0 &&
-	    strncmp(s->url, "http://", 7) != 0)) {
+	if (!rg_curl_url_ok(s->url)) {
 		snprintf(msg, len, "url: the homeserver's http:// or https:// "
 		    "URL is needed");
 		return -EINVAL;
@@ -157,39 +119,24 @@ mx_open(const struct rg_report_settings *s, void **state, char *msg,
 		snprintf(msg, len, "token-file: an access token is needed");
 		return -EINVAL;
 	}
-	if ((s->client_cert_file == NULL) != (s->client_key_file == NULL)) {
-		snprintf(msg, len, "client-cert-file and client-key-file go "
-		    "together");
+	if (rg_curl_check(s, msg, len) < 0)
 		return -EINVAL;
-	}
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		goto nomem;
-	m->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 10000;
-	if (dup_opt(s->url, &m->base) < 0 ||
-	    dup_opt(s->ca_file, &m->ca_file) < 0 ||
-	    dup_opt(s->client_cert_file, &m->cert_file) < 0 ||
-	    dup_opt(s->client_key_file, &m->key_file) < 0 ||
-	    dup_opt(s->hostname != NULL ? s->hostname : "", &m->hostname) < 0)
+	if ((m->base = strdup(s->url)) == NULL ||
+	    (m->hostname = strdup(s->hostname != NULL ? s->hostname : "")) ==
+	    NULL)
 		goto nomem;
 	n = strlen(m->base);
 	while (n > 0 && m->base[n - 1] == '/')
 		m->base[--n] = '\0';
-	if ((m->base_shown = url_shown(m->base)) == NULL)
+	if ((m->base_shown = rg_url_shown(m->base)) == NULL)
 		goto nomem;
 	if ((enc = curl_easy_escape(NULL, s->room, 0)) == NULL)
 		goto nomem;
 	m->room_enc = strdup(enc);
 	curl_free(enc);
-	if (m->room_enc == NULL)
-		goto nomem;
-	if (asprintf(&m->auth, "Authorization: Bearer %s", s->token) < 0) {
-		m->auth = NULL;
-		goto nomem;
-	}
-	if ((m->headers = curl_slist_append(NULL,
-	    "Content-Type: application/json")) == NULL ||
-	    curl_slist_append(m->headers, "Expect:") == NULL ||
-	    curl_slist_append(m->headers, m->auth) == NULL)
+	if (m->room_enc == NULL || rg_curl_open(&m->c, s, headers) < 0)
 		goto nomem;
 	*state = m;
 	return 0;
@@ -290,7 +237,7 @@ static int
 mx_put(struct mx *m, const json_t *rep, uint64_t deadline, char *msg,
     size_t len)
 {
-	char body[TEXT_MAX], html[TEXT_MAX * 2], err[CURL_ERROR_SIZE] = "";
+	char body[TEXT_MAX], html[TEXT_MAX * 2];
 	char *url = NULL, *txn = NULL, *text = NULL;
 	const char *id = get_str(rep, "id"), *errcode, *error;
 	struct answer a = { NULL, 0 };
@@ -314,7 +261,7 @@ mx_put(struct mx *m, const json_t *rep, uint64_t deadline, char *msg,
 	    "body", body, "format", "org.matrix.custom.html",
 	    "formatted_body", html, "org.resguard.report", rep);
 	if (doc == NULL || (text = json_dumps(doc, JSON_COMPACT)) == NULL ||
-	    (txn = curl_easy_escape(m->curl, id, 0)) == NULL ||
+	    (txn = curl_easy_escape(m->c.curl, id, 0)) == NULL ||
 	    asprintf(&url, "%s/_matrix/client/v3/rooms/%s/send/"
 	    "m.room.message/%s", m->base, m->room_enc, txn) < 0) {
 		url = NULL;
@@ -322,45 +269,18 @@ mx_put(struct mx *m, const json_t *rep, uint64_t deadline, char *msg,
 		rc = -ENOMEM;
 		goto out;
 	}
-	curl_easy_setopt(m->curl, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(m->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(m->curl, CURLOPT_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(m->curl, CURLOPT_CUSTOMREQUEST, "PUT");
-	curl_easy_setopt(m->curl, CURLOPT_POSTFIELDS, text);
-	curl_easy_setopt(m->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)strlen(text));
-	curl_easy_setopt(m->curl, CURLOPT_HTTPHEADER, m->headers);
-	curl_easy_setopt(m->curl, CURLOPT_USERAGENT, "resguard");
-	curl_easy_setopt(m->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	/* Worker threads: no signals for the time-outs. */
-	curl_easy_setopt(m->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(m->curl, CURLOPT_TIMEOUT_MS, (long)(deadline - now));
-	curl_easy_setopt(m->curl, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)(deadline - now));
-	if (m->ca_file != NULL)
-		curl_easy_setopt(m->curl, CURLOPT_CAINFO, m->ca_file);
-	if (m->cert_file != NULL) {
-		curl_easy_setopt(m->curl, CURLOPT_SSLCERT, m->cert_file);
-		curl_easy_setopt(m->curl, CURLOPT_SSLKEY, m->key_file);
-	}
-	curl_easy_setopt(m->curl, CURLOPT_WRITEFUNCTION, answer_cb);
-	curl_easy_setopt(m->curl, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(m->curl, CURLOPT_ERRORBUFFER, err);
-	c = curl_easy_perform(m->curl);
-	curl_easy_setopt(m->curl, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(m->curl, CURLOPT_POSTFIELDS, NULL);
+	rg_curl_setup(&m->c, url, text, strlen(text), (long)(deadline - now),
+	    answer_cb, &a);
+	curl_easy_setopt(m->c.curl, CURLOPT_CUSTOMREQUEST, "PUT");
+	c = rg_curl_perform(&m->c);
 	if (c != CURLE_OK) {
 		snprintf(msg, len, "PUT %s: %s", m->base_shown,
-		    err[0] != '\0' ? err : curl_easy_strerror(c));
+		    rg_curl_error(&m->c, c));
 		rc = c == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
 		    c == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
 		goto out;
 	}
-	curl_easy_getinfo(m->curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(m->c.curl, CURLINFO_RESPONSE_CODE, &code);
 	ans = a.buf != NULL ? json_loadb(a.buf, a.len, 0, NULL) : NULL;
 	if (code == 200 && get_str(ans, "event_id") != NULL) {
 		rc = 0;
@@ -404,7 +324,7 @@ mx_deliver(void *state, const char *const *docs, const size_t *lens,
     size_t n, char *msg, size_t len)
 {
 	struct mx *m = state;
-	uint64_t now = now_ms(), deadline = now + m->timeout_ms;
+	uint64_t now = now_ms(), deadline = now + m->c.timeout_ms;
 	json_t *rep;
 	const char *kind;
 	size_t i;
@@ -416,7 +336,7 @@ mx_deliver(void *state, const char *const *docs, const size_t *lens,
 		    (unsigned long long)(m->not_before_ms - now));
 		return -EAGAIN;
 	}
-	if (m->curl == NULL && (m->curl = curl_easy_init()) == NULL) {
+	if (rg_curl_get(&m->c) == NULL) {
 		snprintf(msg, len, "out of memory");
 		return -ENOMEM;
 	}
@@ -446,18 +366,6 @@ mx_deliver(void *state, const char *const *docs, const size_t *lens,
 	return (long)n;
 }
 
-static int
-mx_load(struct rg_plugin_ctx *ctx)
-{
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
-}
-
-static void
-mx_unload(struct rg_plugin_ctx *ctx)
-{
-	curl_global_cleanup();
-}
-
 static const struct rg_report_ops mx_ops = {
 	.open = mx_open,
 	.close = mx_close,
@@ -468,7 +376,7 @@ const struct rg_plugin rg_plugin = {
 	.abi = RG_PLUGIN_ABI,
 	.name = "matrix",
 	.kind = RG_PLUGIN_REPORT,
-	.load = mx_load,
-	.unload = mx_unload,
+	.load = rg_curl_load,
+	.unload = rg_curl_unload,
 	.report = &mx_ops,
 };

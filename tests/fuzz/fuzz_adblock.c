@@ -17,20 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin.h"
-
-extern const struct rg_plugin rg_plugin;
-
-/* An invariant broken: a finding, reported like a crash. */
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "feedfuzz.h"
 
 struct fz {
 	unsigned long calls;
@@ -39,29 +26,6 @@ struct fz {
 	int blocks;			/* a block was seen */
 	uint64_t sum;
 };
-
-static void
-check_name(const char *s)
-{
-	size_t n = strlen(s), i, ll = 0;
-
-	CHECK(n > 0 && n <= 255 && s[n - 1] != '.');
-	if (s[0] == '*') {
-		CHECK(s[1] == '.' && s[2] != '\0');
-		s += 2;
-	}
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] == '.') {
-			CHECK(ll > 0);
-			ll = 0;
-			continue;
-		}
-		CHECK((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
-		    s[i] <= '9') || s[i] == '-' || s[i] == '_');
-		CHECK(++ll <= 63);
-	}
-	CHECK(ll > 0);
-}
 
 static int
 check_cb(void *arg, const struct rg_feed_rule *r)
@@ -76,7 +40,7 @@ check_cb(void *arg, const struct rg_feed_rule *r)
 		return -ECANCELED;
 	CHECK(r != NULL && r->trigger == RG_FEED_QNAME && r->name != NULL);
 	CHECK(r->prefix == NULL && r->local == NULL && r->tlp == NULL);
-	check_name(r->name);
+	rg_fuzz_check_name(r->name);
 	CHECK(r->action == RG_FEED_POLICY || r->action == RG_FEED_PASSTHRU);
 	if (r->action == RG_FEED_POLICY)
 		f->blocks = 1;
@@ -109,15 +73,8 @@ run(const char *doc, size_t size, struct fz *f, struct rg_feed_stats *st,
 	memset(st, 0, sizeof(*st));
 	rc = rg_plugin.feed->parse(&s, doc, size, check_cb, f, st, msg,
 	    msglen);
-	CHECK(memchr(st->first_skip, '\0', sizeof(st->first_skip)) != NULL);
-	CHECK(memchr(msg, '\0', msglen) != NULL);
-	CHECK((st->skipped == 0 && st->unsupported == 0) ||
-	    strncmp(st->first_skip, "line ", 5) == 0);
-	if (rc >= 0) {
-		CHECK((uint64_t)rc == st->rules);
-		CHECK(f->refuse_at != 0 || (unsigned long)rc == f->calls);
-	} else
-		CHECK(msg[0] != '\0');
+	rg_fuzz_check_lines(rc, st, msg, msglen);
+	CHECK(rc < 0 || f->refuse_at != 0 || (unsigned long)rc == f->calls);
 	return rc;
 }
 

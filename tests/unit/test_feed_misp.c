@@ -19,62 +19,7 @@
 
 #include <jansson.h>
 
-#include "plugin.h"
-
-#ifndef RG_TEST_DATA
-#define RG_TEST_DATA "tests/unit/data"
-#endif
-
-extern const struct rg_plugin rg_plugin;
-
-#define MAXR	64
-
-#define assert_contains(hay, needle) do {				\
-	if (strstr((hay), (needle)) == NULL)				\
-		fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle)); \
-} while (0)
-
-/* What a parse handed over and said. */
-struct got {
-	size_t n;
-	char rule[MAXR][300];		/* "N name" or "I prefix" */
-	char ind[MAXR][128];
-	char tlp[MAXR][16];		/* "-" for none */
-	size_t calls;
-	size_t fail_at;			/* the call that fails, from 1 */
-	int fail_rc;
-	struct rg_feed_stats st;
-	char msg[256];
-};
-
-static int
-collect_cb(void *arg, const struct rg_feed_rule *r)
-{
-	struct got *g = arg;
-
-	g->calls++;
-	if (g->fail_at != 0 && g->calls == g->fail_at)
-		return g->fail_rc;
-	assert_true(g->n < MAXR);
-	assert_int_equal(r->action, RG_FEED_POLICY);
-	assert_null(r->local);
-	assert_non_null(r->indicator);
-	if (r->trigger == RG_FEED_QNAME) {
-		assert_non_null(r->name);
-		assert_null(r->prefix);
-		snprintf(g->rule[g->n], sizeof(g->rule[0]), "N %s", r->name);
-	} else {
-		assert_int_equal(r->trigger, RG_FEED_IP);
-		assert_non_null(r->prefix);
-		assert_null(r->name);
-		snprintf(g->rule[g->n], sizeof(g->rule[0]), "I %s", r->prefix);
-	}
-	snprintf(g->ind[g->n], sizeof(g->ind[0]), "%s", r->indicator);
-	snprintf(g->tlp[g->n], sizeof(g->tlp[0]), "%s",
-	    r->tlp != NULL ? r->tlp : "-");
-	g->n++;
-	return 0;
-}
+#include "feedtest.h"
 
 static struct rg_feed_settings
 settings(void)
@@ -88,52 +33,6 @@ settings(void)
 	return s;
 }
 
-static long
-run(const struct rg_feed_settings *s, const char *doc, size_t len,
-    struct got *g)
-{
-	long rc;
-
-	rc = rg_plugin.feed->parse(s, doc, len, collect_cb, g, &g->st,
-	    g->msg, sizeof(g->msg));
-	assert_non_null(memchr(g->st.first_skip, '\0',
-	    sizeof(g->st.first_skip)));
-	/* Nothing here is a STIX-only counter. */
-	assert_int_equal(g->st.expired + g->st.low_confidence +
-	    g->st.unsupported, 0);
-	if (rc >= 0) {
-		assert_int_equal(rc, g->n);
-		assert_int_equal(g->st.rules, g->n);
-		assert_int_equal(g->st.skipped > 0, g->st.first_skip[0] != '\0');
-	} else
-		assert_true(g->msg[0] != '\0');
-	return rc;
-}
-
-static long
-run_str(const struct rg_feed_settings *s, const char *doc, struct got *g)
-{
-	return run(s, doc, strlen(doc), g);
-}
-
-static long
-run_file(const struct rg_feed_settings *s, const char *name, struct got *g)
-{
-	char path[512], *buf;
-	FILE *f;
-	size_t n;
-	long rc;
-
-	snprintf(path, sizeof(path), "%s/misp/%s", RG_TEST_DATA, name);
-	assert_non_null(f = fopen(path, "rb"));
-	assert_non_null(buf = malloc(1 << 20));
-	n = fread(buf, 1, 1 << 20, f);
-	fclose(f);
-	rc = run(s, buf, n, g);
-	free(buf);
-	return rc;
-}
-
 /* Parse DOC (taken). */
 static long
 run_json(const struct rg_feed_settings *s, json_t *doc, struct got *g)
@@ -143,7 +42,7 @@ run_json(const struct rg_feed_settings *s, json_t *doc, struct got *g)
 
 	assert_non_null(doc);
 	assert_non_null(text = json_dumps(doc, 0));
-	rc = run_str(s, text, g);
+	rc = rg_test_run_str(s, text, g);
 	free(text);
 	json_decref(doc);
 	return rc;
@@ -169,41 +68,6 @@ attr(const char *uuid, const char *type, const char *value)
 	return a;
 }
 
-/* Assert the rules, in order: NULL-terminated "N name" / "I prefix". */
-static void
-expect_rules(const struct got *g, ...)
-{
-	const char *want;
-	va_list ap;
-	size_t i = 0;
-
-	va_start(ap, g);
-	while ((want = va_arg(ap, const char *)) != NULL) {
-		if (i >= g->n)
-			fail_msg("rule %zu: expected \"%s\", got none", i, want);
-		if (strcmp(g->rule[i], want) != 0)
-			fail_msg("rule %zu: expected \"%s\", got \"%s\"", i,
-			    want, g->rule[i]);
-		i++;
-	}
-	va_end(ap);
-	if (i != g->n)
-		fail_msg("%zu rules, expected %zu (the next: \"%s\")", g->n, i,
-		    g->rule[i]);
-}
-
-static void
-test_descriptor(void **state)
-{
-	assert_int_equal(rg_plugin.abi, RG_PLUGIN_ABI);
-	assert_int_equal(rg_plugin.kind, RG_PLUGIN_FEED);
-	assert_string_equal(rg_plugin.name, "misp");
-	assert_non_null(rg_plugin.feed);
-	assert_non_null(rg_plugin.feed->parse);
-	assert_null(rg_plugin.backend);
-	assert_null(rg_plugin.report);
-}
-
 /* A real-shaped event: attributes, an object, tags, strings for numbers. */
 static void
 test_event(void **state)
@@ -212,8 +76,8 @@ test_event(void **state)
 	struct got g;
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_file(&s, "event.json", &g), 5);
-	expect_rules(&g, "N grid-login.example", "N files.bad.example",
+	assert_int_equal(rg_test_run_file(&s, "event.json", &g), 5);
+	rg_test_expect_rules(&g, "N grid-login.example", "N files.bad.example",
 	    "I 203.0.113.66", "N relay.bad.example", "I 2001:db8:66::7", NULL);
 	assert_string_equal(g.ind[0], "a1f0c3d2-0001-4a5b-8c7d-000000000001");
 	assert_string_equal(g.ind[3], "a1f0c3d2-0001-4a5b-8c7d-000000000010");
@@ -229,10 +93,11 @@ test_event(void **state)
 
 	s.subdomains = 1;
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_file(&s, "event.json", &g), 7);
-	expect_rules(&g, "N grid-login.example", "N *.grid-login.example",
-	    "N files.bad.example", "I 203.0.113.66", "N relay.bad.example",
-	    "N *.relay.bad.example", "I 2001:db8:66::7", NULL);
+	assert_int_equal(rg_test_run_file(&s, "event.json", &g), 7);
+	rg_test_expect_rules(&g, "N grid-login.example",
+	    "N *.grid-login.example", "N files.bad.example", "I 203.0.113.66",
+	    "N relay.bad.example", "N *.relay.bad.example", "I 2001:db8:66::7",
+	    NULL);
 }
 
 /* A MISP feed, as fetched: an array of events. */
@@ -243,9 +108,9 @@ test_feed(void **state)
 	struct got g;
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_file(&s, "feed.json", &g), 4);
-	expect_rules(&g, "N mixed.example", "I 192.0.2.44", "I 198.51.100.9",
-	    "I 192.0.2.0/25", NULL);
+	assert_int_equal(rg_test_run_file(&s, "feed.json", &g), 4);
+	rg_test_expect_rules(&g, "N mixed.example", "I 192.0.2.44",
+	    "I 198.51.100.9", "I 192.0.2.0/25", NULL);
 	assert_string_equal(g.ind[0], "c0000000-1111-4000-8000-000000000001");
 	assert_string_equal(g.ind[1], "c0000000-1111-4000-8000-000000000001");
 	assert_string_equal(g.tlp[0], "green");
@@ -258,12 +123,12 @@ test_feed(void **state)
 	assert_int_equal(run_json(&s, json_pack("[i, {s:i}, {s:s}, {s:[o]}]",
 	    1, "foo", 1, "Event", "x", "Attribute", attr("u", "domain",
 	    "bare.example")), &g), 1);
-	expect_rules(&g, "N bare.example", NULL);
+	rg_test_expect_rules(&g, "N bare.example", NULL);
 	assert_int_equal(g.st.skipped, 3);
 	assert_string_equal(g.st.first_skip, "entries[0]: not a MISP event");
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "[]", &g), 0);
+	assert_int_equal(rg_test_run_str(&s, "[]", &g), 0);
 }
 
 /* A REST search result, and the event alone. */
@@ -274,8 +139,9 @@ test_search(void **state)
 	struct got g;
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_file(&s, "search.json", &g), 2);
-	expect_rules(&g, "N search-hit.example", "I 2001:db8::bad", NULL);
+	assert_int_equal(rg_test_run_file(&s, "search.json", &g), 2);
+	rg_test_expect_rules(&g, "N search-hit.example", "I 2001:db8::bad",
+	    NULL);
 	/* No uuid: the event's uuid and the attribute's id. */
 	assert_string_equal(g.ind[0],
 	    "7e57a11c-2222-4d3e-8f90-000000000088/9001");
@@ -284,24 +150,24 @@ test_search(void **state)
 	assert_string_equal(g.tlp[0], "-");
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "{\"response\": []}", &g), 0);
+	assert_int_equal(rg_test_run_str(&s, "{\"response\": []}", &g), 0);
 
 	/* An attribute search: "response" holds the attributes. */
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_json(&s, json_pack("{s:{s:[o]}}", "response",
 	    "Attribute", attr("u1", "ip-dst", "192.0.2.8")), &g), 1);
-	expect_rules(&g, "I 192.0.2.8", NULL);
+	rg_test_expect_rules(&g, "I 192.0.2.8", NULL);
 
 	/* The event without its wrapper, with attributes or objects. */
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_json(&s, json_pack("{s:s, s:[o]}", "uuid", "ev",
 	    "Attribute", attr("u1", "hostname", "h.example")), &g), 1);
-	expect_rules(&g, "N h.example", NULL);
+	rg_test_expect_rules(&g, "N h.example", NULL);
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_json(&s, json_pack("{s:s, s:[{s:[o]}]}", "uuid",
 	    "ev", "Object", "Attribute", attr("u1", "domain", "o.example")),
 	    &g), 1);
-	expect_rules(&g, "N o.example", NULL);
+	rg_test_expect_rules(&g, "N o.example", NULL);
 }
 
 static void
@@ -325,7 +191,7 @@ test_not_misp(void **state)
 
 	for (i = 0; docs[i] != NULL; i++) {
 		memset(&g, 0, sizeof(g));
-		if (run_str(&s, docs[i], &g) != -EINVAL)
+		if (rg_test_run_str(&s, docs[i], &g) != -EINVAL)
 			fail_msg("\"%s\": not refused", docs[i]);
 		assert_int_equal(g.calls, 0);
 	}
@@ -336,41 +202,23 @@ test_malformed(void **state)
 {
 	struct rg_feed_settings s = settings();
 	struct got g;
-	char deep[256];
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_file(&s, "bad.json", &g), -EINVAL);
+	assert_int_equal(rg_test_run_file(&s, "bad.json", &g), -EINVAL);
 	assert_contains(g.msg, "line 5");
 	assert_int_equal(g.calls, 0);
 
 	/* Cut short. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "{\"Event\": {\"Attribute\": [", &g),
-	    -EINVAL);
+	assert_int_equal(rg_test_run_str(&s, "{\"Event\": {\"Attribute\": [",
+	    &g), -EINVAL);
 	assert_contains(g.msg, "line 1");
-
-	/* Nesting is bounded before parsing; brackets in strings do not
-	 * count. */
-	memset(deep, '[', 101);
-	memset(deep + 101, ']', 101);
-	deep[202] = '\0';
-	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, deep, &g), -EINVAL);
-	assert_contains(g.msg, "nested");
-	deep[201] = '\0';
-	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, deep + 1, &g), 0);
-	assert_int_equal(g.st.skipped, 1);
-	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-	    "[[[[[[[[[[[[\\\"\"]", &g), 0);
 
 	/* Only LEN bytes are read. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run(&s, "[]]]]", 2, &g), 0);
+	assert_int_equal(rg_test_run(&s, "[]]]]", 2, &g), 0);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run(&s, "\xef\xbb\xbf[]", 5, &g), 0);
+	assert_int_equal(rg_test_run(&s, "\xef\xbb\xbf[]", 5, &g), 0);
 }
 
 /* to_ids and deleted, as booleans, numbers and strings. */
@@ -394,29 +242,29 @@ test_flags(void **state)
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		snprintf(doc, sizeof(doc), FLAGS_DOC, yes[i], no[i]);
 		memset(&g, 0, sizeof(g));
-		if (run_str(&s, doc, &g) != 1)
+		if (rg_test_run_str(&s, doc, &g) != 1)
 			fail_msg("to_ids %s, deleted %s: not used", yes[i],
 			    no[i]);
 		/* The other way round: deleted, not for detection. */
 		snprintf(doc, sizeof(doc), FLAGS_DOC, no[i], no[i]);
 		memset(&g, 0, sizeof(g));
-		assert_int_equal(run_str(&s, doc, &g), 0);
+		assert_int_equal(rg_test_run_str(&s, doc, &g), 0);
 		assert_int_equal(g.st.revoked, 1);
 		snprintf(doc, sizeof(doc), FLAGS_DOC, yes[i], yes[i]);
 		memset(&g, 0, sizeof(g));
-		assert_int_equal(run_str(&s, doc, &g), 0);
+		assert_int_equal(rg_test_run_str(&s, doc, &g), 0);
 		assert_int_equal(g.st.revoked, 1);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(doc, sizeof(doc), FLAGS_DOC, bad[i], "false");
 		memset(&g, 0, sizeof(g));
-		assert_int_equal(run_str(&s, doc, &g), 0);
+		assert_int_equal(rg_test_run_str(&s, doc, &g), 0);
 		if (g.st.skipped != 1)
 			fail_msg("to_ids %s: not skipped", bad[i]);
 		assert_contains(g.st.first_skip, "to_ids");
 		snprintf(doc, sizeof(doc), FLAGS_DOC, "true", bad[i]);
 		memset(&g, 0, sizeof(g));
-		assert_int_equal(run_str(&s, doc, &g), 0);
+		assert_int_equal(rg_test_run_str(&s, doc, &g), 0);
 		assert_int_equal(g.st.skipped, 1);
 		assert_contains(g.st.first_skip, "deleted");
 	}
@@ -454,8 +302,8 @@ test_strings_for_numbers(void **state)
 	    "threat_level_id", 1, "Attribute", "id", 34, "type", "domain",
 	    "value", "n.example", "to_ids", 1, "deleted", 0,
 	    "timestamp", 1694505600, "distribution", 5), &g2), 1);
-	expect_rules(&g, "N n.example", NULL);
-	expect_rules(&g2, "N n.example", NULL);
+	rg_test_expect_rules(&g, "N n.example", NULL);
+	rg_test_expect_rules(&g2, "N n.example", NULL);
 	/* Without uuids: event id and attribute id, either way. */
 	assert_string_equal(g.ind[0], "12/34");
 	assert_string_equal(g2.ind[0], "12/34");
@@ -499,7 +347,7 @@ test_types(void **state)
 		    good[i].value)), &g) != (good[i].r2 != NULL ? 2 : 1))
 			fail_msg("%s %s: %s", good[i].type, good[i].value,
 			    g.st.first_skip);
-		expect_rules(&g, good[i].r1, good[i].r2, NULL);
+		rg_test_expect_rules(&g, good[i].r1, good[i].r2, NULL);
 		assert_string_equal(g.ind[0], "u");
 	}
 	/* Types not for a resolver pass without a word. */
@@ -525,7 +373,7 @@ test_subdomains(void **state)
 	    attr("u3", "domain|ip", "d.example|192.0.2.3"),
 	    attr("u4", "url", "http://u.example/x"),
 	    attr("u5", "ip-dst", "192.0.2.4")), &g), 9);
-	expect_rules(&g, "N a.example", "N *.a.example", "N h.example",
+	rg_test_expect_rules(&g, "N a.example", "N *.a.example", "N h.example",
 	    "N *.h.example", "N d.example", "N *.d.example", "I 192.0.2.3",
 	    "N u.example", "I 192.0.2.4", NULL);
 }
@@ -576,13 +424,13 @@ test_bad_values(void **state)
 	    "{s:s, s:s, s:b}, i, o]", "uuid", "v1", "type", "domain", "value",
 	    5, "to_ids", 1, "uuid", "v2", "value", "x.example", "to_ids", 1,
 	    7, attr("v3", "domain", "ok.example")), &g), 1);
-	expect_rules(&g, "N ok.example", NULL);
+	rg_test_expect_rules(&g, "N ok.example", NULL);
 	assert_int_equal(g.st.skipped, 3);
 	assert_contains(g.st.first_skip, "v1: domain without a value");
 
 	/* Attribute and Object that are not arrays. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "{\"Event\": {\"uuid\": \"ev\", "
+	assert_int_equal(rg_test_run_str(&s, "{\"Event\": {\"uuid\": \"ev\", "
 	    "\"Attribute\": {}}}", &g), 0);
 	assert_int_equal(g.st.skipped, 1);
 	assert_contains(g.st.first_skip, "Attribute is not an array");
@@ -677,8 +525,8 @@ test_objects(void **state)
 	    attr("o3", "url", "http://gone.example/"),
 	    "name", "url", "deleted", 1, "Attribute",
 	    attr("o4", "url", "http://gone2.example/"), 5), &g), 3);
-	expect_rules(&g, "N event.example", "N obj.example", "I 192.0.2.10",
-	    NULL);
+	rg_test_expect_rules(&g, "N event.example", "N obj.example",
+	    "I 192.0.2.10", NULL);
 	assert_string_equal(g.ind[1], "o1");
 	/* The attributes of deleted objects. */
 	assert_int_equal(g.st.revoked, 2);
@@ -696,7 +544,7 @@ test_emit_error(void **state)
 	memset(&g, 0, sizeof(g));
 	g.fail_at = 2;
 	g.fail_rc = -ENOSPC;
-	assert_int_equal(run_file(&s, "feed.json", &g), -ENOSPC);
+	assert_int_equal(rg_test_run_file(&s, "feed.json", &g), -ENOSPC);
 	assert_int_equal(g.calls, 2);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.st.rules, 1);
@@ -719,12 +567,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_descriptor),
+		cmocka_unit_test_prestate(rg_test_descriptor, "misp"),
 		cmocka_unit_test(test_event),
 		cmocka_unit_test(test_feed),
 		cmocka_unit_test(test_search),
 		cmocka_unit_test(test_not_misp),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(rg_test_nesting),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_strings_for_numbers),
 		cmocka_unit_test(test_types),

@@ -18,65 +18,11 @@
 
 #include <jansson.h>
 
-#include "plugin.h"
-
-#ifndef RG_TEST_DATA
-#define RG_TEST_DATA "tests/unit/data"
-#endif
-
-extern const struct rg_plugin rg_plugin;
+#include "feedtest.h"
 
 /* 2023-11-14T22:13:20Z */
 #define NOW	1700000000
 #define T0	"2023-01-01T00:00:00Z"
-#define MAXR	64
-
-#define assert_contains(hay, needle) do {				\
-	if (strstr((hay), (needle)) == NULL)				\
-		fail_msg("\"%s\" does not contain \"%s\"", (hay), (needle)); \
-} while (0)
-
-/* What a parse handed over and said. */
-struct got {
-	size_t n;
-	char rule[MAXR][300];		/* "N name" or "I prefix" */
-	char ind[MAXR][128];
-	char tlp[MAXR][16];		/* "-" for none */
-	size_t calls;
-	size_t fail_at;			/* the call that fails, from 1 */
-	int fail_rc;
-	struct rg_feed_stats st;
-	char msg[256];
-};
-
-static int
-collect_cb(void *arg, const struct rg_feed_rule *r)
-{
-	struct got *g = arg;
-
-	g->calls++;
-	if (g->fail_at != 0 && g->calls == g->fail_at)
-		return g->fail_rc;
-	assert_true(g->n < MAXR);
-	assert_int_equal(r->action, RG_FEED_POLICY);
-	assert_null(r->local);
-	assert_non_null(r->indicator);
-	if (r->trigger == RG_FEED_QNAME) {
-		assert_non_null(r->name);
-		assert_null(r->prefix);
-		snprintf(g->rule[g->n], sizeof(g->rule[0]), "N %s", r->name);
-	} else {
-		assert_int_equal(r->trigger, RG_FEED_IP);
-		assert_non_null(r->prefix);
-		assert_null(r->name);
-		snprintf(g->rule[g->n], sizeof(g->rule[0]), "I %s", r->prefix);
-	}
-	snprintf(g->ind[g->n], sizeof(g->ind[0]), "%s", r->indicator);
-	snprintf(g->tlp[g->n], sizeof(g->tlp[0]), "%s",
-	    r->tlp != NULL ? r->tlp : "-");
-	g->n++;
-	return 0;
-}
 
 static struct rg_feed_settings
 settings(void)
@@ -88,51 +34,6 @@ settings(void)
 	s.format = "stix2";
 	s.now = NOW;
 	return s;
-}
-
-static long
-run(const struct rg_feed_settings *s, const char *doc, size_t len,
-    struct got *g)
-{
-	long rc;
-
-	rc = rg_plugin.feed->parse(s, doc, len, collect_cb, g, &g->st,
-	    g->msg, sizeof(g->msg));
-	assert_non_null(memchr(g->st.first_skip, '\0',
-	    sizeof(g->st.first_skip)));
-	if (rc >= 0) {
-		assert_int_equal(rc, g->n);
-		assert_int_equal(g->st.rules, g->n);
-		/* A skip or an unsupported entry is always described. */
-		assert_int_equal(g->st.skipped + g->st.unsupported > 0,
-		    g->st.first_skip[0] != '\0');
-	} else
-		assert_true(g->msg[0] != '\0');
-	return rc;
-}
-
-static long
-run_str(const struct rg_feed_settings *s, const char *doc, struct got *g)
-{
-	return run(s, doc, strlen(doc), g);
-}
-
-static long
-run_file(const struct rg_feed_settings *s, const char *name, struct got *g)
-{
-	char path[512], *buf;
-	FILE *f;
-	size_t n;
-	long rc;
-
-	snprintf(path, sizeof(path), "%s/stix2/%s", RG_TEST_DATA, name);
-	assert_non_null(f = fopen(path, "rb"));
-	assert_non_null(buf = malloc(1 << 20));
-	n = fread(buf, 1, 1 << 20, f);
-	fclose(f);
-	rc = run(s, buf, n, g);
-	free(buf);
-	return rc;
 }
 
 /* An indicator valid since T0 with PATTERN. */
@@ -161,7 +62,7 @@ run_objects(const struct rg_feed_settings *s, json_t *objs, struct got *g)
 	    "bundle--1", "objects", objs);
 	assert_non_null(b);
 	assert_non_null(text = json_dumps(b, 0));
-	rc = run_str(s, text, g);
+	rc = rg_test_run_str(s, text, g);
 	free(text);
 	json_decref(b);
 	return rc;
@@ -181,41 +82,6 @@ run_pattern(const struct rg_feed_settings *s, const char *pattern,
 	return run_one(s, indicator("indicator--p", pattern), g);
 }
 
-/* Assert the rules, in order: NULL-terminated "N name" / "I prefix". */
-static void
-expect_rules(const struct got *g, ...)
-{
-	const char *want;
-	va_list ap;
-	size_t i = 0;
-
-	va_start(ap, g);
-	while ((want = va_arg(ap, const char *)) != NULL) {
-		if (i >= g->n)
-			fail_msg("rule %zu: expected \"%s\", got none", i, want);
-		if (strcmp(g->rule[i], want) != 0)
-			fail_msg("rule %zu: expected \"%s\", got \"%s\"", i,
-			    want, g->rule[i]);
-		i++;
-	}
-	va_end(ap);
-	if (i != g->n)
-		fail_msg("%zu rules, expected %zu (the next: \"%s\")", g->n, i,
-		    g->rule[i]);
-}
-
-static void
-test_descriptor(void **state)
-{
-	assert_int_equal(rg_plugin.abi, RG_PLUGIN_ABI);
-	assert_int_equal(rg_plugin.kind, RG_PLUGIN_FEED);
-	assert_string_equal(rg_plugin.name, "stix2");
-	assert_non_null(rg_plugin.feed);
-	assert_non_null(rg_plugin.feed->parse);
-	assert_null(rg_plugin.backend);
-	assert_null(rg_plugin.report);
-}
-
 /* A real-shaped bundle: identity, TLP marking, five kinds of indicator,
  * a relationship. */
 static void
@@ -225,8 +91,8 @@ test_bundle(void **state)
 	struct got g;
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_file(&s, "bundle.json", &g), 4);
-	expect_rules(&g, "N login-secure.example", "N cdn.bad.example",
+	assert_int_equal(rg_test_run_file(&s, "bundle.json", &g), 4);
+	rg_test_expect_rules(&g, "N login-secure.example", "N cdn.bad.example",
 	    "I 198.51.100.23", "I 2001:db8:bad::/48", NULL);
 	assert_string_equal(g.ind[0],
 	    "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f");
@@ -249,10 +115,10 @@ test_bundle(void **state)
 	 * URL's host does not. */
 	memset(&g, 0, sizeof(g));
 	s.subdomains = 1;
-	assert_int_equal(run_file(&s, "bundle.json", &g), 5);
-	expect_rules(&g, "N login-secure.example", "N *.login-secure.example",
-	    "N cdn.bad.example", "I 198.51.100.23", "I 2001:db8:bad::/48",
-	    NULL);
+	assert_int_equal(rg_test_run_file(&s, "bundle.json", &g), 5);
+	rg_test_expect_rules(&g, "N login-secure.example",
+	    "N *.login-secure.example", "N cdn.bad.example", "I 198.51.100.23",
+	    "I 2001:db8:bad::/48", NULL);
 }
 
 /* A TAXII 2.1 envelope, with two versions of one indicator. */
@@ -263,8 +129,8 @@ test_envelope(void **state)
 	struct got g;
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_file(&s, "envelope.json", &g), 1);
-	expect_rules(&g, "N three.example", NULL);
+	assert_int_equal(rg_test_run_file(&s, "envelope.json", &g), 1);
+	rg_test_expect_rules(&g, "N three.example", NULL);
 	assert_int_equal(g.st.skipped + g.st.unsupported + g.st.revoked +
 	    g.st.expired, 0);
 }
@@ -283,35 +149,35 @@ test_shapes(void **state)
 	    "type", "identity", "id", "identity--x");
 	assert_non_null(text = json_dumps(arr, 0));
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, text, &g), 1);
-	expect_rules(&g, "N a.example", NULL);
+	assert_int_equal(rg_test_run_str(&s, text, &g), 1);
+	rg_test_expect_rules(&g, "N a.example", NULL);
 	free(text);
 	json_decref(arr);
 
 	/* Empty documents are fine: nothing to block. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "{\"type\": \"bundle\", \"id\": "
+	assert_int_equal(rg_test_run_str(&s, "{\"type\": \"bundle\", \"id\": "
 	    "\"bundle--e\"}", &g), 0);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "{\"more\": false}", &g), 0);
+	assert_int_equal(rg_test_run_str(&s, "{\"more\": false}", &g), 0);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "{}", &g), 0);
+	assert_int_equal(rg_test_run_str(&s, "{}", &g), 0);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "[]", &g), 0);
+	assert_int_equal(rg_test_run_str(&s, "[]", &g), 0);
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "{\"objects\": []}", &g), 0);
+	assert_int_equal(rg_test_run_str(&s, "{\"objects\": []}", &g), 0);
 
 	/* A UTF-8 byte order mark is tolerated. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "\xef\xbb\xbf[]", &g), 0);
+	assert_int_equal(rg_test_run_str(&s, "\xef\xbb\xbf[]", &g), 0);
 
 	/* Entries that are not objects are skipped, the rest used. */
 	arr = json_pack("[i, s, {s:s}, o]", 3, "x", "id", "indicator--n",
 	    indicator("indicator--b", "[domain-name:value = 'b.example']"));
 	assert_non_null(text = json_dumps(arr, 0));
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, text, &g), 1);
-	expect_rules(&g, "N b.example", NULL);
+	assert_int_equal(rg_test_run_str(&s, text, &g), 1);
+	rg_test_expect_rules(&g, "N b.example", NULL);
 	assert_int_equal(g.st.skipped, 3);
 	assert_string_equal(g.st.first_skip, "objects[0]: not an object");
 	free(text);
@@ -338,7 +204,7 @@ test_not_stix(void **state)
 
 	for (i = 0; docs[i] != NULL; i++) {
 		memset(&g, 0, sizeof(g));
-		if (run_str(&s, docs[i], &g) != -EINVAL)
+		if (rg_test_run_str(&s, docs[i], &g) != -EINVAL)
 			fail_msg("\"%s\": not refused", docs[i]);
 		assert_int_equal(g.calls, 0);
 	}
@@ -350,45 +216,27 @@ test_malformed(void **state)
 {
 	struct rg_feed_settings s = settings();
 	struct got g;
-	char deep[256];
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_file(&s, "bad.json", &g), -EINVAL);
+	assert_int_equal(rg_test_run_file(&s, "bad.json", &g), -EINVAL);
 	assert_contains(g.msg, "line 5");
 	assert_contains(g.msg, "column");
 	assert_int_equal(g.calls, 0);
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "{\"objects\": [\n{\n\"type\": "
+	assert_int_equal(rg_test_run_str(&s, "{\"objects\": [\n{\n\"type\": "
 	    "\"indicator\",\n\"id\": \"x\"\n]}", &g), -EINVAL);
 	assert_contains(g.msg, "line 5");
 
 	/* Truncated, as a cut transfer leaves it. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "{\"objects\": [{\"type\": \"indi",
+	assert_int_equal(rg_test_run_str(&s, "{\"objects\": [{\"type\": \"indi",
 	    &g), -EINVAL);
 	assert_contains(g.msg, "line 1");
 
-	/* Nesting is bounded before parsing; brackets in strings do not
-	 * count. */
-	memset(deep, '[', 101);
-	memset(deep + 101, ']', 101);
-	deep[202] = '\0';
-	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, deep, &g), -EINVAL);
-	assert_contains(g.msg, "nested");
-	deep[201] = '\0';
-	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, deep + 1, &g), 0);
-	assert_int_equal(g.st.skipped, 1);
-	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_str(&s, "[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-	    "[[[[[[[[[[[[\\\"\"]", &g), 0);
-
 	/* Not NUL-terminated: only LEN bytes are read. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run(&s, "[]xxxx", 2, &g), 0);
+	assert_int_equal(rg_test_run(&s, "[]xxxx", 2, &g), 0);
 }
 
 static void
@@ -400,14 +248,15 @@ test_or_in(void **state)
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_pattern(&s, "[domain-name:value = 'a.example' "
 	    "OR domain-name:value = 'b.example']", &g), 2);
-	expect_rules(&g, "N a.example", "N b.example", NULL);
+	rg_test_expect_rules(&g, "N a.example", "N b.example", NULL);
 	assert_string_equal(g.ind[0], "indicator--p");
 	assert_string_equal(g.ind[1], "indicator--p");
 
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_pattern(&s, "[domain-name:value IN ('a.example', "
 	    "'b.example', 'c.example')]", &g), 3);
-	expect_rules(&g, "N a.example", "N b.example", "N c.example", NULL);
+	rg_test_expect_rules(&g, "N a.example", "N b.example", "N c.example",
+	    NULL);
 
 	/* OR between observations, parentheses, several object types; a
 	 * value given twice is one rule. */
@@ -416,13 +265,14 @@ test_or_in(void **state)
 	    "OR [ipv4-addr:value = '192.0.2.1']) OR [(domain-name:value = "
 	    "'A.example.' OR url:value = 'http://a.example/x') OR "
 	    "ipv6-addr:value IN ('2001:db8::1', '2001:DB8:0::1')]", &g), 3);
-	expect_rules(&g, "N a.example", "I 192.0.2.1", "I 2001:db8::1", NULL);
+	rg_test_expect_rules(&g, "N a.example", "I 192.0.2.1", "I 2001:db8::1",
+	    NULL);
 
 	/* Whitespace and comments between tokens, "==" and "<>". */
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_pattern(&s, " [ domain-name:value\t==\n"
 	    "'a.example' /* the hub */ ] // end", &g), 1);
-	expect_rules(&g, "N a.example", NULL);
+	rg_test_expect_rules(&g, "N a.example", NULL);
 }
 
 static void
@@ -435,13 +285,13 @@ test_and(void **state)
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_pattern(&s, "[domain-name:value = 'a.example' "
 	    "AND domain-name:value = 'a.example']", &g), 1);
-	expect_rules(&g, "N a.example", NULL);
+	rg_test_expect_rules(&g, "N a.example", NULL);
 
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_pattern(&s, "[domain-name:value IN ('a.example',"
 	    " 'b.example') AND (domain-name:value = 'b.example' OR "
 	    "domain-name:value = 'c.example')]", &g), 1);
-	expect_rules(&g, "N b.example", NULL);
+	rg_test_expect_rules(&g, "N b.example", NULL);
 
 	/* No one value can satisfy both. */
 	memset(&g, 0, sizeof(g));
@@ -572,7 +422,7 @@ test_unsupported(void **state)
 	assert_int_equal(run_one(&s, json_pack("{s:s, s:s, s:s, s:s}",
 	    "type", "indicator", "id", "indicator--20", "valid_from", T0,
 	    "pattern", "[domain-name:value = 'old.example']"), &g), 1);
-	expect_rules(&g, "N old.example", NULL);
+	rg_test_expect_rules(&g, "N old.example", NULL);
 }
 
 /* A pattern that is not STIX patterning is skipped and described. */
@@ -659,7 +509,7 @@ test_escapes(void **state)
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_pattern(&s, "[url:value = 'http://a.example/it"
 	    "\\'s/x\\\\y']", &g), 1);
-	expect_rules(&g, "N a.example", NULL);
+	rg_test_expect_rules(&g, "N a.example", NULL);
 
 	/* The decoded value is what is checked. */
 	memset(&g, 0, sizeof(g));
@@ -715,14 +565,14 @@ test_url_hosts(void **state)
 		memset(&g, 0, sizeof(g));
 		if (run_pattern(&s, pattern, &g) != 1)
 			fail_msg("%s: %s", good[i].url, g.st.first_skip);
-		expect_rules(&g, good[i].rule, NULL);
+		rg_test_expect_rules(&g, good[i].rule, NULL);
 	}
 	/* A URL's host is blocked alone, even with subdomains. */
 	s.subdomains = 1;
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_pattern(&s, "[url:value = 'http://a.example/']",
 	    &g), 1);
-	expect_rules(&g, "N a.example", NULL);
+	rg_test_expect_rules(&g, "N a.example", NULL);
 	s.subdomains = 0;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(pattern, sizeof(pattern), "[url:value = '%s']", bad[i]);
@@ -776,7 +626,7 @@ test_addresses(void **state)
 		memset(&g, 0, sizeof(g));
 		if (run_pattern(&s, good[i].pattern, &g) != 1)
 			fail_msg("%s: %s", good[i].pattern, g.st.first_skip);
-		expect_rules(&g, good[i].rule, NULL);
+		rg_test_expect_rules(&g, good[i].rule, NULL);
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&g, 0, sizeof(g));
@@ -797,7 +647,7 @@ test_names(void **state)
 	assert_int_equal(run_pattern(&s, "[domain-name:value IN "
 	    "('Evil.EXAMPLE.', 'xn--bcher-kva.example', '_dmarc.x-y.example',"
 	    " 'localhost')]", &g), 4);
-	expect_rules(&g, "N evil.example", "N xn--bcher-kva.example",
+	rg_test_expect_rules(&g, "N evil.example", "N xn--bcher-kva.example",
 	    "N _dmarc.x-y.example", "N localhost", NULL);
 
 	/* Internationalized names must come in punycode. */
@@ -871,7 +721,7 @@ test_names(void **state)
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_pattern(&s, "[domain-name:value = 'a.example' OR"
 	    " domain-name:value = 'A.Example']", &g), 2);
-	expect_rules(&g, "N a.example", "N *.a.example", NULL);
+	rg_test_expect_rules(&g, "N a.example", "N *.a.example", NULL);
 }
 
 static void
@@ -1089,7 +939,7 @@ test_versions(void **state)
 	    version("indicator--b", "2023-01-01T00:00:00Z", "b.example"),
 	    version("indicator--a", "2023-02-01T00:00:00Z", "v1.example")),
 	    &g), 2);
-	expect_rules(&g, "N v3.example", "N b.example", NULL);
+	rg_test_expect_rules(&g, "N v3.example", "N b.example", NULL);
 	assert_int_equal(g.st.skipped + g.st.unsupported + g.st.revoked, 0);
 
 	/* Fractions: .1 is later than none, .5 than .123 (which a string
@@ -1099,20 +949,20 @@ test_versions(void **state)
 	    version("indicator--a", "2023-03-01T00:00:00.1Z", "late.example"),
 	    version("indicator--a", "2023-03-01T00:00:00Z", "early.example")),
 	    &g), 1);
-	expect_rules(&g, "N late.example", NULL);
+	rg_test_expect_rules(&g, "N late.example", NULL);
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_objects(&s, json_pack("[o, o]",
 	    version("indicator--a", "2023-03-01T00:00:00.123Z", "e.example"),
 	    version("indicator--a", "2023-03-01T00:00:00.5Z", "l.example")),
 	    &g), 1);
-	expect_rules(&g, "N l.example", NULL);
+	rg_test_expect_rules(&g, "N l.example", NULL);
 	/* Offsets: 01:00+02:00 is 23:00 the day before. */
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_objects(&s, json_pack("[o, o]",
 	    version("indicator--a", "2023-03-01T00:00:00Z", "l.example"),
 	    version("indicator--a", "2023-03-01T01:00:00+02:00", "e.example")),
 	    &g), 1);
-	expect_rules(&g, "N l.example", NULL);
+	rg_test_expect_rules(&g, "N l.example", NULL);
 
 	/* A revoked latest version takes the indicator away. */
 	o = version("indicator--a", "2023-04-01T00:00:00Z", "v2.example");
@@ -1130,7 +980,7 @@ test_versions(void **state)
 	    version("indicator--a", "2023-03-01T00:00:00Z", "first.example"),
 	    version("indicator--a", "2023-03-01T00:00:00.000Z",
 	    "second.example")), &g), 1);
-	expect_rules(&g, "N first.example", NULL);
+	rg_test_expect_rules(&g, "N first.example", NULL);
 
 	/* An unreadable modified loses to any readable one; without
 	 * modified, created is the version's time. */
@@ -1140,7 +990,7 @@ test_versions(void **state)
 	assert_int_equal(run_objects(&s, json_pack("[o, o]", o,
 	    version("indicator--a", "1999-03-01T00:00:00Z", "late.example")),
 	    &g), 1);
-	expect_rules(&g, "N late.example", NULL);
+	rg_test_expect_rules(&g, "N late.example", NULL);
 	o = version("indicator--a", "2023-03-01T00:00:00Z", "b.example");
 	json_object_del(o, "modified");
 	json_object_set_new(o, "created", json_string("2023-06-01T00:00:00Z"));
@@ -1148,7 +998,7 @@ test_versions(void **state)
 	assert_int_equal(run_objects(&s, json_pack("[o, o]",
 	    version("indicator--a", "2023-05-01T00:00:00Z", "a.example"), o),
 	    &g), 1);
-	expect_rules(&g, "N b.example", NULL);
+	rg_test_expect_rules(&g, "N b.example", NULL);
 
 	/* An indicator without an id is skipped. */
 	o = indicator("x", "[domain-name:value = 'x.example']");
@@ -1225,8 +1075,8 @@ test_tlp(void **state)
 	/* Marking-definitions of the document, TLP 1.0 and 2.0 forms, found
 	 * also when they come after the indicators. */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(run_file(&s, "markings.json", &g), 3);
-	expect_rules(&g, "N local-tlp1.example", "N local-tlp2.example",
+	assert_int_equal(rg_test_run_file(&s, "markings.json", &g), 3);
+	rg_test_expect_rules(&g, "N local-tlp1.example", "N local-tlp2.example",
 	    "N unmarked.example", NULL);
 	assert_string_equal(g.tlp[0], "clear");
 	assert_string_equal(g.tlp[1], "amber+strict");
@@ -1265,7 +1115,7 @@ test_emit_error(void **state)
 	memset(&g, 0, sizeof(g));
 	g.fail_at = 1;
 	g.fail_rc = -ENOMEM;
-	assert_int_equal(run_file(&s, "bundle.json", &g), -ENOMEM);
+	assert_int_equal(rg_test_run_file(&s, "bundle.json", &g), -ENOMEM);
 	assert_int_equal(g.calls, 1);
 }
 
@@ -1289,12 +1139,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_descriptor),
+		cmocka_unit_test_prestate(rg_test_descriptor, "stix2"),
 		cmocka_unit_test(test_bundle),
 		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_not_stix),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(rg_test_nesting),
 		cmocka_unit_test(test_or_in),
 		cmocka_unit_test(test_and),
 		cmocka_unit_test(test_unsupported),
