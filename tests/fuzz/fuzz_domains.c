@@ -140,7 +140,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rg_blocklist *bl = NULL, *bl2 = NULL;
 	char *text = NULL, *words[FUZZ_WORDS], err[128], feed[16];
 	char below[FUZZ_WORD_MAX + 4];
-	enum rg_action action = (enum rg_action)(size % RG_ACTION_COUNT);
+	enum rg_action action = (enum rg_action)(size % RG_ACTION_LOCAL);
 	struct rg_bl_match m;
 	size_t skipped, skipped2;
 	long added, added2;
@@ -159,7 +159,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(added >= 0 && memchr(err, '\0', sizeof(err)) != NULL);
 	CHECK(skipped == 0 || err[0] != '\0');
 	added2 = rg_feed_domains_parse(b, FUZZ_FEEDS - 1,
-	    (enum rg_action)((action + 1) % RG_ACTION_COUNT),
+	    (enum rg_action)((action + 1) % RG_ACTION_LOCAL),
 	    (const char *)data, size, &skipped2, NULL, 0);
 	if (added2 == -ENOMEM)
 		goto out;

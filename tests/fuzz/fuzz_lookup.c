@@ -57,7 +57,7 @@ add(struct rg_bl_builder *b, const char *name, int i)
 	char ind[32];
 
 	snprintf(ind, sizeof(ind), "indicator %d", i % 7);
-	if (rg_bl_builder_add(b, name, (enum rg_action)(i % RG_ACTION_COUNT),
+	if (rg_bl_builder_add(b, name, (enum rg_action)(i % RG_ACTION_LOCAL),
 	    (i * 37) % FUZZ_FEEDS, i % 3 ? ind : NULL) != 0)
 		abort();
 }
