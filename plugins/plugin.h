@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RG_PLUGIN_ABI 2
+#define RG_PLUGIN_ABI 3
 
 enum rg_plugin_kind {
 	RG_PLUGIN_FEED,
@@ -62,6 +62,9 @@ struct rg_backend_settings {
 	/* resolvconf */
 	const char *path;		/**< the resolv.conf file */
 	int force;			/**< also when managed by another program */
+	/* unbound */
+	const char *forward_file;	/**< forward zones written for Unbound
+					     to include, or NULL */
 };
 
 /** One upstream the resolver should send its queries to. */

@@ -42,7 +42,7 @@ struct settings {
 	char *type, *control, *key_file, *cert_file, *server_cert_file;
 	char **zones;
 	size_t n_zones;
-	char *rpz_file, *rpz_zone, *path;
+	char *rpz_file, *rpz_zone, *path, *forward_file;
 	int use_cert, force;
 	struct rg_backend_settings pub;	/* points into the above */
 };
@@ -154,6 +154,7 @@ settings_free(struct settings *s)
 	free(s->rpz_file);
 	free(s->rpz_zone);
 	free(s->path);
+	free(s->forward_file);
 	free(s);
 }
 
@@ -189,6 +190,7 @@ settings_new(const struct rg_conf *conf)
 	s->rpz_file = dup_or_null(conf->backend_rpz_file, &fail);
 	s->rpz_zone = dup_or_null(conf->backend_rpz_zone, &fail);
 	s->path = dup_or_null(conf->backend_path, &fail);
+	s->forward_file = dup_or_null(conf->backend_forward_file, &fail);
 	s->use_cert = conf->backend_control_use_cert;
 	s->force = conf->backend_force;
 	if (conf->n_backend_zones > 0) {
@@ -217,6 +219,7 @@ settings_new(const struct rg_conf *conf)
 	s->pub.rpz_zone = s->rpz_zone;
 	s->pub.path = s->path;
 	s->pub.force = s->force;
+	s->pub.forward_file = s->forward_file;
 	return s;
 }
 
@@ -239,7 +242,9 @@ settings_equal(const struct settings *a, const struct settings *b)
 	    !str_same(a->server_cert_file, b->server_cert_file) ||
 	    !str_same(a->rpz_file, b->rpz_file) ||
 	    !str_same(a->rpz_zone, b->rpz_zone) ||
-	    !str_same(a->path, b->path) || a->use_cert != b->use_cert ||
+	    !str_same(a->path, b->path) ||
+	    !str_same(a->forward_file, b->forward_file) ||
+	    a->use_cert != b->use_cert ||
 	    a->force != b->force || a->n_zones != b->n_zones)
 		return 0;
 	for (i = 0; i < a->n_zones; i++)

@@ -85,7 +85,7 @@ static const char *const conf_http_keys[] = {
 static const char *const conf_backend_keys[] = {
 	"type", "control", "control-use-cert", "control-key-file",
 	"control-cert-file", "server-cert-file", "zones", "rpz-file",
-	"rpz-zone", "path", "force", NULL
+	"rpz-zone", "forward-file", "path", "force", NULL
 };
 static const char *const conf_backend_types[] = {
 	"builtin", "unbound", "resolvconf", NULL
@@ -95,7 +95,7 @@ static const char *const conf_backend_type_keys[][10] = {
 	{ NULL },
 	{ "control", "control-use-cert", "control-key-file",
 	  "control-cert-file", "server-cert-file", "zones", "rpz-file",
-	  "rpz-zone", NULL },
+	  "rpz-zone", "forward-file", NULL },
 	{ "path", "force", NULL },
 };
 static const char *const conf_pool_keys[] = {
@@ -1455,6 +1455,12 @@ conf_backend_unbound(struct conf_ctx *ctx, const config_setting_t *g,
 			    "rpz-file");
 	} else if (conf->backend_rpz_zone == NULL)
 		conf->backend_rpz_zone = conf_strdup(ctx, "resguard.rpz.");
+
+	if (conf_outfile(ctx, g, "backend", "forward-file", NULL,
+	    &conf->backend_forward_file) > 0 && conf->backend_rpz_file != NULL &&
+	    strcmp(conf->backend_forward_file, conf->backend_rpz_file) == 0)
+		conf_error(ctx, config_setting_get_member(g, "forward-file"),
+		    "backend.forward-file: the same file as rpz-file");
 }
 
 static int
@@ -2633,6 +2639,7 @@ rg_conf_free(struct rg_conf *conf)
 	conf_strv_free(conf->backend_zones, conf->n_backend_zones);
 	free(conf->backend_rpz_file);
 	free(conf->backend_rpz_zone);
+	free(conf->backend_forward_file);
 	free(conf->backend_path);
 	for (i = 0; i < conf->n_pools; i++) {
 		pool = &conf->pools[i];

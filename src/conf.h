@@ -171,6 +171,8 @@ struct rg_conf {
 	size_t n_backend_zones;
 	char *backend_rpz_file;		/**< unbound: RPZ zone file, or NULL */
 	char *backend_rpz_zone;		/**< unbound: its name (resguard.rpz.) */
+	char *backend_forward_file;	/**< unbound: forward zones written for
+					     Unbound to include, or NULL */
 	char *backend_path;		/**< resolvconf: default /etc/resolv.conf */
 	int backend_force;		/**< resolvconf: also when managed */
 

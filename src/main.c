@@ -879,6 +879,7 @@ main(int argc, char *argv[])
 		if (rc < 0) {
 			fprintf(stderr, "%s: %d error%s\n", path, -rc,
 			    rc == -1 ? "" : "s");
+			free(abspath);
 			return 1;
 		}
 		/* A sidecar backend is loaded and opened too: a missing

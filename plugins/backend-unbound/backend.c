@@ -8,9 +8,14 @@
  * each configured zone (which replaces the zone's forwarders in one step)
  * and read back with "list_forwards"; the last resort removes them, so that
  * Unbound resolves from its root hints.  DNS over TLS upstreams are used
- * with "forward_add +t" when Unbound knows it (1.20 and later); an older
- * Unbound gets the pool's plain-DNS upstreams instead.  The blocklist is an
- * RPZ zone file, written next to its final name and renamed over it, then
+ * with "forward_add +t" when Unbound knows it (1.20 and later).  An older
+ * Unbound cannot be told by remote control to forward over TLS, only by its
+ * configuration: with a forward-file, the forward zones are written there
+ * as forward-zone clauses (Unbound includes the file), and Unbound is asked
+ * to reload, keeping its cache when it can; without one it gets the pool's
+ * plain-DNS upstreams.  The forward-file always holds what was applied last,
+ * so that a restarted Unbound comes back with it.  The blocklist is an RPZ
+ * zone file, written next to its final name and renamed over it, then
  * loaded with "auth_zone_reload".  "status" tells whether Unbound is alive.
  */
 #include <sys/socket.h>
@@ -41,6 +46,8 @@
 #define UB_CONNECT_MS	3000
 #define UB_IO_S		10		/* an answer; a frozen Unbound */
 #define UB_RELOAD_S	120		/* an RPZ zone of millions of rules */
+#define UB_SETTLE_MS	5000		/* a reload to show its forwarders */
+#define UB_POLL_MS	200
 #define UB_ANSWER_MAX	(16 * 1024 * 1024)
 #define UB_ADDR_MAX	64		/* forwarders of one zone we track */
 
@@ -66,7 +73,11 @@ struct ub {
 	struct ub_addr addrs[UB_ADDR_MAX];
 	size_t n_addrs;
 	char *rpz_file, *rpz_zone;
+	char *forward_file;
+	char version[32];		/* from "status", "" unknown */
 	int no_tls_forward;		/* learnt: no "forward_add +t" */
+	int no_keep_cache;		/* learnt: no "reload_keep_cache" */
+	int reloaded;			/* apply() made Unbound reload */
 	uint32_t serial;
 };
 
@@ -166,6 +177,7 @@ ub_open(const struct rg_backend_settings *s, void **state, char *msg,
 	ub->rpz_file = ub_strdup(s->rpz_file, &fail);
 	ub->rpz_zone = ub_strdup(s->rpz_zone != NULL ? s->rpz_zone :
 	    "resguard.rpz.", &fail);
+	ub->forward_file = ub_strdup(s->forward_file, &fail);
 	if (s->n_zones > 0 &&
 	    (ub->zones = calloc(s->n_zones, sizeof(*ub->zones))) == NULL)
 		fail = 1;
@@ -212,6 +224,7 @@ ub_close(void *state)
 	free(ub->zones);
 	free(ub->rpz_file);
 	free(ub->rpz_zone);
+	free(ub->forward_file);
 	free(ub);
 }
 
@@ -320,12 +333,13 @@ fail:
 }
 
 /*
- * Run COMMAND; the whole answer, NUL-terminated, in *OUT (to be freed).
- * Returns 0, or a negative errno code with the reason in MSG.
+ * Run COMMAND, waiting up to IO_S seconds for each read; the whole answer,
+ * NUL-terminated, in *OUT (to be freed).  Returns 0, or a negative errno
+ * code with the reason in MSG.
  */
 static int
-ub_command(struct ub *ub, const char *command, char **out, char *msg,
-    size_t len)
+ub_command_io(struct ub *ub, const char *command, time_t io_s, char **out,
+    char *msg, size_t len)
 {
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
@@ -336,8 +350,7 @@ ub_command(struct ub *ub, const char *command, char **out, char *msg,
 	void *p;
 
 	*out = NULL;
-	if ((fd = ub_connect(ub, strncmp(command, "auth_zone_reload", 16) == 0 ?
-	    UB_RELOAD_S : UB_IO_S, msg, len)) < 0)
+	if ((fd = ub_connect(ub, io_s, msg, len)) < 0)
 		return fd;
 	llen = strlen(command) + 7;
 	if ((line = malloc(llen + 1)) == NULL) {
@@ -445,6 +458,14 @@ out:
 	free(line);
 	free(buf);
 	return rc;
+}
+
+static int
+ub_command(struct ub *ub, const char *command, char **out, char *msg,
+    size_t len)
+{
+	return ub_command_io(ub, command, strncmp(command, "auth_zone_reload",
+	    16) == 0 ? UB_RELOAD_S : UB_IO_S, out, msg, len);
 }
 
 /* The first line of TEXT, for a message. */
@@ -583,6 +604,65 @@ ub_verify(struct ub *ub, char *msg, size_t len)
 	return rc;
 }
 
+static uint64_t
+ub_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * ub_verify() after a reload.  Unbound takes remote control again once it
+ * has read its whole configuration (an RPZ zone of millions of rules takes
+ * a while): a connection refused is tried again for up to UB_RELOAD_S, and
+ * forwarders not yet as written for up to UB_SETTLE_MS.
+ */
+static int
+ub_verify_reloaded(struct ub *ub, char *msg, size_t len)
+{
+	struct timespec pause = { 0, UB_POLL_MS * 1000000L };
+	uint64_t start = ub_now_ms();
+	char *list;
+	int rc;
+
+	for (;;) {
+		rc = ub_command_io(ub, "list_forwards", UB_RELOAD_S, &list,
+		    msg, len);
+		if (rc == 0) {
+			rc = ub_forwards_differ(ub, list, msg, len);
+			free(list);
+			if (rc == 0 || ub_now_ms() - start >= UB_SETTLE_MS)
+				return rc;
+		} else if ((rc != -ECONNREFUSED && rc != -ENOENT &&
+		    rc != -ECONNRESET && rc != -EPIPE) ||
+		    ub_now_ms() - start >= UB_RELOAD_S * 1000)
+			return rc;
+		nanosleep(&pause, NULL);
+	}
+}
+
+/* "Unbound 1.17.1", or "this Unbound" before "status" has told. */
+static const char *
+ub_who(const struct ub *ub, char *buf, size_t len)
+{
+	if (ub->version[0] == '\0')
+		return "this Unbound";
+	snprintf(buf, len, "Unbound %s", ub->version);
+	return buf;
+}
+
+/* Server S goes to Unbound when it forwards over TLS (TLS) or not. */
+static int
+ub_server_used(const struct rg_backend_server *s, int tls)
+{
+	struct ub_addr a;
+
+	return !s->tls == !tls && s->port > 0 && s->port <= 65535 &&
+	    ub_addr_parse(s->address, &a) == 0;
+}
+
 /* Append " addr@port[#name]" of the servers with TLS == TLS to LINE, and
  * note their addresses. */
 static int
@@ -596,8 +676,9 @@ ub_servers(struct ub *ub, const struct rg_backend_target *t, int tls,
 	for (i = 0; i < t->n_servers; i++) {
 		const struct rg_backend_server *s = &t->servers[i];
 
-		if (!s->tls != !tls || ub_addr_parse(s->address, &a) < 0)
+		if (!ub_server_used(s, tls))
 			continue;
+		ub_addr_parse(s->address, &a);
 		n += (size_t)snprintf(line + n, n < len ? len - n : 0,
 		    " %s@%u%s%s", s->address, s->port,
 		    s->tls_name != NULL ? "#" : "",
@@ -609,20 +690,269 @@ ub_servers(struct ub *ub, const struct rg_backend_target *t, int tls,
 	return n < len ? 0 : -ENAMETOOLONG;
 }
 
+/* Set the forwarders of every zone: the servers of T with TLS == TLS. */
+static int
+ub_forward_add(struct ub *ub, const struct rg_backend_target *t, int tls,
+    char *msg, size_t len)
+{
+	char line[8192];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ub->n_zones; i++) {
+		snprintf(line, sizeof(line), "forward_add%s %s",
+		    tls ? " +t" : "", ub->zones[i]);
+		if (ub_servers(ub, t, tls, line, sizeof(line)) < 0) {
+			snprintf(msg, len, "pool \"%s\": too many upstreams "
+			    "for one command", t->pool);
+			return -ENAMETOOLONG;
+		}
+		if ((rc = ub_command_ok(ub, line, msg, len)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * 0 when Unbound has nothing to authenticate DNS over TLS upstreams with
+ * (neither tls-cert-bundle nor tls-win-cert), so that every query to an
+ * upstream with a TLS name would fail; 1 when it has, or cannot say.
+ */
+static int
+ub_tls_anchors(struct ub *ub)
+{
+	char *ans, m[256];
+	int has;
+
+	if (ub_command(ub, "get_option tls-cert-bundle", &ans, m,
+	    sizeof(m)) < 0)
+		return 1;
+	has = strncmp(ans, "error", 5) == 0 ||
+	    ans[strspn(ans, " \t\r\n")] != '\0';
+	free(ans);
+	if (has)
+		return 1;
+	if (ub_command(ub, "get_option tls-win-cert", &ans, m, sizeof(m)) < 0)
+		return 1;
+	has = strncmp(ans, "error", 5) == 0 || strncmp(ans, "yes", 3) == 0;
+	free(ans);
+	return has;
+}
+
+static int
+ub_fsync_dir(const char *file)
+{
+	char dir[PATH_MAX], *slash;
+	int fd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s", file);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * A new file beside PATH, named in TMP, to be renamed over PATH by
+ * ub_file_commit(); KEY is the setting, for messages.  NULL with *RC set
+ * on failure.
+ */
+static FILE *
+ub_file_new(const char *key, const char *path, char *tmp, size_t tmplen,
+    int *rc, char *msg, size_t len)
+{
+	FILE *fp;
+	int fd;
+
+	if ((size_t)snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path) >= tmplen) {
+		snprintf(msg, len, "%s %s: name too long", key, path);
+		*rc = -ENAMETOOLONG;
+		return NULL;
+	}
+	if ((fd = mkstemp(tmp)) < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		*rc = -errno;
+		snprintf(msg, len, "%s %s: cannot create %s: %s", key, path,
+		    tmp, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		return NULL;
+	}
+	return fp;
+}
+
+/* Make TMP, written through FP, readable by Unbound, sync it and rename
+ * it over PATH; FP is closed. */
+static int
+ub_file_commit(const char *key, const char *path, const char *tmp, FILE *fp,
+    char *msg, size_t len)
+{
+	int rc;
+
+	errno = 0;
+	if (fflush(fp) != 0 || ferror(fp) || fchmod(fileno(fp), 0644) < 0 ||
+	    fsync(fileno(fp)) < 0) {
+		rc = errno != 0 ? -errno : -EIO;
+		snprintf(msg, len, "%s %s: writing %s: %s", key, path, tmp,
+		    strerror(-rc));
+		fclose(fp);
+		unlink(tmp);
+		return rc;
+	}
+	if (fclose(fp) != 0) {
+		rc = -errno;
+		snprintf(msg, len, "%s %s: closing %s: %s", key, path, tmp,
+		    strerror(errno));
+		unlink(tmp);
+		return rc;
+	}
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		snprintf(msg, len, "%s %s: cannot rename %s over it: %s", key,
+		    path, tmp, strerror(errno));
+		unlink(tmp);
+		return rc;
+	}
+	ub_fsync_dir(path);
+	return 0;
+}
+
+/* S goes into unbound.conf as it is: a domain name or a numeric address,
+ * nothing that could end a string or start a comment. */
+static int
+ub_conf_safe(const char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (!isalnum(*p) && *p != '.' && *p != '-' && *p != '_' &&
+		    *p != ':')
+			return 0;
+	return 1;
+}
+
+/* S in a comment of unbound.conf: one line, printable. */
+static void
+ub_comment(FILE *fp, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		fputc(isprint((unsigned char)*s) ? *s : '?', fp);
+}
+
+/*
+ * Write the forward zones to the forward-file: each zone to the servers of
+ * T with TLS == TLS, or no zone at all when T is recursive.
+ */
+static int
+ub_write_forwards(struct ub *ub, const struct rg_backend_target *t, int tls,
+    char *msg, size_t len)
+{
+	const struct rg_backend_server *s;
+	char tmp[PATH_MAX];
+	size_t i, j;
+	FILE *fp;
+	int rc;
+
+	/* Unbound stops when a reload finds an error in its configuration:
+	 * write only what it surely reads. */
+	for (i = 0; i < ub->n_zones; i++)
+		if (!ub_conf_safe(ub->zones[i])) {
+			snprintf(msg, len, "forward-file %s: zone %.200s cannot "
+			    "be written there", ub->forward_file, ub->zones[i]);
+			return -EINVAL;
+		}
+	for (j = 0; !t->recursive && j < t->n_servers; j++) {
+		s = &t->servers[j];
+		if (ub_server_used(s, tls) && tls && s->tls_name != NULL &&
+		    !ub_conf_safe(s->tls_name)) {
+			snprintf(msg, len, "forward-file %s: TLS name %.200s of "
+			    "upstream %.100s cannot be written there",
+			    ub->forward_file, s->tls_name,
+			    s->name != NULL ? s->name : s->address);
+			return -EINVAL;
+		}
+	}
+	if ((fp = ub_file_new("forward-file", ub->forward_file, tmp,
+	    sizeof(tmp), &rc, msg, len)) == NULL)
+		return rc;
+	fputs("# resguard forward zones: written by resguardd on every change "
+	    "of the\n# failover decision, for Unbound to include.  Pool ", fp);
+	ub_comment(fp, t->pool);
+	fputs(", mode ", fp);
+	ub_comment(fp, t->mode);
+	fputs(".\n", fp);
+	if (t->recursive)
+		fputs("# No forwarders: Unbound resolves from the root "
+		    "itself.\n", fp);
+	for (i = 0; !t->recursive && i < ub->n_zones; i++) {
+		fprintf(fp, "forward-zone:\n\tname: \"%s\"\n", ub->zones[i]);
+		if (tls)
+			fputs("\tforward-tls-upstream: yes\n", fp);
+		for (j = 0; j < t->n_servers; j++) {
+			s = &t->servers[j];
+			if (!ub_server_used(s, tls))
+				continue;
+			fprintf(fp, "\tforward-addr: %s@%u%s%s\n", s->address,
+			    s->port, tls && s->tls_name != NULL ? "#" : "",
+			    tls && s->tls_name != NULL ? s->tls_name : "");
+		}
+	}
+	return ub_file_commit("forward-file", ub->forward_file, tmp, fp, msg,
+	    len);
+}
+
+/*
+ * Have Unbound read its configuration again, keeping its cache when it
+ * can ("reload_keep_cache", Unbound 1.17.1 and later; "reload" drops it);
+ * *KEPT says which.
+ */
+static int
+ub_reload(struct ub *ub, int *kept, char *msg, size_t len)
+{
+	int rc;
+
+	*kept = 0;
+	if (!ub->no_keep_cache) {
+		if ((rc = ub_command_ok(ub, "reload_keep_cache", msg, len)) ==
+		    0) {
+			*kept = 1;
+			return 0;
+		}
+		if (rc != -EPROTO || strstr(msg, "unknown command") == NULL)
+			return rc;
+		ub->no_keep_cache = 1;
+	}
+	return ub_command_ok(ub, "reload", msg, len);
+}
+
 static int
 ub_apply(void *state, const struct rg_backend_target *t, char *msg,
     size_t len)
 {
 	struct ub *ub = state;
-	char line[8192], what[1024], why[200] = "", zones[512], d[256];
+	char line[8192], what[1024], why[300] = "", zones[512], d[400];
+	char v[48], m[256];
 	size_t i, n, n_tls = 0, n_plain = 0;
-	int rc, tls;
+	int rc, tls = 0, named = 0, kept;
 
 	ub->expected = 0;
+	ub->reloaded = 0;
 	for (i = 0; i < t->n_servers; i++) {
-		if (t->servers[i].tls)
+		if (t->servers[i].tls) {
 			n_tls++;
-		else
+			named |= t->servers[i].tls_name != NULL;
+		} else
 			n_plain++;
 	}
 	if (t->recursive) {
@@ -636,63 +966,114 @@ ub_apply(void *state, const struct rg_backend_target *t, char *msg,
 		ub->n_addrs = 0;
 		snprintf(what, sizeof(what), "forwarders removed, Unbound "
 		    "resolves from the root itself");
-		goto verify;
+		goto file;
 	}
 	if (n_tls + n_plain == 0) {
 		snprintf(msg, len, "pool \"%s\" has no upstream to forward to",
 		    t->pool);
 		return -EINVAL;
 	}
-	tls = n_tls > 0 && !ub->no_tls_forward;
-	if (n_tls > 0 && !tls)
-		snprintf(why, sizeof(why), " (plain DNS: this Unbound cannot "
-		    "forward over TLS by remote control; 1.20 and later can)");
-	for (i = 0; i < ub->n_zones;) {
-		if (!tls && n_plain == 0) {
+	tls = n_tls > 0;
+	/* Without anchors every TLS handshake with a named upstream fails:
+	 * worse than plain DNS. */
+	if (tls && named && !ub_tls_anchors(ub)) {
+		if (n_plain == 0) {
 			snprintf(msg, len, "pool \"%s\" has only DNS over TLS "
-			    "upstreams, and this Unbound cannot forward over "
-			    "TLS when told by remote control (forward_add +t "
-			    "needs Unbound 1.20 or later)", t->pool);
+			    "upstreams, and Unbound has no tls-cert-bundle to "
+			    "authenticate them (unbound.conf needs one; Unbound "
+			    "reads it when it starts)", t->pool);
 			return -ENOTSUP;
 		}
-		snprintf(line, sizeof(line), "forward_add%s %s",
-		    tls ? " +t" : "", ub->zones[i]);
-		if (ub_servers(ub, t, tls, line, sizeof(line)) < 0) {
-			snprintf(msg, len, "pool \"%s\": too many upstreams "
-			    "for one command", t->pool);
-			return -ENAMETOOLONG;
-		}
-		rc = ub_command_ok(ub, line, msg, len);
-		if (rc == -EPROTO && tls &&
-		    strstr(msg, "unknown option") != NULL) {
-			/* Unbound before 1.20: plain DNS, this zone again. */
-			ub->no_tls_forward = 1;
-			tls = 0;
-			snprintf(why, sizeof(why), " (plain DNS: this Unbound "
-			    "cannot forward over TLS by remote control; 1.20 "
-			    "and later can)");
-			continue;
-		}
-		if (rc < 0)
-			return rc;
-		i++;
+		tls = 0;
+		snprintf(why, sizeof(why), " (plain DNS: Unbound has no "
+		    "tls-cert-bundle to authenticate DNS over TLS upstreams)");
 	}
+	if (tls && !ub->no_tls_forward) {
+		if ((rc = ub_forward_add(ub, t, 1, msg, len)) == 0)
+			goto added;
+		if (rc != -EPROTO || strstr(msg, "unknown option") == NULL)
+			return rc;
+		/* Before 1.20; nothing was changed. */
+		ub->no_tls_forward = 1;
+	}
+	if (tls && ub->forward_file != NULL) {
+		line[0] = '\0';
+		if (ub_servers(ub, t, 1, line, sizeof(line)) < 0)
+			line[0] = '\0';
+		if ((rc = ub_write_forwards(ub, t, 1, msg, len)) < 0)
+			return rc;
+		if ((rc = ub_reload(ub, &kept, msg, len)) < 0)
+			return rc;
+		ub->reloaded = 1;
+		ub->forwarded = 1;
+		snprintf(what, sizeof(what), "forwarding to%.600s over TLS, "
+		    "from forward-file %.200s loaded by %s (%s cannot forward "
+		    "over TLS by remote control), %s", line, ub->forward_file,
+		    kept ? "reload_keep_cache" : "reload",
+		    ub_who(ub, v, sizeof(v)), kept ? "cache kept" :
+		    "cache dropped");
+		goto verify;
+	}
+	if (tls) {
+		if (n_plain == 0) {
+			snprintf(msg, len, "pool \"%s\" has only DNS over TLS "
+			    "upstreams, and %s cannot forward over TLS when told "
+			    "by remote control (forward_add +t needs Unbound "
+			    "1.20 or later); set backend.forward-file to do it "
+			    "through Unbound's configuration", t->pool,
+			    ub_who(ub, v, sizeof(v)));
+			return -ENOTSUP;
+		}
+		tls = 0;
+		snprintf(why, sizeof(why), " (plain DNS: %s cannot forward "
+		    "over TLS by remote control, 1.20 and later can; "
+		    "backend.forward-file would do it through its "
+		    "configuration)", ub_who(ub, v, sizeof(v)));
+	}
+	if ((rc = ub_forward_add(ub, t, tls, msg, len)) < 0)
+		return rc;
+added:
 	ub->forwarded = 1;
 	line[0] = '\0';
 	ub_servers(ub, t, tls, line, sizeof(line));
-	snprintf(what, sizeof(what), "forwarding to%.800s%s%s", line,
+	snprintf(what, sizeof(what), "forwarding to%.600s%s%s", line,
 	    tls ? " over TLS" : "", why);
+file:
+	/* A restarted or reloaded Unbound reads the forward-file: it must
+	 * say what was just set by remote control. */
+	if (ub->forward_file != NULL &&
+	    (rc = ub_write_forwards(ub, t, tls, m, sizeof(m))) < 0) {
+		snprintf(msg, len, "%s by remote control, but not written "
+		    "(Unbound would go back to the old ones when it reloads "
+		    "or restarts): %s", t->recursive ? "forwarders removed" :
+		    "forwarders set", m);
+		return rc;
+	}
 verify:
 	ub->expected = 1;
-	if ((rc = ub_verify(ub, msg, len)) != 0) {
+	rc = ub->reloaded ? ub_verify_reloaded(ub, msg, len) :
+	    ub_verify(ub, msg, len);
+	if (rc != 0) {
 		ub->expected = 0;
-		if (rc > 0) {
-			snprintf(d, sizeof(d), "%s", msg);
+		if (rc < 0)
+			return rc;
+		snprintf(d, sizeof(d), "%s", msg);
+		if (!ub->reloaded) {
 			snprintf(msg, len, "list_forwards after setting them: "
 			    "%s", d);
 			return -EPROTO;
 		}
-		return rc;
+		/* The file is not included, most likely: the reload took the
+		 * forwarders; keep Unbound forwarding if the pool can. */
+		m[0] = '\0';
+		if (n_plain > 0 && ub_forward_add(ub, t, 0, m, sizeof(m)) == 0)
+			snprintf(m, sizeof(m), "; its plain-DNS upstreams set "
+			    "by remote control meanwhile");
+		else
+			m[0] = '\0';
+		snprintf(msg, len, "list_forwards after the reload: %s (does "
+		    "unbound.conf include %s?)%s", d, ub->forward_file, m);
+		return -EPROTO;
 	}
 	zones[0] = '\0';
 	for (i = n = 0; i < ub->n_zones && n < sizeof(zones); i++)
@@ -709,7 +1090,7 @@ ub_check(void *state, const struct rg_backend_target *applied, char *msg,
     size_t len)
 {
 	struct ub *ub = state;
-	char *ans, *p, version[64] = "", d[256];
+	char *ans, *p, version[sizeof(ub->version)] = "", d[256];
 	int rc;
 
 	if ((rc = ub_command(ub, "status", &ans, msg, len)) < 0)
@@ -724,6 +1105,12 @@ ub_check(void *state, const struct rg_backend_target *applied, char *msg,
 	if ((p = strstr(ans, "version: ")) != NULL)
 		ub_first_line(p + 9, version, sizeof(version));
 	free(ans);
+	/* Another Unbound (an upgrade): learn again what it can do. */
+	if (strcmp(version, ub->version) != 0) {
+		ub->no_tls_forward = 0;
+		ub->no_keep_cache = 0;
+		memcpy(ub->version, version, sizeof(version));
+	}
 	snprintf(msg, len, "Unbound %s is running (control %s)",
 	    version[0] != '\0' ? version : "", ub->control);
 	if (applied == NULL)
@@ -759,27 +1146,6 @@ ub_owner(FILE *fp, const char *name, int wildcard)
 		else
 			fprintf(fp, "\\%03u", *p);
 	}
-}
-
-static int
-ub_fsync_dir(const char *file)
-{
-	char dir[PATH_MAX], *slash;
-	int fd, rc = 0;
-
-	snprintf(dir, sizeof(dir), "%s", file);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
 }
 
 /* 1 when Unbound has the RPZ zone, 0 (MSG says what to add) when not. */
@@ -823,9 +1189,9 @@ ub_blocklist(void *state, const struct rg_backend_rules *r, char *msg,
 	struct ub *ub = state;
 	char tmp[PATH_MAX], cmd[600];
 	uint32_t now = (uint32_t)time(NULL);
-	FILE *fp = NULL;
+	FILE *fp;
 	size_t i;
-	int fd, rc;
+	int rc;
 
 	if (ub->rpz_file == NULL)
 		return 0;
@@ -833,21 +1199,9 @@ ub_blocklist(void *state, const struct rg_backend_rules *r, char *msg,
 	if ((rc = ub_has_zone(ub, msg, len)) <= 0)
 		return rc < 0 ? rc : -ENOENT;
 	ub->serial = ub->serial < now ? now : ub->serial + 1;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX",
-	    ub->rpz_file) >= sizeof(tmp)) {
-		snprintf(msg, len, "rpz-file %s: name too long", ub->rpz_file);
-		return -ENAMETOOLONG;
-	}
-	if ((fd = mkstemp(tmp)) < 0 || (fp = fdopen(fd, "w")) == NULL) {
-		rc = -errno;
-		snprintf(msg, len, "rpz-file %s: cannot create %s: %s",
-		    ub->rpz_file, tmp, strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			unlink(tmp);
-		}
+	if ((fp = ub_file_new("rpz-file", ub->rpz_file, tmp, sizeof(tmp), &rc,
+	    msg, len)) == NULL)
 		return rc;
-	}
 	fprintf(fp, "; resguard blocklist, %zu rules: written by resguardd, "
 	    "replaced on every change\n$ORIGIN %s\n$TTL 60\n"
 	    "@\tSOA\tlocalhost. hostmaster.localhost. %u 3600 600 86400 60\n"
@@ -865,29 +1219,9 @@ ub_blocklist(void *state, const struct rg_backend_rules *r, char *msg,
 		} else
 			fprintf(fp, "\t%s\n", rdata[rule->action]);
 	}
-	if (fflush(fp) != 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		rc = -errno;
-		snprintf(msg, len, "rpz-file %s: writing %s: %s", ub->rpz_file,
-		    tmp, strerror(errno));
-		fclose(fp);
-		unlink(tmp);
+	if ((rc = ub_file_commit("rpz-file", ub->rpz_file, tmp, fp, msg,
+	    len)) < 0)
 		return rc;
-	}
-	if (fclose(fp) != 0) {
-		rc = -errno;
-		snprintf(msg, len, "rpz-file %s: closing %s: %s", ub->rpz_file,
-		    tmp, strerror(errno));
-		unlink(tmp);
-		return rc;
-	}
-	if (rename(tmp, ub->rpz_file) < 0) {
-		rc = -errno;
-		snprintf(msg, len, "rpz-file %s: cannot rename %s over it: %s",
-		    ub->rpz_file, tmp, strerror(errno));
-		unlink(tmp);
-		return rc;
-	}
-	ub_fsync_dir(ub->rpz_file);
 	snprintf(cmd, sizeof(cmd), "auth_zone_reload %s", ub->rpz_zone);
 	if ((rc = ub_command_ok(ub, cmd, msg, len)) < 0)
 		return rc;

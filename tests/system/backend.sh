@@ -9,7 +9,11 @@
 # primary moves them to the fallback, fail-back moves them back), export
 # the blocklist as RPZ (blocked names answer NXDOMAIN, the allowlist passes,
 # the next snapshot changes the answers), notice when that Unbound is
-# gone, retry, and apply everything again when it is back.  The resolvconf
+# gone, retry, and apply everything again when it is back.  A pool of DNS
+# over TLS upstreams reaches an Unbound that cannot be told so by remote
+# control (before 1.20) through the forward-file it includes: Unbound
+# resolves through the lab's DoT listener, also after a restart, and
+# fail-back writes plain forwarders there again.  The resolvconf
 # backend rewrites a resolv.conf in the test's directory and refuses
 # symbolic links, read-only and managed files.
 #
@@ -46,6 +50,7 @@ HOST_PORT=$((RG_LAB_PORT_BASE + 10))
 CTL_PORT=$((RG_LAB_PORT_BASE + 11))
 CONF=$T/resguard.conf
 STATE=$T/agent.json
+FWD=$H/resguard-forward.conf
 
 # -- the host's Unbound ----------------------------------------------------
 
@@ -67,6 +72,8 @@ server:
 	use-syslog: no
 	do-not-query-localhost: no
 	module-config: "respip iterator"
+	# Read at start only: the CA of the lab's DoT listener.
+	tls-cert-bundle: "$RG_LAB_CA"
 	local-zone: "test." nodefault
 	local-zone: "lab." nodefault
 # Without forwarders (the last resort) it recurses from the lab's root.
@@ -87,6 +94,7 @@ remote-control:
 	server-cert-file: "$H/unbound_server.pem"
 	control-key-file: "$H/unbound_control.key"
 	control-cert-file: "$H/unbound_control.pem"
+include-toplevel: "$FWD"
 EOF
 }
 
@@ -136,6 +144,7 @@ mkdir -p "$H" "$T/state"
 unbound-control-setup -d "$H" >"$H/setup.log" 2>&1 ||
     { cat "$H/setup.log"; echo "unbound-control-setup failed"; exit 99; }
 host_conf
+echo '# resguard forward zones' > "$FWD"
 printf '$ORIGIN resguard.rpz.\n@ 60 SOA localhost. root.localhost. 1 3600 600 86400 60\n@ 60 NS localhost.\n' \
     > "$H/resguard.rpz"
 unbound-checkconf "$H/unbound.conf" >/dev/null || exit 99
@@ -231,11 +240,9 @@ pools = (
         port = $RG_LAB_PRIMARY_PORT; } ); },
   { name = "eu"; role = "fallback";
     upstreams = (
-      { name = "lab-eu-dot"; address = "127.0.0.1";
+      { name = "lab-eu-dot"; address = "$EU_DOT_ADDRESS";
         port = $RG_LAB_FALLBACK_TLS_PORT; transport = "tls";
-        tls-name = "$RG_LAB_TLS_NAME"; ca-file = "$RG_LAB_CA"; },
-      { name = "lab-eu-udp"; address = "127.0.0.1";
-        port = $RG_LAB_FALLBACK_PORT; } ); }
+        tls-name = "$RG_LAB_TLS_NAME"; ca-file = "$RG_LAB_CA"; }$EU_UDP ); }
 );
 health: { interval-ms = 500; timeout-ms = 400; fall = 3; rise = 2;
     backoff-max-ms = 2000; };
@@ -246,6 +253,12 @@ feeds = ( { name = "hub"; format = "domains";
 EOF
 }
 
+# The fallback pool: DNS over TLS and plain DNS; DNS over TLS alone when
+# EU_UDP is empty.
+EU_DOT_ADDRESS=127.0.0.1
+EU_UDP=",
+      { name = \"lab-eu-udp\"; address = \"127.0.0.1\";
+        port = $RG_LAB_FALLBACK_PORT; }"
 TLS_CONTROL="control = \"127.0.0.1@$CTL_PORT\";
     control-key-file = \"$H/unbound_control.key\";
     control-cert-file = \"$H/unbound_control.pem\";
@@ -364,6 +377,105 @@ expect_match '^\. IN forward 127\.0\.0\.1$' "the forwarders stay" "$(uctl list_f
 write_conf "$TLS_CONTROL"
 agent_reload
 wait_ok 15 "good again after the fix" -- st_is 'd["backend"]["state"]' ok
+
+# -- DNS over TLS forwarders through the forward-file -------------------------
+
+# Unbound before 1.20 has no "forward_add +t": the forward-file and a reload.
+UB_VERSION=$(uctl status | sed -n 's/^version: //p')
+if printf '%s\n1.20\n' "$UB_VERSION" | sort -V -C; then
+	ub_reloads=1
+else
+	ub_reloads=0
+fi
+echo "# host Unbound $UB_VERSION; DNS over TLS by reload: $ub_reloads"
+
+EU_UDP=
+write_conf "$TLS_CONTROL"
+agent_reload
+if [ "$ub_reloads" = 1 ]; then
+	before=$(ev_count backend-failed 'set backend.forward-file')
+	agent_pin eu
+	wait_ok 15 "DNS over TLS alone, no forward-file: backend-failed, saying what helps" -- \
+	    ev_more backend-failed 'set backend.forward-file' "$before"
+	agent_pin auto
+	wait_ok 15 "back on the primary" -- st_is 'd["backend"]["state"]' ok
+fi
+
+write_conf "$TLS_CONTROL forward-file = \"$FWD\";"
+expect_exit 0 "resguardd -t accepts backend.forward-file" -- \
+    "$RESGUARDD" -t -c "$CONF"
+agent_reload
+wait_ok 15 "the forward-file holds the primary" -- \
+    grep -qx "	forward-addr: 127.0.0.1@$RG_LAB_PRIMARY_PORT" "$FWD"
+grep -q 'forward-tls-upstream' "$FWD" && not_ok "plain forwarders written as TLS" ||
+    ok "plain forwarders written without TLS"
+before_tls=$(ev_count backend-applied "$RG_LAB_TLS_NAME over TLS")
+"$LAB" freeze primary >/dev/null
+wait_ok 20 "failover: forwarders move to the DNS over TLS pool" -- \
+    st_is 'd["backend"]["applied"]["pool"]' eu
+[ "$(ev_count backend-applied "$RG_LAB_TLS_NAME over TLS")" -gt "$before_tls" ] &&
+    ok "backend-applied: forwarding over TLS" ||
+    not_ok "no backend-applied over TLS: $(events | grep -o '"reason": "[^"]*eu[^"]*"')"
+out=$(cat "$FWD")
+expect_match '^	forward-tls-upstream: yes$' "the forward-file asks for TLS" "$out"
+expect_match "^	forward-addr: 127\.0\.0\.1@$RG_LAB_FALLBACK_TLS_PORT#$RG_LAB_TLS_NAME\$" \
+    "the forward-file names the DoT upstream and its TLS name" "$out"
+if [ "$ub_reloads" = 1 ]; then
+	[ "$(ev_count backend-applied 'loaded by reload_keep_cache')" -ge 1 ] &&
+	    ok "Unbound reloaded the forward-file, keeping its cache" ||
+	    not_ok "no reload_keep_cache in the events"
+fi
+expect_match '^\. IN forward 127\.0\.0\.1$' "list_forwards shows the DoT upstream" \
+    "$(uctl list_forwards)"
+wait_ok 10 "resolves through the fallback's DoT listener" -- \
+    answer_is who.fallback.lab TXT '"fallback"'
+expect_match "^127\.0\.0\.1@$RG_LAB_FALLBACK_TLS_PORT " \
+    "Unbound asked the DoT port" "$(uctl dump_infra)"
+
+# A restarted Unbound reads the forward-file: it forwards over TLS again
+# without being told.
+applied=$(ev_count backend-applied)
+recovered=$(ev_count backend-recovered)
+host_stop
+wait_ok 20 "the agent notices Unbound gone" -- \
+    st_is 'd["backend"]["resolver"]' down
+host_start
+wait_ok 10 "restarted, it resolves over TLS" -- \
+    answer_is who.fallback.lab TXT '"fallback"'
+wait_ok 20 "backend-recovered" -- ev_more backend-recovered "" "$recovered"
+[ "$(ev_count backend-applied)" = "$applied" ] &&
+    ok "nothing applied again: Unbound came back with the forwarders" ||
+    not_ok "applied again after the restart: $(ev_count backend-applied) != $applied"
+
+"$LAB" thaw primary >/dev/null
+wait_ok 30 "fail-back: forwarders move back to the primary" -- \
+    st_is 'd["backend"]["applied"]["pool"]' primary
+wait_ok 10 "resolves through the primary" -- answer_is who.primary.lab TXT '"primary"'
+out=$(cat "$FWD")
+expect_match "^	forward-addr: 127\.0\.0\.1@$RG_LAB_PRIMARY_PORT\$" \
+    "the forward-file holds the primary again" "$out"
+printf '%s\n' "$out" | grep -q 'forward-tls-upstream' &&
+    not_ok "the forward-file still asks for TLS" || ok "the forward-file asks for plain DNS"
+wait_ok 10 "status all well" -- st_is 'd["health"]["code"]' 0
+
+# A forward-file that Unbound does not include: after the reload its
+# forwarders are not the ones written (an address the lab does not use
+# tells them apart), and the failure says what unbound.conf lacks.
+if [ "$ub_reloads" = 1 ]; then
+	EU_DOT_ADDRESS=127.0.0.2
+	write_conf "$TLS_CONTROL forward-file = \"$H/not-included.conf\";"
+	agent_reload
+	before=$(ev_count backend-failed 'does unbound.conf include')
+	agent_pin eu
+	wait_ok 20 "a forward-file Unbound does not include: backend-failed" -- \
+	    ev_more backend-failed "does unbound.conf include $H/not-included.conf" "$before"
+	grep -q '^	forward-addr: 127\.0\.0\.2@' "$H/not-included.conf" &&
+	    ok "that file was written all the same" || not_ok "not-included.conf not written"
+	agent_pin auto
+	wait_ok 20 "back on the primary" -- st_is 'd["backend"]["state"]' ok
+	wait_ok 10 "resolves through the primary" -- answer_is who.primary.lab TXT '"primary"'
+	EU_DOT_ADDRESS=127.0.0.1
+fi
 
 agent_stop && ok "the agent stops cleanly" || not_ok "agent exit $?"
 
