@@ -4,6 +4,9 @@
 
 set -u
 PATH=$PATH:/usr/sbin:/sbin
+# Everything the tests fetch is on loopback: no proxy in between (curl and
+# the daemon's libcurl both honour these).
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
 
 SRCDIR=${RG_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILDDIR=${RG_BUILDDIR:-$SRCDIR}
