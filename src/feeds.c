@@ -15,12 +15,13 @@
  * Formats: "domains" is built in; the others are feed plugins
  * (plugins/feed-*), loaded when a feed names them.
  *
- * Every good document is kept in STATE_DIR/feeds/NAME.data (written to a
- * temporary file, synced, renamed), with the source it came from in
- * NAME.source and what a conditional fetch needs next (ETag,
- * Last-Modified, TAXII's last added date) in NAME.state; at start these
- * are loaded before any source is asked, so the agent protects from its
- * first snapshot even when a source is gone.
+ * Every good document is kept in STATE_DIR/feeds/NAME.feed (written to a
+ * temporary file, synced, renamed), after a first line that says the
+ * source it came from and what a conditional fetch needs next (ETag,
+ * Last-Modified, TAXII's last added date): one file, so that a crash never
+ * pairs a document with another's source.  At start these are loaded
+ * before any source is asked, so the agent protects from its first
+ * snapshot even when a source is gone.
  *
  * Pushes arrive on the HTTP thread: rg_feeds_push() checks what it can at
  * once (the feed, the size, the signature), hands the document to the
@@ -303,8 +304,8 @@ write_all(int fd, const char *data, size_t len)
 /* Write PATH whole or not at all: a temporary file, synced, renamed over
  * it, and the directory synced so the rename survives a crash. */
 static int
-write_atomic(const char *dir, const char *path, const char *data,
-    size_t len)
+write_atomic(const char *dir, const char *path, const char *head,
+    size_t head_len, const char *data, size_t len)
 {
 	char *tmp = NULL;
 	int fd = -1, dfd, rc;
@@ -316,7 +317,8 @@ write_atomic(const char *dir, const char *path, const char *data,
 		rc = -errno;
 		goto out;
 	}
-	if ((rc = write_all(fd, data, len)) < 0)
+	if ((rc = write_all(fd, head, head_len)) < 0 ||
+	    (rc = write_all(fd, data, len)) < 0)
 		goto out;
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		rc = -errno;
@@ -342,20 +344,27 @@ out:
 	return rc;
 }
 
-/* Keep a good version of feed FD in the state directory: the source
- * first, then the document, then what the next fetch needs.  A crash
- * between them leaves a document whose source does not match, which the
- * loader ignores rather than mislabels. */
+/* Keep a good version of feed FD in the state directory, in one file
+ * written whole or not at all: NAME.feed, a first line of JSON (the
+ * source, what the next conditional fetch needs, the document's size),
+ * then the document. */
 static int
 feed_persist(const char *state_dir, const struct feed *fd, const char *data,
     size_t len, const struct feed_cond *c)
 {
-	char *dir = NULL, *path = NULL, *spath = NULL, *cpath = NULL;
-	char *cond = NULL;
+	char *dir = NULL, *path = NULL, *head = NULL, *h;
+	size_t hl;
 	json_t *o;
 	int rc = -ENOMEM;
 
-	if (asprintf(&dir, "%s/feeds", state_dir) < 0) {
+	o = json_pack("{s:i, s:s, s:s?, s:s?, s:s?, s:I}", "resguard_feed", 1,
+	    "source", fd->cf.source, "etag", c->etag, "last_modified",
+	    c->last_modified, "taxii_added_last", c->taxii_added_last,
+	    "bytes", (json_int_t)len);
+	head = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) :
+	    NULL;
+	json_decref(o);
+	if (head == NULL || asprintf(&dir, "%s/feeds", state_dir) < 0) {
 		dir = NULL;
 		goto out;
 	}
@@ -363,40 +372,76 @@ feed_persist(const char *state_dir, const struct feed *fd, const char *data,
 		rc = -errno;
 		goto out;
 	}
-	if (asprintf(&path, "%s/%s.data", dir, fd->cf.name) < 0 ||
-	    asprintf(&spath, "%s/%s.source", dir, fd->cf.name) < 0 ||
-	    asprintf(&cpath, "%s/%s.state", dir, fd->cf.name) < 0)
+	if (asprintf(&path, "%s/%s.feed", dir, fd->cf.name) < 0) {
+		path = NULL;
 		goto out;
-	o = json_pack("{s:s?, s:s?, s:s?}", "etag", c->etag, "last_modified",
-	    c->last_modified, "taxii_added_last", c->taxii_added_last);
-	cond = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (cond == NULL)
+	}
+	/* The header is one line: compact JSON has no newline in it. */
+	if ((h = realloc(head, (hl = strlen(head)) + 2)) == NULL)
 		goto out;
-	if ((rc = write_atomic(dir, spath, fd->cf.source,
-	    strlen(fd->cf.source))) < 0 ||
-	    (rc = write_atomic(dir, path, data, len)) < 0)
-		goto out;
-	rc = write_atomic(dir, cpath, cond, strlen(cond));
+	head = h;
+	memcpy(head + hl, "\n", 2);
+	rc = write_atomic(dir, path, head, hl + 1, data, len);
 out:
 	free(dir);
 	free(path);
-	free(spath);
-	free(cpath);
-	free(cond);
+	free(head);
 	return rc;
 }
 
-/* Load the kept version of FD, if it came from FD's source.  A version
- * kept by an earlier release as NAME.domains is read too. */
-static void
-feed_restore(const char *state_dir, struct feed *fd)
+/* The kept version of FD in NAME.feed, if it came from FD's source. */
+static int
+feed_restore_one(const char *state_dir, struct feed *fd)
 {
-	char *path = NULL, *spath = NULL, *cpath = NULL, *src = NULL;
-	char *cond = NULL, err[256];
-	size_t slen, clen;
+	char *path = NULL, *buf = NULL, *nl, err[256];
+	size_t len;
 	struct stat st;
-	json_t *o;
+	json_t *o = NULL, *v;
+	int rc = -1;
+
+	if (asprintf(&path, "%s/feeds/%s.feed", state_dir, fd->cf.name) < 0) {
+		path = NULL;
+		goto out;
+	}
+	if (read_file(path, &buf, &len, &st, err, sizeof(err)) < 0 ||
+	    (nl = memchr(buf, '\n', len)) == NULL ||
+	    (o = json_loadb(buf, (size_t)(nl - buf), 0, NULL)) == NULL ||
+	    json_integer_value(json_object_get(o, "resguard_feed")) != 1 ||
+	    (v = json_object_get(o, "source")) == NULL ||
+	    !json_is_string(v) || strcmp(json_string_value(v),
+	    fd->cf.source) != 0 ||
+	    json_integer_value(json_object_get(o, "bytes")) !=
+	    (json_int_t)(len - (size_t)(nl + 1 - buf)))
+		goto out;
+	fd->len = len - (size_t)(nl + 1 - buf);
+	memmove(buf, nl + 1, fd->len);
+	buf[fd->len] = '\0';
+	fd->data = buf;
+	buf = NULL;
+	fd->cond.etag = xstrdup(json_string_value(json_object_get(o, "etag")));
+	fd->cond.last_modified = xstrdup(json_string_value(json_object_get(o,
+	    "last_modified")));
+	fd->cond.taxii_added_last = xstrdup(json_string_value(
+	    json_object_get(o, "taxii_added_last")));
+	fd->updated_wall_ms = (uint64_t)st.st_mtim.tv_sec * 1000 +
+	    (uint64_t)st.st_mtim.tv_nsec / 1000000;
+	rc = 0;
+out:
+	json_decref(o);
+	free(buf);
+	free(path);
+	return rc;
+}
+
+/* The kept version of FD as the first release kept it: NAME.domains,
+ * with its source alone in NAME.source. */
+static int
+feed_restore_old(const char *state_dir, struct feed *fd)
+{
+	char *path = NULL, *spath = NULL, *src = NULL, err[256];
+	size_t slen;
+	struct stat st;
+	int rc = -1;
 
 	if (asprintf(&spath, "%s/feeds/%s.source", state_dir,
 	    fd->cf.name) < 0) {
@@ -406,45 +451,33 @@ feed_restore(const char *state_dir, struct feed *fd)
 	if (read_file(spath, &src, &slen, &st, err, sizeof(err)) < 0 ||
 	    strcmp(src, fd->cf.source) != 0)
 		goto out;
-	if (asprintf(&path, "%s/feeds/%s.data", state_dir, fd->cf.name) < 0) {
+	if (asprintf(&path, "%s/feeds/%s.domains", state_dir,
+	    fd->cf.name) < 0) {
 		path = NULL;
 		goto out;
 	}
-	if (read_file(path, &fd->data, &fd->len, &st, err, sizeof(err)) < 0) {
-		free(path);
-		if (asprintf(&path, "%s/feeds/%s.domains", state_dir,
-		    fd->cf.name) < 0) {
-			path = NULL;
-			goto out;
-		}
-		if (read_file(path, &fd->data, &fd->len, &st, err,
-		    sizeof(err)) < 0)
-			goto out;
-	}
-	/* Conditional fetches only with the document they describe. */
-	if (asprintf(&cpath, "%s/feeds/%s.state", state_dir,
-	    fd->cf.name) >= 0 &&
-	    read_file(cpath, &cond, &clen, &st, err, sizeof(err)) == 0 &&
-	    (o = json_loadb(cond, clen, 0, NULL)) != NULL) {
-		fd->cond.etag = xstrdup(json_string_value(json_object_get(o,
-		    "etag")));
-		fd->cond.last_modified = xstrdup(json_string_value(
-		    json_object_get(o, "last_modified")));
-		fd->cond.taxii_added_last = xstrdup(json_string_value(
-		    json_object_get(o, "taxii_added_last")));
-		json_decref(o);
-	}
-	fd->state = FEED_OK;
+	if (read_file(path, &fd->data, &fd->len, &st, err, sizeof(err)) < 0)
+		goto out;
 	fd->updated_wall_ms = (uint64_t)st.st_mtim.tv_sec * 1000 +
 	    (uint64_t)st.st_mtim.tv_nsec / 1000000;
-	rg_log_info("feeds: %s: %zu bytes kept from the last good version",
-	    fd->cf.name, fd->len);
+	rc = 0;
 out:
 	free(path);
 	free(spath);
-	free(cpath);
 	free(src);
-	free(cond);
+	return rc;
+}
+
+/* Load the kept version of FD, if it came from FD's source. */
+static void
+feed_restore(const char *state_dir, struct feed *fd)
+{
+	if (feed_restore_one(state_dir, fd) < 0 &&
+	    feed_restore_old(state_dir, fd) < 0)
+		return;
+	fd->state = FEED_OK;
+	rg_log_info("feeds: %s: %zu bytes kept from the last good version",
+	    fd->cf.name, fd->len);
 }
 
 /* The first line of FILE (a token, a password), in BUF. */

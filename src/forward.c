@@ -762,6 +762,44 @@ question_match(const struct rg_fwd_req *req, const uint8_t *pkt, size_t len)
 	return memcmp(q + i, p + i, n - i) == 0;
 }
 
+/* Do the sections of PKT parse: every name and record whole?  A reply
+ * cut short or garbled inside its records is no answer: it is ignored
+ * like one with another ID, so that the genuine reply, or the next
+ * upstream, still can answer. */
+static int
+records_whole(const uint8_t *pkt, size_t len)
+{
+	size_t off = 12, i, n;
+	uint8_t c;
+
+	n = 1 + (size_t)(pkt[6] << 8 | pkt[7]) +
+	    (size_t)(pkt[8] << 8 | pkt[9]) + (size_t)(pkt[10] << 8 | pkt[11]);
+	for (i = 0; i < n; i++) {
+		for (;;) {
+			if (off >= len)
+				return 0;
+			c = pkt[off];
+			if ((c & 0xc0) == 0xc0) {
+				off += 2;
+				break;
+			}
+			if (c & 0xc0)
+				return 0;
+			off += 1 + (size_t)c;
+			if (c == 0)
+				break;
+		}
+		if (i == 0) {
+			off += 4;
+			continue;
+		}
+		if (off + 10 > len)
+			return 0;
+		off += 10 + (size_t)(pkt[off + 8] << 8 | pkt[off + 9]);
+	}
+	return off <= len;
+}
+
 static int stream_send(struct fwd_att *att);
 
 static void
@@ -1221,7 +1259,7 @@ fwd_input(struct rg_fwd *fw, struct idmap *m, const uint8_t *pkt, size_t len)
 
 	if (len < 12 || !(pkt[2] & 0x80) ||
 	    (att = idmap_get(m, (uint16_t)(pkt[0] << 8 | pkt[1]))) == NULL ||
-	    !question_match(att->req, pkt, len)) {
+	    !question_match(att->req, pkt, len) || !records_whole(pkt, len)) {
 		STAT_INC(fw, unmatched);
 		return;
 	}

@@ -39,6 +39,7 @@ struct rg_journal {
 	off_t bytes;
 	size_t count;
 	size_t write_errors;
+	int torn;		/* the file ends in a torn line */
 	rg_journal_cb *cb;
 	void *cb_arg;
 };
@@ -95,6 +96,7 @@ journal_load(struct rg_journal *j)
 	if ((fp = fopen(j->path, "r")) == NULL)
 		return;
 	while ((n = getline(&line, &cap, fp)) > 0) {
+		j->torn = line[n - 1] != '\n';
 		if (line[n - 1] != '\n' ||
 		    (ev = json_loadb(line, (size_t)n, 0, NULL)) == NULL ||
 		    !json_is_object(ev)) {
@@ -181,6 +183,7 @@ journal_rotate(struct rg_journal *j)
 		close(j->fd);
 		j->fd = -1;
 		j->bytes = 0;
+		j->torn = 0;
 		if (journal_open_file(j) < 0)
 			rg_log_warn("journal: cannot reopen %s", j->path);
 	}
@@ -190,6 +193,7 @@ journal_rotate(struct rg_journal *j)
 static void
 journal_write(struct rg_journal *j, const json_t *ev)
 {
+	struct stat st;
 	char *s, *line;
 	size_t len;
 	ssize_t n;
@@ -211,14 +215,19 @@ journal_write(struct rg_journal *j, const json_t *ev)
 	}
 	s = line;
 	s[len++] = '\n';
-	n = write(j->fd, s, len);
+	/* The next event starts on a line of its own; the loader skips the
+	 * torn one. */
+	if (j->torn && write(j->fd, "\n", 1) == 1)
+		j->torn = 0;
+	n = j->torn ? -1 : write(j->fd, s, len);
 	if (n != (ssize_t)len || fdatasync(j->fd) < 0) {
 		j->write_errors++;
 		rg_log_warn("journal: cannot write %s", j->path);
-		/* A short write leaves a torn line: end it so the next event
-		 * starts on a line of its own; the loader skips the torn one. */
-		if (n > 0 && n != (ssize_t)len)
-			(void)write(j->fd, "\n", 1);
+		/* A short write leaves a torn line: cut it off, which needs no
+		 * room on a full disk, or else end it before the next event. */
+		if (n > 0 && n != (ssize_t)len && (fstat(j->fd, &st) < 0 ||
+		    ftruncate(j->fd, st.st_size - n) < 0))
+			j->torn = 1;
 	} else
 		j->bytes += (off_t)len;
 	free(s);
@@ -254,11 +263,14 @@ rg_journal_add(struct rg_journal *j, enum rg_event_type type, int warn,
 		    rg_event_type_str[type], subject ? " " : "",
 		    subject ? subject : "", reason ? reason : "");
 
+	/* The subscriber (the report spool) first: a crash between the two
+	 * then leaves a report of an event the journal lacks, never an
+	 * event that is never reported. */
+	if (j->cb != NULL)
+		j->cb(j->cb_arg, ev);
 	journal_write(j, ev);
 	ring_push(j, ev);
 	j->count++;
-	if (j->cb != NULL)
-		j->cb(j->cb_arg, ev);
 	return ev;
 }
 

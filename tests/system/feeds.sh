@@ -116,7 +116,7 @@ expect_match '"feed": "second"' "ads.example now only from the second feed" \
 # Good versions are kept in the state directory: a restart with the source
 # gone still starts with its rules.
 daemon_stop && ok "stopped" || not_ok "stop failed"
-[ -s "$T/state/feeds/hub.data" ] && ok "kept copy written" || not_ok "no kept copy"
+[ -s "$T/state/feeds/hub.feed" ] && ok "kept copy written" || not_ok "no kept copy"
 mv "$T/hub.txt" "$T/hub.txt.away"
 daemon_start "$CONF"
 wait_until 10 "restart: hub rules from the kept copy" -- sh -c \

@@ -544,7 +544,7 @@ expect_match 'NOTIFY for rpz.test.: transfer now' "the daemon logs the NOTIFY" \
 out=$(kdig @127.0.0.1 -p "$NOTIFY_PORT" +retry=0 +timeout=2 \
     -y "hmac-sha256:xfr-key.:$OTHER" rpz.test. NOTIFY 2>&1)
 expect_match 'status: BADSIG' "the daemon: a NOTIFY with a wrong secret" "$out"
-[ -s "$D/state/feeds/knot.data" ] && ok "the zone is kept in the state directory" ||
+[ -s "$D/state/feeds/knot.feed" ] && ok "the zone is kept in the state directory" ||
     not_ok "no kept copy of the zone"
 kill "$DAEMON_PID" 2>/dev/null
 wait "$DAEMON_PID" 2>/dev/null && ok "the daemon exits cleanly" ||
