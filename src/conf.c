@@ -127,7 +127,8 @@ static const char *const conf_feed_keys[] = {
 	"min-confidence", "default-lifetime-s", "timeout-ms", "max-bytes",
 	"ca-file", "client-cert-file", "client-key-file", "spki-pin",
 	"token-file", "username", "password-file", "hub-key-file", "signature",
-	"zone", "tsig-name", "tsig-algorithm", "tsig-secret", NULL
+	"zone", "tsig-name", "tsig-algorithm", "tsig-secret",
+	"max-drop-percent", NULL
 };
 static const char *const conf_policy_keys[] = {
 	"action", "allowlist", "sinkhole-a", "sinkhole-aaaa", NULL
@@ -2027,6 +2028,9 @@ conf_feed_options(struct conf_ctx *ctx, const config_setting_t *g,
 	u = 64 * 1024 * 1024;
 	conf_int(ctx, g, where, "max-bytes", 1024, 1024LL * 1024 * 1024, &u);
 	f->max_bytes = u;
+	f->max_drop_percent = 50;
+	conf_int(ctx, g, where, "max-drop-percent", 1, 100,
+	    &f->max_drop_percent);
 	conf_file(ctx, g, where, "ca-file", &f->ca_file);
 	conf_file(ctx, g, where, "client-cert-file", &f->client_cert_file);
 	conf_file(ctx, g, where, "client-key-file", &f->client_key_file);

@@ -36,7 +36,7 @@ static const struct {
 	{ "upstreams", 0 },
 	{ "events", 0 },
 	{ "check", 0 },
-	{ "feeds", 0 },		/* with "refresh": true it changes state */
+	{ "feeds", 0 },		/* with "refresh" or "accept" it changes state */
 	{ "failover", 1 },
 	{ "failback", 1 },
 	{ "reload", 1 },
@@ -264,7 +264,8 @@ conn_request(struct conn *c, const char *line, size_t len)
 		goto out;
 	}
 	changes = commands[i].changes_state ||
-	    json_is_true(json_object_get(req, "refresh"));
+	    json_is_true(json_object_get(req, "refresh")) ||
+	    json_is_true(json_object_get(req, "accept"));
 	if (changes && !conn_may_change_state(c)) {
 		rg_log_warnx("control: \"%s\" refused to uid %u", cmd,
 		    (unsigned)c->uid);

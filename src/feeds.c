@@ -59,6 +59,7 @@ enum feed_state {
 	FEED_OK,
 	FEED_FAILING,		/* last fetch or parse failed; old data kept */
 	FEED_UNSUPPORTED,	/* format not available */
+	FEED_HELD,		/* a new version lost too many rules */
 };
 
 static const char *const feed_state_str[] = {
@@ -66,6 +67,7 @@ static const char *const feed_state_str[] = {
 	[FEED_OK] = "ok",
 	[FEED_FAILING] = "failing",
 	[FEED_UNSUPPORTED] = "unavailable",
+	[FEED_HELD] = "held",
 };
 
 /* What a fetch needs to remember for the next one. */
@@ -89,6 +91,10 @@ struct feed {
 	char last_error[512];
 	int want_fetch;
 	int fetch_later;		/* after the snapshot of kept documents */
+	int force;			/* the next document skips the hold */
+	char *held_data;		/* a version held back, or NULL */
+	size_t held_len;
+	uint64_t held_rules;
 	/* A pushed document waiting for the next rebuild (under push_lock). */
 	char *push_data;
 	size_t push_len;
@@ -104,6 +110,9 @@ struct job_feed {
 	char *new_data;
 	size_t new_len;
 	struct feed_cond cond;		/* new values, when fetched */
+	int force;			/* no hold for this one */
+	int held;			/* new_data is held back */
+	uint64_t new_rules;		/* usable rules in new_data */
 	int fetched;			/* new_data is good and replaces old */
 	int unchanged;			/* the source said nothing changed */
 	int asked;			/* the source was asked */
@@ -671,15 +680,17 @@ feed_fetch(const struct feed *fd, struct job_feed *jf)
 	int rc;
 
 	jf->asked = 1;
-	if (is_push(fd)) {
+	/* A document handed over: pushed, or a held version accepted. */
+	if (jf->push_data != NULL) {
 		jf->asked = 0;
-		if (jf->push_data == NULL) {
-			jf->unchanged = 1;
-			return;
-		}
 		jf->new_data = jf->push_data;
 		jf->new_len = jf->push_len;
 		jf->push_data = NULL;
+		return;
+	}
+	if (is_push(fd)) {
+		jf->asked = 0;
+		jf->unchanged = 1;
 		return;
 	}
 	if (is_axfr(fd)) {
@@ -797,6 +808,15 @@ feed_validate(const struct feed *fd, struct job_feed *jf)
 		    "", st.first_skip);
 		return -1;
 	}
+	jf->new_rules = (uint64_t)rc;
+	/* The sanity of the change: a hub's truncated or emptied list must
+	 * not unblock at once what it blocked; an operator accepts it. */
+	if (!jf->force && fd->data != NULL && fd->entries >= 100 &&
+	    fd->cf.max_drop_percent < 100 && (uint64_t)rc * 100 <
+	    (uint64_t)fd->entries * (100 - fd->cf.max_drop_percent)) {
+		jf->held = 1;
+		return -1;
+	}
 	return 0;
 }
 
@@ -877,7 +897,32 @@ feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
 
 	if (jf->asked)
 		fd->checked_wall_ms = rg_clock_wall_ms();
+	if (jf->held) {
+		free(fd->held_data);
+		fd->held_data = jf->new_data;
+		fd->held_len = jf->new_len;
+		fd->held_rules = jf->new_rules;
+		jf->new_data = NULL;
+		snprintf(reason, sizeof(reason), "a new version has %llu rules "
+		    "against %zu: more than %u %% fewer; the old rules stay "
+		    "until \"resguardctl feeds accept %s\"",
+		    (unsigned long long)fd->held_rules, fd->entries,
+		    (unsigned)fd->cf.max_drop_percent, fd->cf.name);
+		if (fd->state != FEED_HELD)
+			rg_journal_add(f->journal, RG_EVENT_FEED_HELD, 1,
+			    fd->cf.name, NULL, NULL, reason, json_pack(
+			    "{s:s, s:I, s:I, s:i}", "source", fd->cf.source,
+			    "rules_kept", (json_int_t)fd->entries,
+			    "rules_held", (json_int_t)fd->held_rules,
+			    "max_drop_percent", (int)fd->cf.max_drop_percent));
+		fd->state = FEED_HELD;
+		snprintf(fd->last_error, sizeof(fd->last_error), "%.500s", reason);
+		return;
+	}
 	if (jf->fetched) {
+		free(fd->held_data);
+		fd->held_data = NULL;
+		fd->held_len = 0;
 		free(fd->data);
 		fd->data = jf->new_data;
 		fd->len = jf->new_len;
@@ -1037,6 +1082,8 @@ feeds_rebuild(struct rg_feeds *f)
 
 		job->jf[i].fd = fd;
 		job->jf[i].fetch = fd->want_fetch;
+		job->jf[i].force = fd->force;
+		fd->force = 0;
 		job->jf[i].push_data = fd->push_data;
 		job->jf[i].push_len = fd->push_len;
 		fd->push_data = NULL;
@@ -1391,6 +1438,7 @@ feed_clear(struct feed *fd)
 	cf_free(&fd->cf);
 	free(fd->data);
 	free(fd->push_data);
+	free(fd->held_data);
 	cond_clear(&fd->cond);
 	rg_plugin_close(fd->plugin);
 }
@@ -1514,6 +1562,31 @@ rg_feeds_refresh(struct rg_feeds *f, const char *name)
 	return 0;
 }
 
+int
+rg_feeds_accept(struct rg_feeds *f, const char *name)
+{
+	struct feed *fd = NULL;
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->feeds[i].cf.name, name) == 0)
+			fd = &f->feeds[i];
+	if (fd == NULL)
+		return -ENOENT;
+	if (fd->held_data == NULL)
+		return -EALREADY;
+	pthread_mutex_lock(&f->push_lock);
+	free(fd->push_data);
+	fd->push_data = fd->held_data;
+	fd->push_len = fd->held_len;
+	pthread_mutex_unlock(&f->push_lock);
+	fd->held_data = NULL;
+	fd->held_len = 0;
+	fd->force = 1;
+	feeds_rebuild(f);
+	return 0;
+}
+
 unsigned
 rg_feeds_push(struct rg_feeds *f, const char *name, const char *data,
     size_t len, const char *sig, size_t sig_len, char *msg, size_t msg_len)
@@ -1612,7 +1685,7 @@ rg_feeds_json(const struct rg_feeds *f)
 		rg_time_format(fd->updated_wall_ms, when, sizeof(when));
 		rg_time_format(fd->checked_wall_ms, checked, sizeof(checked));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, "
-		    "s:I, s:I, s:s?, s:s?, s:s?, s:I, s:o}",
+		    "s:I, s:I, s:s?, s:s?, s:s?, s:I, s:o, s:o}",
 		    "name", fd->cf.name, "format", fd->cf.format,
 		    "source", fd->cf.source, "state", feed_state_str[fd->state],
 		    "entries", (json_int_t)fd->entries,
@@ -1621,7 +1694,9 @@ rg_feeds_json(const struct rg_feeds *f)
 		    "checked", fd->checked_wall_ms ? checked : NULL,
 		    "last_error", fd->last_error[0] ? fd->last_error : NULL,
 		    "bytes", (json_int_t)fd->len,
-		    "stats", stats_json(&fd->stats)));
+		    "stats", stats_json(&fd->stats),
+		    "held_rules", fd->held_data != NULL ?
+		    json_integer((json_int_t)fd->held_rules) : json_null()));
 	}
 	return arr;
 }
@@ -1634,7 +1709,8 @@ rg_feeds_warning(const struct rg_feeds *f, char *summary, size_t len)
 	for (i = 0; i < f->n; i++) {
 		const struct feed *fd = &f->feeds[i];
 
-		if (fd->state == FEED_FAILING || fd->state == FEED_UNSUPPORTED) {
+		if (fd->state == FEED_FAILING || fd->state == FEED_UNSUPPORTED ||
+		    fd->state == FEED_HELD) {
 			snprintf(summary, len, "feed \"%s\" is %s: %s",
 			    fd->cf.name, feed_state_str[fd->state],
 			    fd->last_error);

@@ -56,6 +56,13 @@ unsigned rg_feeds_push(struct rg_feeds *f, const char *name,
     const char *data, size_t len, const char *sig, size_t sig_len, char *msg,
     size_t msg_len);
 
+/**
+ * Apply the version of NAME that was held back (it had more than the
+ * feed's max-drop-percent fewer rules).  Returns 0, -ENOENT for an unknown
+ * feed, -EALREADY when nothing is held.
+ */
+int rg_feeds_accept(struct rg_feeds *f, const char *name);
+
 /** Called on the event loop after every snapshot published. */
 typedef void rg_feeds_publish_cb(void *arg, const struct rg_blocklist *bl);
 

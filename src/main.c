@@ -571,6 +571,21 @@ cmd_feeds(struct agent *a, json_t *req)
 	const struct rg_conf *c = a->health->conf;
 	char msg[256];
 
+	if (json_is_true(json_object_get(req, "accept"))) {
+		int rc = name != NULL ? rg_feeds_accept(a->feeds, name) :
+		    -ENOENT;
+
+		if (rc == -ENOENT)
+			return rg_control_error("no feed named \"%.64s\"",
+			    name ? name : "");
+		if (rc == -EALREADY)
+			return rg_control_error("feed \"%.64s\" holds no "
+			    "version back", name);
+		snprintf(msg, sizeof(msg), "applying the held version of feed "
+		    "\"%.64s\"; see \"resguardctl feeds\" and the events",
+		    name);
+		return rg_control_ok(json_pack("{s:s}", "message", msg));
+	}
 	if (json_is_true(json_object_get(req, "refresh"))) {
 		if (rg_feeds_refresh(a->feeds, name) < 0)
 			return rg_control_error("no feed named \"%.64s\"",

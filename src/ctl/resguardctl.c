@@ -190,6 +190,7 @@ usage(FILE *fp)
 	    "(0 = all)\n"
 	    "  feeds                  feed state\n"
 	    "  feeds refresh [NAME]   fetch one feed or all now\n"
+	    "  feeds accept NAME      apply the version of NAME held back\n"
 	    "  reload                 re-read the configuration\n"
 	    "\n"
 	    "options:\n"
@@ -389,6 +390,12 @@ opts_parse(struct ctl_opts *o, int argc, char **argv)
 	case CTL_CMD_FEEDS:
 		if (o->nargs == 0)
 			break;
+		if (strcmp(o->args[0], "accept") == 0) {
+			if (o->nargs != 2)
+				return usage_error(o, "feeds accept needs one "
+				    "NAME");
+			break;
+		}
 		if (strcmp(o->args[0], "refresh") != 0)
 			return usage_error(o, "unknown feeds argument \"%s\"",
 			    o->args[0]);
@@ -496,7 +503,8 @@ request_build(const struct ctl_opts *o)
 			goto fail;
 		break;
 	case CTL_CMD_FEEDS:
-		if (o->nargs >= 1 && json_object_set_new(req, "refresh",
+		if (o->nargs >= 1 && json_object_set_new(req,
+		    strcmp(o->args[0], "accept") == 0 ? "accept" : "refresh",
 		    json_true()) != 0)
 			goto fail;
 		if (o->nargs == 2) {

@@ -234,4 +234,30 @@ expect_match '"checked": null' "the hanging fetch has not finished" \
 daemon_stop && ok "stops with a fetch in flight" || not_ok "stop failed"
 kill "$TARPIT_PID" 2>/dev/null; wait "$TARPIT_PID" 2>/dev/null
 
+
+# The sanity of the change: a version with far fewer rules (a truncated or
+# emptied list) is held back; the old rules stay until an operator accepts.
+i=0
+while [ $i -lt 200 ]; do echo "many-$i.example"; i=$((i + 1)); done > "$T/many.txt"
+write_conf "{ name = \"many\"; format = \"domains\"; source = \"file://$T/many.txt\"; }"
+daemon_start "$CONF"
+wait_until 10 "200 rules applied" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check many-199.example | grep -q '\"blocked\": true'"
+head -n 50 "$T/many.txt" > "$T/many.txt.new" && mv "$T/many.txt.new" "$T/many.txt"
+ctl feeds refresh many >/dev/null
+wait_until 10 "a version with 50 of 200 rules is held" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json feeds | grep -q '\"state\": \"held\"'"
+expect_match '"blocked": true' "the old rules stay while it is held" \
+    "$(check_json many-199.example)"
+expect_match '"held_rules": 50' "feeds shows the held version's rules" "$(ctl --json feeds)"
+expect_match 'feed-held' "a feed-held event" "$(ctl --json events --limit 5)"
+expect_exit 1 "status warns about the held feed" -- ctl status
+expect_exit 1 "accept of a feed that holds nothing is refused" -- ctl feeds accept nosuch
+expect_exit 0 "feeds accept many" -- ctl feeds accept many
+wait_until 10 "the held version applied" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check many-199.example | grep -q '\"blocked\": false'"
+expect_match '"blocked": true' "its rules block" "$(check_json many-49.example)"
+expect_match '"state": "ok"' "the feed is ok again" "$(ctl --json feeds)"
+daemon_stop && ok "stopped" || not_ok "stop failed"
+
 finish
