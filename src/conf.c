@@ -128,7 +128,7 @@ static const char *const conf_feed_keys[] = {
 	"ca-file", "client-cert-file", "client-key-file", "spki-pin",
 	"token-file", "username", "password-file", "hub-key-file", "signature",
 	"zone", "tsig-name", "tsig-algorithm", "tsig-secret",
-	"max-drop-percent", NULL
+	"max-drop-percent", "max-rules", NULL
 };
 static const char *const conf_policy_keys[] = {
 	"action", "allowlist", "sinkhole-a", "sinkhole-aaaa", NULL
@@ -2028,6 +2028,9 @@ conf_feed_options(struct conf_ctx *ctx, const config_setting_t *g,
 	u = 64 * 1024 * 1024;
 	conf_int(ctx, g, where, "max-bytes", 1024, 1024LL * 1024 * 1024, &u);
 	f->max_bytes = u;
+	u = 10000000;
+	conf_int(ctx, g, where, "max-rules", 1, 100000000, &u);
+	f->max_rules = u;
 	f->max_drop_percent = 50;
 	conf_int(ctx, g, where, "max-drop-percent", 1, 100,
 	    &f->max_drop_percent);

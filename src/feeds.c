@@ -32,7 +32,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <libpsl.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -50,6 +53,7 @@
 #include "xfr.h"
 
 #define FEED_MAX_BYTES		(1024 * 1024 * 1024)
+#define PROTECT_FEED		"protected"	/* feed 0 of every snapshot */
 #define NOTIFY_MAX_SOCKETS	8
 #define NOTIFY_TCP_CONNS	16	/* open at once; more are closed */
 #define NOTIFY_TCP_TIMEOUT_MS	5000	/* for one message and its reply */
@@ -124,6 +128,8 @@ struct job_feed {
 struct job {
 	uv_work_t req;
 	struct rg_feeds *feeds;
+	char **protect;			/* a copy of the feeds' */
+	size_t n_protect;
 	char *state_dir;		/* where good versions are kept */
 	struct job_feed *jf;
 	size_t n;
@@ -132,6 +138,10 @@ struct job {
 };
 
 struct rg_feeds {
+	char **protect;			/* names never blocked: the upstreams'
+					   TLS names, the feeds' and reporters'
+					   hosts */
+	size_t n_protect;
 	uv_loop_t *loop;
 	struct rg_journal *journal;
 	struct rg_bl_domain *domain;
@@ -533,6 +543,31 @@ static const enum rg_action feed_action_map[RG_FEED_ACTION_COUNT] = {
 	[RG_FEED_LOCAL] = RG_ACTION_LOCAL,
 };
 
+/* NAME ("*." allowed, final dot allowed) is a TLD or another public
+ * suffix (the Public Suffix List built into libpsl): no feed may block all
+ * of it. */
+static int
+public_suffix(const char *name)
+{
+	char buf[256];
+	size_t n;
+
+	if (strncmp(name, "*.", 2) == 0)
+		name += 2;
+	snprintf(buf, sizeof(buf), "%s", name);
+	if ((n = strlen(buf)) > 1 && buf[n - 1] == '.')
+		buf[n - 1] = '\0';
+	/* Public suffixes have few labels: most names are done here. */
+	if (strchr(buf, '.') != NULL && strchr(strchr(buf, '.') + 1, '.') !=
+	    NULL && strchr(strchr(strchr(buf, '.') + 1, '.') + 1, '.') != NULL)
+		return 0;
+	/* libpsl without its built-in list: only the TLD rule above. */
+	if (psl_builtin() == NULL)
+		return strchr(buf, '.') == NULL;
+	return psl_is_public_suffix2(psl_builtin(), buf,
+	    PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
+}
+
 static int
 too_wide(const struct rg_feed_rule *r)
 {
@@ -545,8 +580,12 @@ too_wide(const struct rg_feed_rule *r)
 		len = strtol(slash + 1, NULL, 10);
 		return strchr(r->prefix, ':') != NULL ? len < 16 : len < 8;
 	}
-	return r->name != NULL && (strcmp(r->name, ".") == 0 ||
-	    strcmp(r->name, "*") == 0 || strcmp(r->name, "*.") == 0);
+	if (r->name == NULL)
+		return 0;
+	if (strcmp(r->name, ".") == 0 || strcmp(r->name, "*") == 0 ||
+	    strcmp(r->name, "*.") == 0)
+		return 1;
+	return public_suffix(r->name);
 }
 
 static int
@@ -644,8 +683,9 @@ feed_parse(const struct feed *fd, struct rg_bl_builder *b, int idx,
 	st->skipped += e.rejected;
 	if (e.rejected > 0 && st->first_skip[0] == '\0')
 		snprintf(st->first_skip, sizeof(st->first_skip), "%s",
-		    e.too_wide > 0 ? "a rule that would block everything (the "
-		    "root, or an address prefix shorter than /8 or /16)" :
+		    e.too_wide > 0 ? "a rule that would block too much (the "
+		    "root, a TLD or another public suffix, or an address "
+		    "prefix shorter than /8 or /16)" :
 		    "a rule with a name or prefix the blocklist refuses");
 	return (long)e.usable;
 }
@@ -809,11 +849,18 @@ feed_validate(const struct feed *fd, struct job_feed *jf)
 		return -1;
 	}
 	jf->new_rules = (uint64_t)rc;
+	if ((uint64_t)rc > fd->cf.max_rules) {
+		snprintf(jf->error, sizeof(jf->error), "%ld rules, more than "
+		    "the feed's max-rules of %llu", rc,
+		    (unsigned long long)fd->cf.max_rules);
+		return -1;
+	}
 	/* The sanity of the change: a hub's truncated or emptied list must
 	 * not unblock at once what it blocked; an operator accepts it. */
 	if (!jf->force && fd->data != NULL && fd->entries >= 100 &&
-	    fd->cf.max_drop_percent < 100 && (uint64_t)rc * 100 <
-	    (uint64_t)fd->entries * (100 - fd->cf.max_drop_percent)) {
+	    ((fd->cf.max_drop_percent < 100 && (uint64_t)rc * 100 <
+	    (uint64_t)fd->entries * (100 - fd->cf.max_drop_percent)) ||
+	    (uint64_t)rc > (uint64_t)fd->entries * 10)) {
 		jf->held = 1;
 		return -1;
 	}
@@ -850,6 +897,23 @@ job_work_cb(uv_work_t *req)
 	}
 	if ((b = rg_bl_builder_new()) == NULL)
 		return;
+	/* Feed 0: names no feed may block, before every feed so that its
+	 * passthru rules win (an exact rule over any wildcard, a longer
+	 * wildcard over a shorter one, the first feed for one name). */
+	if (rg_bl_builder_feed(b, PROTECT_FEED) != 0)
+		goto fail;
+	for (i = 0; i < job->n_protect; i++) {
+		struct rg_bl_meta meta = { "never blocked: a host resguard "
+		    "itself needs", NULL, NULL };
+		char wild[300];
+
+		snprintf(wild, sizeof(wild), "*.%s", job->protect[i]);
+		if (rg_bl_builder_add_meta(b, job->protect[i],
+		    RG_ACTION_PASSTHRU, 0, &meta) == -ENOMEM ||
+		    rg_bl_builder_add_meta(b, wild, RG_ACTION_PASSTHRU, 0,
+		    &meta) == -ENOMEM)
+			goto fail;
+	}
 	for (i = 0; i < job->n; i++) {
 		struct job_feed *jf = &job->jf[i];
 		const struct feed *fd = jf->fd;
@@ -903,11 +967,19 @@ feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
 		fd->held_len = jf->new_len;
 		fd->held_rules = jf->new_rules;
 		jf->new_data = NULL;
-		snprintf(reason, sizeof(reason), "a new version has %llu rules "
-		    "against %zu: more than %u %% fewer; the old rules stay "
-		    "until \"resguardctl feeds accept %s\"",
-		    (unsigned long long)fd->held_rules, fd->entries,
-		    (unsigned)fd->cf.max_drop_percent, fd->cf.name);
+		if (fd->held_rules > (uint64_t)fd->entries)
+			snprintf(reason, sizeof(reason), "a new version has "
+			    "%llu rules against %zu: more than ten times as "
+			    "many; the old rules stay until \"resguardctl feeds "
+			    "accept %s\"", (unsigned long long)fd->held_rules,
+			    fd->entries, fd->cf.name);
+		else
+			snprintf(reason, sizeof(reason), "a new version has "
+			    "%llu rules against %zu: more than %u %% fewer; "
+			    "the old rules stay until \"resguardctl feeds "
+			    "accept %s\"", (unsigned long long)fd->held_rules,
+			    fd->entries, (unsigned)fd->cf.max_drop_percent,
+			    fd->cf.name);
 		if (fd->state != FEED_HELD)
 			rg_journal_add(f->journal, RG_EVENT_FEED_HELD, 1,
 			    fd->cf.name, NULL, NULL, reason, json_pack(
@@ -999,6 +1071,9 @@ job_free(struct job *job)
 	free(job->jf);
 	rg_bl_free(job->bl);
 	free(job->state_dir);
+	for (i = 0; i < job->n_protect; i++)
+		free(job->protect[i]);
+	free(job->protect);
 	free(job);
 }
 
@@ -1025,7 +1100,7 @@ job_after_cb(uv_work_t *req, int status)
 	/* The feeds array was not touched while the job ran: rebuilds wait
 	 * for each other and reconfiguration waits for the job. */
 	for (i = 0; i < job->n && i < f->n; i++)
-		feed_record(f, &f->feeds[i], &job->jf[i], job->bl, (int)i);
+		feed_record(f, &f->feeds[i], &job->jf[i], job->bl, (int)i + 1);
 	rg_log_info("feeds: blocklist of %zu rules published (%zu bytes, "
 	    "built in %llu ms)", rg_bl_entries(job->bl), rg_bl_bytes(job->bl),
 	    (unsigned long long)(rg_clock_ms() - job->started_ms));
@@ -1074,6 +1149,12 @@ feeds_rebuild(struct rg_feeds *f)
 	job->req.data = job;
 	job->feeds = f;
 	job->state_dir = f->state_dir ? strdup(f->state_dir) : NULL;
+	if (f->n_protect > 0 && (job->protect = calloc(f->n_protect,
+	    sizeof(char *))) != NULL)
+		for (i = 0; i < f->n_protect; i++)
+			if ((job->protect[job->n_protect] =
+			    strdup(f->protect[i])) != NULL)
+				job->n_protect++;
 	job->n = f->n;
 	job->started_ms = rg_clock_ms();
 	pthread_mutex_lock(&f->push_lock);
@@ -1432,6 +1513,96 @@ rg_feeds_listen_notify(struct rg_feeds *f, char *const *listen, size_t n,
 	return 0;
 }
 
+/* The host of URL (scheme://[user@]host[:port]/...) into BUF, lowercased,
+ * when it is a name (not an address literal); else "". */
+static void
+url_host(const char *url, char *buf, size_t len)
+{
+	const char *p, *e, *at;
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t n, i;
+
+	buf[0] = '\0';
+	if (url == NULL || (p = strstr(url, "://")) == NULL)
+		return;
+	p += 3;
+	e = p + strcspn(p, "/?#");
+	if ((at = memchr(p, '@', (size_t)(e - p))) != NULL)
+		p = at + 1;
+	if (*p == '[')
+		return;
+	n = strcspn(p, ":/?#");
+	if (n == 0 || n >= len)
+		return;
+	for (i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)p[i]);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, &a4) == 1 ||
+	    inet_pton(AF_INET6, buf, &a6) == 1)
+		buf[0] = '\0';
+}
+
+static void
+protect_add(struct rg_feeds *f, const char *name)
+{
+	char buf[256], **v;
+	size_t n, i;
+
+	if (name == NULL || name[0] == '\0')
+		return;
+	snprintf(buf, sizeof(buf), "%s", name);
+	if ((n = strlen(buf)) > 1 && buf[n - 1] == '.')
+		buf[n - 1] = '\0';
+	for (i = 0; buf[i] != '\0'; i++)
+		buf[i] = (char)tolower((unsigned char)buf[i]);
+	for (i = 0; i < f->n_protect; i++)
+		if (strcmp(f->protect[i], buf) == 0)
+			return;
+	if ((v = reallocarray(f->protect, f->n_protect + 1,
+	    sizeof(*v))) == NULL)
+		return;
+	f->protect = v;
+	if ((f->protect[f->n_protect] = strdup(buf)) != NULL)
+		f->n_protect++;
+}
+
+static void
+protect_clear(struct rg_feeds *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_protect; i++)
+		free(f->protect[i]);
+	free(f->protect);
+	f->protect = NULL;
+	f->n_protect = 0;
+}
+
+/* The names no feed may block: what the agent itself must resolve or
+ * reach by name. */
+static void
+protect_set(struct rg_feeds *f, const struct rg_conf *conf)
+{
+	char host[256];
+	size_t i, j;
+
+	protect_clear(f);
+	for (i = 0; i < conf->n_pools; i++)
+		for (j = 0; j < conf->pools[i].n_upstreams; j++)
+			protect_add(f, conf->pools[i].upstreams[j].tls_name);
+	for (i = 0; i < conf->n_feeds; i++) {
+		url_host(conf->feeds[i].source, host, sizeof(host));
+		protect_add(f, host);
+		url_host(conf->feeds[i].signature, host, sizeof(host));
+		protect_add(f, host);
+	}
+	for (i = 0; i < conf->n_reports; i++) {
+		url_host(conf->reports[i].url, host, sizeof(host));
+		protect_add(f, host);
+	}
+}
+
 static void
 feed_clear(struct feed *fd)
 {
@@ -1461,6 +1632,7 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 	    "nxdomain");
 	free(f->state_dir);
 	f->state_dir = conf->state_dir ? strdup(conf->state_dir) : NULL;
+	protect_set(f, conf);
 	if (conf->n_feeds > 0 &&
 	    (nf = calloc(conf->n_feeds, sizeof(*nf))) == NULL) {
 		rg_log_warnx("feeds: out of memory; feeds unchanged");
@@ -1729,6 +1901,7 @@ feeds_destroy(struct rg_feeds *f)
 		feed_clear(&f->feeds[i]);
 	free(f->feeds);
 	free(f->state_dir);
+	protect_clear(f);
 	pthread_mutex_destroy(&f->push_lock);
 	free(f);
 }

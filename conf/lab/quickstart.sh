@@ -16,7 +16,7 @@ set -euo pipefail
 readonly PACKAGES="build-essential autoconf automake libtool pkg-config
 libldns-dev libuv1-dev libunbound-dev libssl-dev libconfig-dev libjansson-dev
 libcmocka-dev libevent-dev libmicrohttpd-dev libcurl4-openssl-dev
-libgnutls28-dev unbound nsd knot python3 dnsutils
+libgnutls28-dev libidn2-dev libpsl-dev unbound nsd knot python3 dnsutils
 knot-dnsutils ldnsutils openssl prometheus dnsperf dnsdist curl clang
 libclang-rt-14-dev chromium valgrind
 ca-certificates"

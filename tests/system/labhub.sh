@@ -3,8 +3,9 @@
 # lab's RPZ feed (conf/lab/lab.sh hub-conf), transferred from the lab's
 # NSD with TSIG; "lab.sh block" changes the zone, NSD's NOTIFY brings the
 # new version at once (the feed's refresh is 300 s), and dig sees the
-# change.  Also a wrong TSIG secret: the feed fails, nothing is blocked
-# by it, status warns.
+# change; a feed cannot block what resguard itself needs nor a public
+# suffix.  Also a wrong TSIG secret: the feed fails, the kept version still
+# protects, status warns.
 
 # Ports: the lab and the guard from RG_TEST_PORT_BASE + 5000.
 RG_TEST_PORT_BASE=$(( ${RG_TEST_PORT_BASE:-16300} + 5000 ))
@@ -42,6 +43,20 @@ wait_until 10 "and the next one" -- sh -c \
     "! $RESGUARDCTL -s $RG_LAB_CONTROL_SOCKET check malware.lab.test | grep -q nxdomain"
 expect_match "NOTIFY for rpz.lab.test.: transfer now" "the daemon logged NOTIFY" \
     "$(cat "$T/daemon.log")"
+# Names resguard itself needs are never blocked (the fallback's TLS name),
+# and no feed blocks a TLD or another public suffix.
+"$LAB" block fallback.lab.test >/dev/null
+"$LAB" block co.uk >/dev/null
+"$LAB" block '*.com' >/dev/null
+"$LAB" block last.lab.test >/dev/null
+wait_until 10 "the version with them is applied" -- sh -c \
+    "$RESGUARDCTL -s $RG_LAB_CONTROL_SOCKET check last.lab.test | grep -q nxdomain"
+out=$(ctl --json check fallback.lab.test)
+expect_match '"blocked": false' "an upstream's TLS name is not blocked" "$out"
+expect_match '"feed": "protected"' "by the protected names" "$out"
+expect_match '"blocked": false' "a public suffix is not blocked" "$(ctl --json check www.co.uk)"
+expect_match '"blocked": false' "nor a TLD's wildcard" "$(ctl --json check example.com)"
+expect_match 'public suffix' "the feed says why it skipped them" "$(ctl --json feeds)"
 out=$(ctl --json feeds)
 expect_match '"state": "ok"' "the feed is ok" "$out"
 daemon_stop && ok "stopped" || not_ok "stop failed"
