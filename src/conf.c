@@ -50,7 +50,7 @@ static const char *const conf_transports[] = { "udp", "tcp", "tls", NULL };
 static const char *const conf_pool_types[] = { "forward", "recursive", NULL };
 static const char *const conf_failbacks[] = { "auto", "manual", NULL };
 static const char *const conf_feed_formats[] = {
-	"stix2", "misp", "rpz", "domains", "adblock", NULL
+	"stix2", "misp", "rpz", "domains", "adblock", "directive", NULL
 };
 static const char *const conf_feed_schemes[] = {
 	"file://", "https://", "http://", "taxii+https://", "taxii+http://",
@@ -2055,6 +2055,10 @@ conf_feed_options(struct conf_ctx *ctx, const config_setting_t *g,
 	if (f->signature != NULL && f->hub_key_file == NULL)
 		conf_error(ctx, g, "%s.signature: needs hub-key-file, the key "
 		    "it is checked with", where);
+	if (f->hub_key_file == NULL && strcmp(fmt, "directive") == 0)
+		conf_error(ctx, g, "%s.hub-key-file: required with format "
+		    "\"directive\": a hub directive is taken only signed",
+		    where);
 	if (f->hub_key_file != NULL && (taxii || axfr))
 		conf_error(ctx, g, "%s.hub-key-file: signatures apply to "
 		    "documents from file://, https:// or a push; %s is "

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "directive.h"
 #include "feeds.h"
 #include "fetch.h"
 #include "journal.h"
@@ -95,6 +96,7 @@ struct feed {
 	char last_error[512];
 	int want_fetch;
 	int fetch_later;		/* after the snapshot of kept documents */
+	int directive_kept;		/* a kept directive to hand over */
 	int force;			/* the next document skips the hold */
 	char *held_data;		/* a version held back, or NULL */
 	size_t held_len;
@@ -166,6 +168,8 @@ struct rg_feeds {
 	int closing;			/* handles still to close */
 	rg_feeds_publish_cb *publish_cb;
 	void *publish_arg;
+	rg_feeds_directive_cb *directive_cb;
+	void *directive_arg;
 };
 
 static void feeds_rebuild(struct rg_feeds *f);
@@ -248,6 +252,12 @@ static int
 is_push(const struct feed *fd)
 {
 	return strcmp(fd->cf.source, "push") == 0;
+}
+
+static int
+is_directive(const struct feed *fd)
+{
+	return strcmp(fd->cf.format, "directive") == 0;
 }
 
 static int
@@ -832,6 +842,24 @@ feed_validate(const struct feed *fd, struct job_feed *jf)
 	char err[256];
 	long rc;
 
+	if (is_directive(fd)) {
+		struct rg_directive d, old;
+
+		if (rg_directive_parse(jf->new_data, jf->new_len,
+		    (int64_t)time(NULL), &d, jf->error, sizeof(jf->error)) < 0)
+			return -1;
+		/* A replayed or older directive never undoes a newer one. */
+		if (fd->data != NULL && rg_directive_parse(fd->data, fd->len,
+		    -1, &old, err, sizeof(err)) == 0 &&
+		    d.issued <= old.issued && strcmp(d.id, old.id) != 0) {
+			snprintf(jf->error, sizeof(jf->error), "directive %.100s "
+			    "is not newer than %.100s, in force", d.id,
+			    old.id);
+			return -1;
+		}
+		jf->new_rules = 0;
+		return 0;
+	}
 	rc = feed_parse(fd, NULL, 0, jf->new_data, jf->new_len, &st, err,
 	    sizeof(err));
 	if (rc < 0) {
@@ -922,7 +950,8 @@ job_work_cb(uv_work_t *req)
 
 		if ((idx = rg_bl_builder_feed(b, fd->cf.name)) < 0)
 			goto fail;
-		if (data == NULL || fd->state == FEED_UNSUPPORTED)
+		if (data == NULL || fd->state == FEED_UNSUPPORTED ||
+		    is_directive(fd))
 			continue;
 		added = feed_parse(fd, b, idx, data, len, &jf->stats, err,
 		    sizeof(err));
@@ -1023,7 +1052,19 @@ feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
 		if (jf->persist_error[0])
 			rg_log_warnx("feeds: %s: %s", fd->cf.name,
 			    jf->persist_error);
+		if (is_directive(fd) && f->directive_cb != NULL) {
+			fd->directive_kept = 0;
+			f->directive_cb(f->directive_arg, fd->cf.name,
+			    fd->data, fd->len);
+		}
 		return;
+	}
+	if (fd->directive_kept && fd->data != NULL) {
+		/* The directive kept from before a restart, once. */
+		fd->directive_kept = 0;
+		if (f->directive_cb != NULL)
+			f->directive_cb(f->directive_arg, fd->cf.name,
+			    fd->data, fd->len);
 	}
 	if (jf->unchanged) {
 		/* The source says it is the version we hold. */
@@ -1647,6 +1688,7 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		fd->action = fa < 0 ? RG_ACTION_NXDOMAIN : (enum rg_action)fa;
 		fd->want_fetch = !is_push(fd);
 		if (strcmp(cf->format, "domains") != 0 &&
+		    strcmp(cf->format, "directive") != 0 &&
 		    (fd->plugin = rg_plugin_open(RG_PLUGIN_FEED, cf->format,
 		    err, sizeof(err))) == NULL) {
 			fd->state = FEED_UNSUPPORTED;
@@ -1687,6 +1729,8 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		}
 		if (fd->data == NULL && f->state_dir != NULL) {
 			feed_restore(f->state_dir, fd);
+			fd->directive_kept = fd->data != NULL &&
+			    is_directive(fd);
 			/* Protect with the kept version at once; ask the
 			 * source in the next rebuild, which may take up to
 			 * its time-out. */
@@ -1706,6 +1750,14 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		feed_clear(&old_feeds[j]);
 	free(old_feeds);
 	feeds_rebuild(f);
+}
+
+void
+rg_feeds_on_directive(struct rg_feeds *f, rg_feeds_directive_cb *cb,
+    void *arg)
+{
+	f->directive_cb = cb;
+	f->directive_arg = arg;
 }
 
 void

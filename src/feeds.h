@@ -63,6 +63,18 @@ unsigned rg_feeds_push(struct rg_feeds *f, const char *name,
  */
 int rg_feeds_accept(struct rg_feeds *f, const char *name);
 
+/**
+ * Called on the event loop with the document of a feed of format
+ * "directive" when a new one was verified, and once with the kept one
+ * after a start.
+ */
+typedef void rg_feeds_directive_cb(void *arg, const char *feed,
+    const char *data, size_t len);
+
+/** Call CB(ARG, ...) for every directive taken. */
+void rg_feeds_on_directive(struct rg_feeds *f, rg_feeds_directive_cb *cb,
+    void *arg);
+
 /** Called on the event loop after every snapshot published. */
 typedef void rg_feeds_publish_cb(void *arg, const struct rg_blocklist *bl);
 

@@ -34,7 +34,8 @@
 	X(PUSH,		"push")						\
 	X(REPORTER_FAILED, "reporter-failed")				\
 	X(REPORTER_RECOVERED, "reporter-recovered")			\
-	X(REPORTS_DROPPED, "reports-dropped")
+	X(REPORTS_DROPPED, "reports-dropped")				\
+	X(DIRECTIVE,	"directive")
 
 enum rg_event_type {
 #define X(n, s) RG_EVENT_##n,

@@ -37,6 +37,7 @@
 #include "backend.h"
 #include "http.h"
 #include "health.h"
+#include "directive.h"
 #include "journal.h"
 #include "report.h"
 #include "log.h"
@@ -66,6 +67,12 @@ struct agent {
 	uv_timer_t http_timer;
 	struct rg_report *report;	/* reporters, spool */
 	uv_timer_t sight_timer;		/* sightings, every report interval */
+	struct {			/* the hub directive in force */
+		struct rg_directive d;
+		char feed[64];
+		int active;
+	} directive;
+	uv_timer_t directive_timer;	/* its end */
 	uint64_t sight_start_wall_ms;
 	const char *conf_path;
 	int in_tick;
@@ -442,6 +449,15 @@ cmd_failover(struct agent *a, json_t *req)
 	    sizeof(warning));
 	if (rc == -ENOENT)
 		return rg_control_error("no pool named \"%.64s\"", pool);
+	/* The administrator overrides a hub directive. */
+	if (a->directive.active) {
+		rg_journal_add(a->journal, RG_EVENT_DIRECTIVE, 0,
+		    a->directive.d.pool, a->directive.d.id, "overridden",
+		    "the administrator chose the pool", json_pack("{s:s, s:s}",
+		    "feed", a->directive.feed, "pool", pool));
+		a->directive.active = 0;
+		uv_timer_stop(&a->directive_timer);
+	}
 	agent_tick(a);
 	if (strcmp(pool, "auto") == 0)
 		snprintf(msg, sizeof(msg), "automatic failover; mode %s, pool "
@@ -622,6 +638,17 @@ status_doc(struct agent *a)
 	doc = rg_status_json(&a->fo, &parts, rg_clock_ms());
 	json_object_set_new(doc, "guard", a->fe != NULL ?
 	    rg_frontend_json(a->fe) : json_null());
+	if (a->directive.active) {
+		char until[40];
+
+		rg_time_format((uint64_t)a->directive.d.until * 1000, until,
+		    sizeof(until));
+		json_object_set_new(doc, "directive", json_pack("{s:s, s:s, "
+		    "s:s, s:s, s:s}", "id", a->directive.d.id, "feed",
+		    a->directive.feed, "pool", a->directive.d.pool, "until",
+		    until, "reason", a->directive.d.reason));
+	} else
+		json_object_set_new(doc, "directive", json_null());
 	return doc;
 }
 
@@ -748,6 +775,85 @@ sight_timer_set(struct agent *a)
 		uv_timer_start(&a->sight_timer, sight_timer_cb, every, every);
 }
 
+/* The end of a hub directive's pin: unpinned, unless an administrator
+ * pinned something else meanwhile. */
+static void
+directive_timer_cb(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	char warning[256];
+
+	if (!a->directive.active)
+		return;
+	a->directive.active = 0;
+	rg_journal_add(a->journal, RG_EVENT_DIRECTIVE, 0, a->directive.d.pool,
+	    a->directive.d.id, NULL, "the directive's pin ended", json_pack(
+	    "{s:s, s:s}", "feed", a->directive.feed, "id", a->directive.d.id));
+	if (strcmp(a->fo.pinned, a->directive.d.pool) == 0) {
+		rg_failover_pin(&a->fo, "auto", rg_clock_ms(), warning,
+		    sizeof(warning));
+		agent_tick(a);
+	}
+}
+
+/* A hub directive from feed FEED, its signature verified. */
+static void
+directive_cb(void *arg, const char *feed, const char *data, size_t len)
+{
+	struct agent *a = arg;
+	struct rg_directive d;
+	char err[512], warning[256] = "", until[40];
+	int64_t now = (int64_t)time(NULL);
+	json_t *ev;
+
+	if (rg_directive_parse(data, len, now, &d, err, sizeof(err)) < 0) {
+		/* A kept directive that ended while the agent was down. */
+		rg_log_info("feeds: %s: %s: not applied", feed, err);
+		return;
+	}
+	rg_time_format((uint64_t)d.until * 1000, until, sizeof(until));
+	ev = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "feed", feed, "id",
+	    d.id, "action", d.action == RG_DIRECTIVE_PIN ? "pin" : "release",
+	    "pool", d.action == RG_DIRECTIVE_PIN ? d.pool : NULL,
+	    "until", d.action == RG_DIRECTIVE_PIN ? until : NULL,
+	    "reason", d.reason);
+	if (d.action == RG_DIRECTIVE_RELEASE) {
+		rg_journal_add(a->journal, RG_EVENT_DIRECTIVE, 0,
+		    a->directive.active ? a->directive.d.pool : NULL, d.id,
+		    "released", d.reason[0] ? d.reason : "the hub released "
+		    "its pin", ev);
+		if (a->directive.active &&
+		    strcmp(a->fo.pinned, a->directive.d.pool) == 0) {
+			rg_failover_pin(&a->fo, "auto", rg_clock_ms(), warning,
+			    sizeof(warning));
+			agent_tick(a);
+		}
+		a->directive.active = 0;
+		uv_timer_stop(&a->directive_timer);
+		return;
+	}
+	if (rg_failover_pin(&a->fo, d.pool, rg_clock_ms(), warning,
+	    sizeof(warning)) < 0) {
+		snprintf(err, sizeof(err), "directive %.100s asks for pool "
+		    "\"%.64s\", which this configuration does not have", d.id,
+		    d.pool);
+		rg_journal_add(a->journal, RG_EVENT_DIRECTIVE, 1, d.pool, d.id,
+		    "refused", err, ev);
+		return;
+	}
+	snprintf(err, sizeof(err), "hub directive from feed \"%.64s\": pin "
+	    "pool \"%.64s\" until %s%s%.120s", feed, d.pool, until,
+	    d.reason[0] ? ": " : "", d.reason);
+	rg_journal_add(a->journal, RG_EVENT_DIRECTIVE, warning[0] != '\0',
+	    d.pool, d.id, "pinned", err, ev);
+	a->directive.d = d;
+	snprintf(a->directive.feed, sizeof(a->directive.feed), "%s", feed);
+	a->directive.active = 1;
+	uv_timer_start(&a->directive_timer, directive_timer_cb,
+	    (uint64_t)(d.until - now) * 1000, 0);
+	agent_tick(a);
+}
+
 /* The status document the reporters send. */
 static json_t *
 report_status_cb(void *arg)
@@ -776,6 +882,7 @@ agent_stop(struct agent *a, const char *why)
 	/* Workers first: they read the blocklist the feeds publish; and
 	 * the HTTP threads, which hand pushes to the feeds. */
 	uv_timer_stop(&a->sight_timer);
+	uv_timer_stop(&a->directive_timer);
 	rg_frontend_stop(a->fe);
 	rg_http_stop(a->http);
 	a->http = NULL;
@@ -983,6 +1090,7 @@ main(int argc, char *argv[])
 		rg_log_warnx("feeds: %s", err);
 		return 1;
 	}
+	rg_feeds_on_directive(a.feeds, directive_cb, &a);
 	rg_feeds_configure(a.feeds, a.health->conf);
 	rg_feeds_on_publish(a.feeds, feeds_published_cb, &a);
 	if ((a.report = rg_report_new(a.loop, a.journal, report_status_cb,
@@ -997,6 +1105,8 @@ main(int argc, char *argv[])
 	}
 	uv_timer_init(a.loop, &a.sight_timer);
 	a.sight_timer.data = &a;
+	uv_timer_init(a.loop, &a.directive_timer);
+	a.directive_timer.data = &a;
 	a.sight_start_wall_ms = rg_clock_wall_ms();
 	if ((a.backend = rg_backend_new(a.loop, a.journal, a.health->conf,
 	    err, sizeof(err))) == NULL) {

@@ -838,7 +838,7 @@ test_bad_feeds(void **state)
 {
 	check_bad("bad-feeds.conf", (const char *const[]){
 	    ":4: error: feeds[0].format: unknown feed format \"csv\" (expected "
-	    "stix2, misp, rpz, domains or adblock)",
+	    "stix2, misp, rpz, domains, adblock or directive)",
 	    ":4: error: feeds[0].source: \"ftp://hub.example/x\" is not a URL "
 	    "starting with file://, https://, http://, taxii+https://, "
 	    "taxii+http:// or axfr://",
