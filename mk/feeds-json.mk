@@ -13,13 +13,15 @@ tests_unit_test_feed_stix2_SOURCES = tests/unit/test_feed_stix2.c \
 	plugins/feed-stix2/feed.c plugins/plugin.h $(FEEDS_JSON_LIB)
 tests_unit_test_feed_stix2_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	-DRG_TEST_DATA='"$(abs_top_srcdir)/tests/unit/data"'
-tests_unit_test_feed_stix2_LDADD = $(JANSSON_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_feed_stix2_LDADD = $(JANSSON_LIBS) $(IDN2_LIBS) \
+	$(CMOCKA_LIBS)
 tests_unit_test_feed_misp_SOURCES = tests/unit/test_feed_misp.c \
 	tests/unit/feedtest.c tests/unit/feedtest.h \
 	plugins/feed-misp/feed.c plugins/plugin.h $(FEEDS_JSON_LIB)
 tests_unit_test_feed_misp_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
 	-DRG_TEST_DATA='"$(abs_top_srcdir)/tests/unit/data"'
-tests_unit_test_feed_misp_LDADD = $(JANSSON_LIBS) $(CMOCKA_LIBS)
+tests_unit_test_feed_misp_LDADD = $(JANSSON_LIBS) $(IDN2_LIBS) \
+	$(CMOCKA_LIBS)
 TESTS += tests/unit/test_feed_stix2 tests/unit/test_feed_misp
 endif
 
@@ -35,9 +37,10 @@ fuzz-build/stix2: $(FUZZ_SRC)/fuzz_stix2.c $(srcdir)/plugins/feed-stix2/feed.c \
 	@$(MKDIR_P) fuzz-build
 	$(AM_V_CCLD)$(FUZZ_BUILD) -o $@ $(FUZZ_SRC)/fuzz_stix2.c \
 	    $(srcdir)/plugins/feed-stix2/feed.c $(FUZZ_FEED_JSON) \
-	    $(JANSSON_LIBS)
+	    $(JANSSON_LIBS) $(IDN2_LIBS)
 fuzz-build/misp: $(FUZZ_SRC)/fuzz_misp.c $(srcdir)/plugins/feed-misp/feed.c \
     $(FUZZ_FEED_JSON) $(FUZZ_FEED_JSON_H)
 	@$(MKDIR_P) fuzz-build
 	$(AM_V_CCLD)$(FUZZ_BUILD) -o $@ $(FUZZ_SRC)/fuzz_misp.c \
-	    $(srcdir)/plugins/feed-misp/feed.c $(FUZZ_FEED_JSON) $(JANSSON_LIBS)
+	    $(srcdir)/plugins/feed-misp/feed.c $(FUZZ_FEED_JSON) \
+	    $(JANSSON_LIBS) $(IDN2_LIBS)

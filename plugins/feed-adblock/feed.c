@@ -13,6 +13,9 @@
  * emitted on the first pass (which also does the counting), blocks on the
  * second.
  *
+ * A name in Unicode (UTF-8) becomes its punycode, as a resolver would ask
+ * for it; in "*.name" only NAME is converted.
+ *
  * What a DNS blocklist cannot do exactly is counted unsupported, never
  * widened or narrowed into something else: regular expressions, paths,
  * wildcards other than a leading "*.", patterns not anchored at a name,
@@ -118,6 +121,18 @@ ab_is_address(const char *s, size_t n, uint8_t *buf, int *af)
 	return 0;
 }
 
+/* Whether S (N bytes) is in ASCII. */
+static int
+ab_ascii(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
 /* Bytes of adblock patterns: not in a name, but no typing error either. */
 static int
 ab_pattern_char(unsigned char c)
@@ -126,9 +141,10 @@ ab_pattern_char(unsigned char c)
 }
 
 /*
- * Check name S (LEN bytes, a final dot allowed) and write it lowercased to
- * OUT; NULL, or why not and whether that is unsupported rather than
- * invalid.
+ * Check name S (LEN bytes, a final dot allowed, in punycode or in UTF-8)
+ * and write it lowercased, in punycode, to OUT; NULL, or why not and
+ * whether that is unsupported rather than invalid.  A reason about a name
+ * in UTF-8 lasts until the next name is checked.
  */
 static const char *
 ab_name(const char *s, size_t len, char *out, int *unsupported)
@@ -136,7 +152,7 @@ ab_name(const char *s, size_t len, char *out, int *unsupported)
 	uint8_t addr[16];
 	const char *why;
 	size_t i, n = len;
-	int af, pattern = 0;
+	int af, pattern = 0, idn = 0;
 	unsigned char c;
 
 	*unsupported = 0;
@@ -145,8 +161,8 @@ ab_name(const char *s, size_t len, char *out, int *unsupported)
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)s[i];
 		if (c >= 0x80)
-			return "a name not in ASCII (IDN)";
-		if (ab_pattern_char(c))
+			idn = 1;
+		else if (ab_pattern_char(c))
 			pattern = 1;
 		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
@@ -165,7 +181,12 @@ ab_name(const char *s, size_t len, char *out, int *unsupported)
 	}
 	/* Addresses were caught above: a last label of digits is a name. */
 	if (rg_name_norm(s, len, RG_NAME_NUMERIC, out, &why) < 0)
-		return "an invalid name";
+		return idn ? why : "an invalid name";
+	/* Full-width digits and dots map to an address. */
+	if (idn && ab_is_address(out, strlen(out), addr, &af)) {
+		*unsupported = 1;
+		return "an address, not a name";
+	}
 	return NULL;
 }
 
@@ -232,8 +253,8 @@ ab_hosts(struct ab *z, const char *p, const char *t, const uint8_t *addr,
     int af)
 {
 	static const uint8_t any6[16], lo6[16] = { [15] = 1 };
-	char name[RG_NAME_MAX + 2];
-	const char *tok, *bad = NULL;
+	char name[RG_NAME_MAX + 2], badwhy[128];
+	const char *tok, *bad = NULL, *why;
 	size_t n, bad_n = 0;
 	int names = 0, good = 0, rc, unsup;
 
@@ -256,10 +277,14 @@ ab_hosts(struct ab *z, const char *p, const char *t, const uint8_t *addr,
 			;
 		names++;
 		if (!ab_hosts_skipped(tok, n)) {
-			if (ab_name(tok, n, name, &unsup) != NULL) {
+			if ((why = ab_name(tok, n, name, &unsup)) != NULL) {
 				if (bad == NULL) {
 					bad = tok;
 					bad_n = n;
+					/* Say what libidn2 refused. */
+					snprintf(badwhy, sizeof(badwhy), "%s",
+					    ab_ascii(tok, n) ? "an invalid "
+					    "name" : why);
 				}
 			} else if ((rc = ab_emit(z, name, 1, 0, 0)) < 0)
 				return rc;
@@ -271,7 +296,7 @@ ab_hosts(struct ab *z, const char *p, const char *t, const uint8_t *addr,
 	if (names == 0)
 		ab_skip(z, 0, "no name after the address", p, (size_t)(t - p));
 	else if (bad != NULL)
-		ab_skip(z, 0, "an invalid name", bad, bad_n);
+		ab_skip(z, 0, badwhy, bad, bad_n);
 	if (z->pass == 0 && names > 0 && (bad == NULL || good > 0))
 		z->seen++;
 	return 0;

@@ -12,6 +12,7 @@
  * subdomains), domain|ip a name and an IP rule, url the rule of its host,
  * ip-src and ip-dst (with or without |port) an IP rule, CIDR allowed;
  * other types are not for a resolver and are passed over without a word.
+ * A name or a URL host in Unicode gives the rule of its punycode.
  * A rule's TLP is the most restrictive tlp: tag of the attribute or, when
  * it has none, of the event.
  */

@@ -18,6 +18,11 @@
  * is caught when the address records come first; the other way round the
  * CNAME's rule has already gone out, and both rules are emitted.
  *
+ * A name in Unicode (UTF-8 bytes in the master file, or their \DDD
+ * escapes), as a trigger or as a CNAME target, becomes its punycode, as a
+ * resolver would ask for it; in a "*." trigger only what follows "*." is
+ * converted.
+ *
  * The apex SOA and NS, and DNSSEC records anywhere, are ignored.  An
  * $INCLUDE is refused: a feed never makes resguard open a file.
  */
@@ -46,6 +51,10 @@
 #define RPZ_LABELS_MAX	128
 #define RPZ_TEXT_MAX	256	/* a name in presentation form, NUL included */
 #define RPZ_PREFIX_MAX	64	/* "ffff:...:ffff/128" */
+#define RPZ_WHY_MAX	128	/* a reason from libidn2 */
+
+#define RPZ_LABEL_ASCII	1
+#define RPZ_LABEL_UTF8	2
 
 enum rpz_kind {
 	RPZ_APEX,		/* the zone's own records: ignored */
@@ -82,6 +91,7 @@ struct rpz_owner {
 	size_t rel;		/* bytes before the zone's name */
 	enum rpz_kind kind;
 	const char *why;	/* RPZ_BAD, RPZ_UNSUPPORTED */
+	char whybuf[RPZ_WHY_MAX];	/* why, when made for this owner */
 	unsigned long line;	/* of its first record */
 	char name[RPZ_TEXT_MAX];	/* relative, presentation */
 	char prefix[RPZ_PREFIX_MAX];	/* RPZ_IP */
@@ -164,16 +174,41 @@ rpz_line_at(struct rpz *z, size_t off)
 	return z->lines + 1;
 }
 
-/* A label's bytes: the names the blocklist takes, nothing to escape. */
+/*
+ * A label's bytes: RPZ_LABEL_ASCII for the names the blocklist takes,
+ * nothing to escape; RPZ_LABEL_UTF8 when bytes above ASCII are among
+ * them, a label in Unicode to convert; 0 for anything else.
+ */
 static int
 rpz_label_ok(const uint8_t *l, size_t n)
 {
 	size_t i;
+	int utf8 = 0;
 
-	for (i = 0; i < n; i++)
-		if (!rg_name_char(l[i]))
+	for (i = 0; i < n; i++) {
+		if (l[i] >= 0x80)
+			utf8 = 1;
+		else if (!rg_name_char(l[i]))
 			return 0;
-	return 1;
+	}
+	return utf8 ? RPZ_LABEL_UTF8 : RPZ_LABEL_ASCII;
+}
+
+/*
+ * Name TEXT (presentation, no final dot, a label of it in Unicode) as
+ * A-labels into OUT (RG_NAME_MAX + 1 bytes); 0, or -1 with why in WHY
+ * (WHYLEN bytes).
+ */
+static int
+rpz_idn(const char *text, char *out, char *why, size_t whylen)
+{
+	const char *w;
+
+	/* Relative names may end in a label of digits. */
+	if (rg_name_norm(text, strlen(text), RG_NAME_NUMERIC, out, &w) == 0)
+		return 0;
+	snprintf(why, whylen, "%s", w);
+	return -1;
 }
 
 /* Wire labels W..W+N (lowercased) to dotted text in OUT; 0 or -1. */
@@ -326,7 +361,9 @@ rpz_owner_classify(struct rpz *z)
 {
 	struct rpz_owner *o = &z->cur;
 	const uint8_t *l[RPZ_LABELS_MAX];
-	size_t n = 0, i = 0, k, last;
+	char ace[RG_NAME_MAX + 1];
+	size_t n = 0, i = 0, k, last, w;
+	int ok, utf8 = 0;
 
 	while (i < o->wl && o->wire[i] != 0 && n < RPZ_LABELS_MAX) {
 		l[n++] = o->wire + i;
@@ -360,7 +397,8 @@ rpz_owner_classify(struct rpz *z)
 	last = n - 1;
 	if (rpz_label_is(l[last], "rpz-ip")) {
 		for (i = 0; i < last; i++)
-			if (!rpz_label_ok(l[i] + 1, l[i][0])) {
+			if (rpz_label_ok(l[i] + 1, l[i][0]) !=
+			    RPZ_LABEL_ASCII) {
 				o->kind = RPZ_BAD;
 				o->why = "an rpz-ip trigger that is not an "
 				    "address";
@@ -387,13 +425,26 @@ rpz_owner_classify(struct rpz *z)
 	for (i = 0; i < n; i++) {
 		if (i == 0 && rpz_label_is(l[i], "*"))
 			continue;
-		if (!rpz_label_ok(l[i] + 1, l[i][0])) {
+		if ((ok = rpz_label_ok(l[i] + 1, l[i][0])) == 0) {
 			o->kind = RPZ_BAD;
 			o->why = rpz_label_is(l[i], "*") ?
 			    "\"*\" not as the first label of a name below the "
 			    "zone's" : "a character not taken in a name";
 			return;
 		}
+		if (ok == RPZ_LABEL_UTF8)
+			utf8 = 1;
+	}
+	if (utf8) {
+		/* The trigger is the punycode; after "*." only. */
+		w = rpz_label_is(l[0], "*") ? 2 : 0;
+		if (rpz_idn(o->name + w, ace, o->whybuf,
+		    sizeof(o->whybuf)) < 0) {
+			o->kind = RPZ_BAD;
+			o->why = o->whybuf;
+			return;
+		}
+		memcpy(o->name + w, ace, strlen(ace) + 1);
 	}
 	o->kind = RPZ_QNAME;
 }
@@ -560,8 +611,9 @@ rpz_cname(struct rpz *z)
 	struct rpz_owner *o = &z->cur;
 	struct rg_feed_rule r;
 	const uint8_t *t = o->target, *tld;
-	char text[RPZ_TEXT_MAX + 8];
-	size_t i;
+	char text[RPZ_TEXT_MAX + 8], ace[RG_NAME_MAX + 1], why[RPZ_WHY_MAX];
+	size_t i, n;
+	int ok, utf8 = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.trigger = o->kind == RPZ_IP ? RG_FEED_IP : RG_FEED_QNAME;
@@ -594,15 +646,36 @@ rpz_cname(struct rpz *z)
 		return 0;
 	} else {
 		memcpy(text, "CNAME ", 6);
-		for (i = 0; t[i] != 0; i += (size_t)t[i] + 1)
-			if (!rpz_label_ok(t + i + 1, t[i]))
+		for (i = 0; t[i] != 0; i += (size_t)t[i] + 1) {
+			if ((ok = rpz_label_ok(t + i + 1, t[i])) == 0)
 				break;
+			if (ok == RPZ_LABEL_UTF8)
+				utf8 = 1;
+		}
 		if (t[i] != 0 || rpz_text(t, o->tl - 1, text + 6,
-		    sizeof(text) - 6, 1) < 0) {
+		    sizeof(text) - 7, 0) < 0) {
 			rpz_skip(z, 0, o->line, "%s: a CNAME target not "
 			    "taken as local data", o->name);
 			return 0;
 		}
+		if (utf8) {
+			/* The target as a resolver would ask for it. */
+			if (rpz_idn(text + 6, ace, why, sizeof(why)) < 0) {
+				rpz_skip(z, 0, o->line, "%s: a CNAME target "
+				    "not taken as local data: %s", o->name,
+				    why);
+				return 0;
+			}
+			memcpy(text + 6, ace, strlen(ace) + 1);
+		}
+		/* The older PASSTHRU again, the trigger or its target
+		 * written in Unicode. */
+		if (strcmp(text + 6, o->name) == 0) {
+			r.action = RG_FEED_PASSTHRU;
+			return rpz_emit(z, &r, o->line);
+		}
+		n = strlen(text);
+		memcpy(text + n, ".", 2);
 		r.action = RG_FEED_LOCAL;
 		r.local = text;
 	}

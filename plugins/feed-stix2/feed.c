@@ -14,7 +14,8 @@
  * revoked, expired and not yet valid ones and those below the feed's
  * minimum confidence give no rule.  A domain-name gives NAME (and
  * "*.NAME" when the feed covers subdomains); a URL gives its host only;
- * an address or a CIDR prefix gives an IP rule.  The TLP of a rule is the
+ * a name or a host in Unicode gives the rule of its punycode; an address
+ * or a CIDR prefix gives an IP rule.  The TLP of a rule is the
  * most restrictive of the indicator's TLP markings, TLP 1.0 or 2.0, by
  * their well-known ids or by marking-definitions in the document.
  */

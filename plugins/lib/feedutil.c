@@ -3,7 +3,8 @@
  * describing skipped entries on one line of ASCII, and reading the values
  * of indicators (domain names, address prefixes, URL hosts, TLP levels)
  * the same way in every format, so that one indicator gives one rule
- * whichever hub sent it.
+ * whichever hub sent it: a name in Unicode and its punycode give the same
+ * rule, through libidn2.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -15,7 +16,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <idn2.h>
+
 #include "feedutil.h"
+
+/* The longest internationalized name read, in bytes of UTF-8: four for
+ * each of the 253 characters of its A-labels, and some to spare. */
+#define RG_IDN_MAX	1024
 
 static const char *const tlp_str[RG_TLP_COUNT] = {
 	"clear", "green", "amber", "amber+strict", "red"
@@ -92,26 +99,14 @@ rg_name_char(unsigned char c)
 	    c == '_';
 }
 
-int
-rg_name_norm(const char *s, size_t n, int flags, char *out,
-    const char **why)
+/* Name S (N bytes, ASCII, no final dot) lowercased into OUT. */
+static int
+name_ascii(const char *s, size_t n, int flags, char *out, const char **why)
 {
 	size_t i, ll = 0;
 	int numeric = 1;
 	unsigned char c;
 
-	if (n > 0 && s[n - 1] == '.')
-		n--;
-	if (n == 0) {
-		*why = "empty name";
-		return -EINVAL;
-	}
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80) {
-			*why = "not ASCII (an internationalized name must "
-			    "come in punycode, xn--)";
-			return -EINVAL;
-		}
 	if (n > RG_NAME_MAX) {
 		*why = "name longer than 253 characters";
 		return -EINVAL;
@@ -151,6 +146,76 @@ rg_name_norm(const char *s, size_t n, int flags, char *out,
 empty:
 	*why = "empty label";
 	return -EINVAL;
+}
+
+/*
+ * Name S (N bytes, UTF-8, no final dot) as A-labels, lowercased and
+ * checked, into OUT.  Non-transitional processing first, as resolvers
+ * and browsers do since IDNA2008, transitional when that refuses the name
+ * (a joiner in the wrong place, a symbol IDNA2003 took).
+ */
+static int
+name_idn(const char *s, size_t n, int flags, char *out, const char **why)
+{
+	/* Per thread: feeds are parsed in the thread pool and, when pushed,
+	 * on the HTTP thread. */
+	static _Thread_local char idn_why[128];
+	char in[RG_IDN_MAX + 1], *ace = NULL;
+	const char *w;
+	int rc, err;
+
+	if (n > RG_IDN_MAX) {
+		*why = "internationalized name longer than 1024 bytes";
+		return -EINVAL;
+	}
+	/* libidn2 would stop at a NUL and read a shorter name. */
+	if (memchr(s, '\0', n) != NULL) {
+		*why = "a character not allowed in a name";
+		return -EINVAL;
+	}
+	memcpy(in, s, n);
+	in[n] = '\0';
+	rc = -EINVAL;
+	if ((err = idn2_to_ascii_8z(in, &ace, IDN2_NONTRANSITIONAL)) !=
+	    IDN2_OK && idn2_to_ascii_8z(in, &ace, IDN2_TRANSITIONAL) !=
+	    IDN2_OK) {
+		w = idn2_strerror(err);
+		goto out;
+	}
+	n = strlen(ace);
+	/* A mapped full stop (U+3002) may end the name in a dot now. */
+	if (n > 0 && ace[n - 1] == '.')
+		n--;
+	if (n == 0)
+		w = "empty name";
+	else
+		rc = name_ascii(ace, n, flags, out, &w);
+out:
+	idn2_free(ace);
+	if (rc < 0) {
+		snprintf(idn_why, sizeof(idn_why), "an invalid "
+		    "internationalized name (%s)", w);
+		*why = idn_why;
+	}
+	return rc;
+}
+
+int
+rg_name_norm(const char *s, size_t n, int flags, char *out,
+    const char **why)
+{
+	size_t i;
+
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	if (n == 0) {
+		*why = "empty name";
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return name_idn(s, n, flags, out, why);
+	return name_ascii(s, n, flags, out, why);
 }
 
 int

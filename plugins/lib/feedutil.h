@@ -1,7 +1,8 @@
 /*
  * feedutil.h -- what the feed formats have in common: handing rules over
- * and counting them, describing what was skipped, domain names, address
- * prefixes, the host of a URL and TLP levels.
+ * and counting them, describing what was skipped, domain names (in
+ * punycode or in Unicode), address prefixes, the host of a URL and TLP
+ * levels.
  *
  * Compiled into each feed plugin that uses it (a plugin calls nothing in
  * the agent); the plugins export rg_plugin alone, so two plugins loaded
@@ -68,8 +69,11 @@ int rg_name_char(unsigned char c);
  * without its final dot.  Hostname-like names only: letters, digits, '-'
  * and '_', labels of 1 to 63 bytes, and the last label not all digits
  * (that is an address) unless FLAGS has RG_NAME_NUMERIC.  A name in UTF-8
- * is refused: internationalized names come in punycode.  0, or -EINVAL
- * with *WHY saying what is wrong.
+ * is converted to punycode A-labels first (IDNA2008 with the UTS #46
+ * mapping, non-transitional, else transitional), then checked the same
+ * way; an ASCII name is taken as it is.  0, or -EINVAL with *WHY saying
+ * what is wrong (for a name in UTF-8, libidn2's reason, in storage of the
+ * calling thread that the next call overwrites).
  */
 int rg_name_norm(const char *s, size_t n, int flags, char *out,
     const char **why);
@@ -93,8 +97,9 @@ int rg_url_host(const char *s, size_t n, const char **host, size_t *hlen,
 
 /**
  * Host H (N bytes) of a URL, BRACKETED or not, as a rule: an IP rule for
- * an address, a QNAME rule for a name, in *TRIGGER, its text into OUT
- * (RG_NAME_MAX + 1 bytes).  0, or -EINVAL with *WHY.
+ * an address, a QNAME rule for a name (in punycode or in Unicode, as
+ * rg_name_norm() takes it), in *TRIGGER, its text into OUT (RG_NAME_MAX +
+ * 1 bytes).  0, or -EINVAL with *WHY.
  */
 int rg_host_rule(const char *h, size_t n, int bracketed,
     enum rg_feed_trigger *trigger, char *out, const char **why);

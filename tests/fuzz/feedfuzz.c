@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "feedfuzz.h"
+#include "lib/feedutil.h"
 
 struct run {
 	size_t calls;
@@ -54,6 +55,38 @@ rg_fuzz_check_name(const char *name)
 		CHECK(++ll <= 63);
 	}
 	CHECK(ll > 0);
+}
+
+/* A reason from rg_name_norm(). */
+static void
+check_why(int rc, const char *why)
+{
+	CHECK(rc == -EINVAL && why != NULL && why[0] != '\0');
+	rg_fuzz_check_text(why, strlen(why) + 1);
+}
+
+void
+rg_fuzz_check_name_norm(const char *s, size_t n)
+{
+	char out[RG_NAME_MAX + 1], num[RG_NAME_MAX + 1], again[RG_NAME_MAX + 1];
+	const char *why = NULL, *nwhy = NULL, *awhy = NULL;
+	int rc, nrc;
+
+	rc = rg_name_norm(s, n, 0, out, &why);
+	if (rc < 0)
+		check_why(rc, why);
+	nrc = rg_name_norm(s, n, RG_NAME_NUMERIC, num, &nwhy);
+	if (nrc < 0) {
+		check_why(nrc, nwhy);
+		CHECK(rc < 0);
+		return;
+	}
+	if (rc == 0)
+		CHECK(strcmp(out, num) == 0);
+	rg_fuzz_check_name(num);
+	CHECK(rg_name_norm(num, strlen(num), RG_NAME_NUMERIC, again,
+	    &awhy) == 0);
+	CHECK(strcmp(again, num) == 0);
 }
 
 void

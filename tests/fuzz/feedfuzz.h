@@ -38,6 +38,14 @@ void rg_fuzz_check_text(const char *s, size_t len);
 void rg_fuzz_check_name(const char *name);
 
 /**
+ * Name S (N bytes) through rg_name_norm(), with RG_NAME_NUMERIC and
+ * without: a name taken is a rule's name, the same both ways when both
+ * take it, and taken again unchanged; a name refused has a reason in
+ * printable ASCII.
+ */
+void rg_fuzz_check_name_norm(const char *s, size_t n);
+
+/**
  * What every parse of a line-based format (rpz, adblock) says: RC, ST
  * and MSG (MSGLEN bytes) agree, and a skip is described at its line.
  */

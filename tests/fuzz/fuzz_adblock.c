@@ -8,7 +8,8 @@
  * "line N" within the list; every exception comes before every block;
  * counts agree with the rules handed over; a skip is described.  A third
  * parse with a callback that refuses a rule must stop there and return
- * the callback's error.
+ * the callback's error.  The first line is also read as a name alone,
+ * in punycode or in Unicode, by what all the formats share.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -84,7 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rg_feed_stats st, st2;
 	struct fz f, f2;
 	char msg[256], msg2[256];
-	char *doc;
+	char *doc, *eol;
 	long rc, rc2;
 
 	/* An exact-size copy, so that a read past the end is caught. */
@@ -92,6 +93,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size > 0)
 		memcpy(doc, data, size);
+	eol = memchr(doc, '\n', size);
+	rg_fuzz_check_name_norm(doc, eol != NULL ? (size_t)(eol - doc) :
+	    size);
 	memset(&f, 0, sizeof(f));
 	memset(&f2, 0, sizeof(f2));
 	rc = run(doc, size, &f, &st, msg, sizeof(msg));

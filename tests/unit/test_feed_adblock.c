@@ -4,7 +4,8 @@
  * over before all blocks), modifiers, hosts-file lines, plain names,
  * comments and headers, what is unsupported (cosmetic rules, regular
  * expressions, paths, wildcards) or invalid and the line it is reported
- * at, malformed documents, and a callback that stops the parse.
+ * at, names in Unicode, malformed documents, and a callback that stops
+ * the parse.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -400,8 +401,15 @@ test_invalid(void **state)
 {
 	char longname[400];
 
-	expect_one("||bücher.example^", 0, "a name not in ASCII (IDN)");
-	expect_one("bücher.example", 0, "IDN");
+	/* U+FFFD is no character of a name: libidn2 says so. */
+	expect_one("||b\xef\xbf\xbd" "cher.example^", 0, "an invalid "
+	    "internationalized name (string contains a disallowed "
+	    "character)");
+	expect_one("b\xef\xbf\xbd" "cher.example", 0, "disallowed");
+	expect_one("*.b\xef\xbf\xbd" "cher.example", 0, "disallowed");
+	/* Not UTF-8 at all; a hyphen where IDNA forbids it. */
+	expect_one("b\xfc" "cher.example", 0, "internationalized name");
+	expect_one("-\xc3\xbc.example", 0, "hyphen");
 	expect_one("||bad name.example^", 0, "more than one word");
 	expect_one("two words", 0, "more than one word");
 	expect_one("bad!name.example", 0, "an invalid name");
@@ -419,6 +427,72 @@ test_invalid(void **state)
 }
 
 /* Counts, and the first entry described in the order of the list. */
+/* Names in Unicode give the rules of their punycode; in "*.name" only
+ * the name after "*." is converted. */
+static void
+test_idn(void **state)
+{
+	struct run run;
+	char list[600];
+
+	memset(&run, 0, sizeof(run));
+	assert_int_equal(parse(&run,
+	    "||b\xc3\xbc" "cher.example^\n"
+	    "B\xc3\x9c" "CHER.Example.net\n"
+	    "||*.m\xc3\xbc" "nchen.example^\n"
+	    "0.0.0.0 fa\xc3\x9f.example \xe4\xbe\x8b\xe3\x81\x88.example\n"
+	    "||ab\xe2\x80\x8c" "c.example^\n"), 8);
+	expect_rule(&run, "xn--bcher-kva.example", RG_FEED_POLICY, "line 1");
+	expect_rule(&run, "*.xn--bcher-kva.example", RG_FEED_POLICY,
+	    "line 1");
+	/* Uppercase Unicode: the same name. */
+	expect_rule(&run, "xn--bcher-kva.example.net", RG_FEED_POLICY,
+	    "line 2");
+	assert_int_equal(index_of(&run, "*.xn--bcher-kva.example.net"), -1);
+	expect_rule(&run, "*.xn--mnchen-3ya.example", RG_FEED_POLICY,
+	    "line 3");
+	assert_int_equal(index_of(&run, "xn--mnchen-3ya.example"), -1);
+	/* Non-transitional: the sharp s stays. */
+	expect_rule(&run, "xn--fa-hia.example", RG_FEED_POLICY, "line 4");
+	expect_rule(&run, "xn--r8jz45g.example", RG_FEED_POLICY, "line 4");
+	/* A joiner that IDNA2008 refuses there: transitional drops it. */
+	expect_rule(&run, "abc.example", RG_FEED_POLICY, "line 5");
+	expect_rule(&run, "*.abc.example", RG_FEED_POLICY, "line 5");
+	assert_int_equal(run.st.skipped, 0);
+	assert_int_equal(run.st.unsupported, 0);
+
+	/* Unicode and punycode of one name meet: the exception wins. */
+	memset(&run, 0, sizeof(run));
+	assert_int_equal(parse(&run,
+	    "||m\xc3\xbc" "nchen.example^\n"
+	    "@@||xn--mnchen-3ya.example^\n"), 4);
+	assert_int_equal(run.rules[0].action, RG_FEED_PASSTHRU);
+	assert_string_equal(run.rules[0].name, "xn--mnchen-3ya.example");
+	assert_int_equal(run.rules[2].action, RG_FEED_POLICY);
+	assert_string_equal(run.rules[2].name, "xn--mnchen-3ya.example");
+
+	/* A bad name among good ones on a hosts line: libidn2's reason,
+	 * the line quoted in ASCII. */
+	memset(&run, 0, sizeof(run));
+	assert_int_equal(parse(&run, "0.0.0.0 ok.example "
+	    "b\xef\xbf\xbd" "cher.example\n"), 1);
+	expect_rule(&run, "ok.example", RG_FEED_POLICY, "line 1");
+	assert_int_equal(run.st.skipped, 1);
+	assert_string_equal(run.st.first_skip, "line 1: an invalid "
+	    "internationalized name (string contains a disallowed character): "
+	    "\"b???cher.example\"");
+
+	/* Full-width digits and dots map to an address. */
+	snprintf(list, sizeof(list), "! a list\n%s\n",
+	    "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x97\xef\xbc\x8e"
+	    "\xef\xbc\x90\xef\xbc\x8e\xef\xbc\x90\xef\xbc\x8e"
+	    "\xef\xbc\x91");
+	memset(&run, 0, sizeof(run));
+	assert_int_equal(parse(&run, list), 0);
+	assert_int_equal(run.st.unsupported, 1);
+	assert_contains(run.st.first_skip, "an address, not a name");
+}
+
 static void
 test_counts_and_first_skip(void **state)
 {
@@ -429,7 +503,7 @@ test_counts_and_first_skip(void **state)
 	    "! header\n"
 	    "||ok.example^\n"
 	    "||bad name^\n"
-	    "@@||bücher.example^\n"
+	    "@@||b\xef\xbf\xbd" "cher.example^\n"
 	    "example.org##.ad\n"
 	    "@@||good.example^\n"
 	    "||x.example^$dnstype=A\n"), 4);
@@ -559,6 +633,7 @@ main(void)
 		cmocka_unit_test(test_plain_names),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_idn),
 		cmocka_unit_test(test_counts_and_first_skip),
 		cmocka_unit_test(test_line_ends),
 		cmocka_unit_test(test_malformed),

@@ -3,8 +3,9 @@
  * document shapes (an event, a feed's array of events, a REST search
  * result, a bare event), attributes of events and of objects, to_ids and
  * deleted in all their spellings, the attribute types used and those
- * passed over, values, TLP tags, indicator ids, malformed documents, and a
- * callback that stops the parse.  The documents are under data/misp or
+ * passed over, values (names and URL hosts in Unicode among them), TLP
+ * tags, indicator ids, malformed documents, and a callback that stops the
+ * parse.  The documents are under data/misp or
  * built here.
  */
 #include <stdarg.h>
@@ -378,13 +379,48 @@ test_subdomains(void **state)
 	    "N u.example", "I 192.0.2.4", NULL);
 }
 
+/* Names and URL hosts in Unicode give the rules of their punycode. */
+static void
+test_idn(void **state)
+{
+	struct rg_feed_settings s = settings();
+	struct got g;
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(run_attrs(&s, json_pack("[o, o, o, o, o, o]",
+	    attr("u1", "domain", "b\xc3\xbc" "cher.example"),
+	    attr("u2", "hostname", "WWW.B\xc3\x9c" "CHER.EXAMPLE."),
+	    attr("u3", "domain|ip", "m\xc3\xbc" "nchen.example|192.0.2.1"),
+	    attr("u4", "url", "https://u@\xe4\xbe\x8b\xe3\x81\x88.example"
+	    ":8443/p\xc3\xa4th?q"),
+	    attr("u5", "url", "fa\xc3\x9f.example/x"),
+	    attr("u6", "domain", "xn--bcher-kva.example")), &g), 7);
+	rg_test_expect_rules(&g, "N xn--bcher-kva.example",
+	    "N www.xn--bcher-kva.example", "N xn--mnchen-3ya.example",
+	    "I 192.0.2.1", "N xn--r8jz45g.example", "N xn--fa-hia.example",
+	    "N xn--bcher-kva.example", NULL);
+
+	/* Below a name in Unicode: "*." and its punycode. */
+	s.subdomains = 1;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(run_attrs(&s, json_pack("[o]", attr("u1", "domain",
+	    "b\xc3\xbc" "cher.example")), &g), 2);
+	rg_test_expect_rules(&g, "N xn--bcher-kva.example",
+	    "N *.xn--bcher-kva.example", NULL);
+}
+
 static void
 test_bad_values(void **state)
 {
 	static const struct {
 		const char *type, *value, *said;
 	} bad[] = {
-		{ "domain", "b\xc3\xbc" "cher.example", "punycode" },
+		{ "domain", "b\xef\xbf\xbd" "cher.example",
+		    "an invalid internationalized name (string contains a "
+		    "disallowed character)" },
+		{ "url", "http://b\xef\xbf\xbd" "cher.example/",
+		    "disallowed character" },
+		{ "domain|ip", "-\xc3\xbc.example|192.0.2.1", "hyphen" },
 		{ "domain", "bad..example", "empty label" },
 		{ "domain", "", "empty name" },
 		{ "domain", "192.0.2.1", "an address" },
@@ -578,6 +614,7 @@ main(void)
 		cmocka_unit_test(test_strings_for_numbers),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_subdomains),
+		cmocka_unit_test(test_idn),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_indicator_ids),

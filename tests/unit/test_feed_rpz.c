@@ -3,8 +3,8 @@
  * in: triggers (names, wildcards, rpz-ip prefixes in both families),
  * actions, local data gathered by owner, what is ignored, skipped or
  * unsupported and the line it is reported at, $ORIGIN, $TTL and the
- * refused $INCLUDE, the zone's name from the settings or the SOA,
- * malformed documents, and a callback that stops the parse.
+ * refused $INCLUDE, the zone's name from the settings or the SOA, names
+ * in Unicode, malformed documents, and a callback that stops the parse.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -577,6 +577,71 @@ test_bad_names(void **state)
 	run_free(&run);
 }
 
+/* Names in Unicode, raw or escaped: their punycode, after "*." only. */
+static void
+test_idn(void **state)
+{
+	struct run run = { 0 };
+
+	assert_int_equal(parse(&run,
+	    "$ORIGIN rpz.example.\n" SOA
+	    "b\xc3\xbc" "cher.example CNAME .\n"
+	    "*.m\xc3\xbc" "nchen.example CNAME rpz-drop.\n"
+	    "B\xc3\x9c" "CHER.net CNAME rpz-passthru.\n"
+	    "fa\\195\\159.example CNAME .\n"
+	    "portal.\xe4\xbe\x8b\xe3\x81\x88.example A 192.0.2.1\n"
+	    "walled.example CNAME B\xc3\x9c" "cher.example.\n"
+	    "m\xc3\xbc" "nchen.example CNAME xn--mnchen-3ya.example.\n"
+	    "xn--mnchen-3ya.net CNAME m\xc3\xbc" "nchen.net.\n"
+	    "b\xef\xbf\xbd" "cher.example CNAME .\n"
+	    "target.example CNAME b\xef\xbf\xbd" "cher.example.\n"
+	    "\\255.example CNAME .\n"
+	    "ok.example CNAME .\n", NULL), 9);
+	expect_rule(&run, "xn--bcher-kva.example", RG_FEED_QNAME,
+	    RG_FEED_NXDOMAIN, NULL, "xn--bcher-kva.example");
+	expect_rule(&run, "*.xn--mnchen-3ya.example", RG_FEED_QNAME,
+	    RG_FEED_DROP, NULL, "*.xn--mnchen-3ya.example");
+	expect_rule(&run, "xn--bcher-kva.net", RG_FEED_QNAME,
+	    RG_FEED_PASSTHRU, NULL, "xn--bcher-kva.net");
+	expect_rule(&run, "xn--fa-hia.example", RG_FEED_QNAME,
+	    RG_FEED_NXDOMAIN, NULL, "xn--fa-hia.example");
+	expect_rule(&run, "portal.xn--r8jz45g.example", RG_FEED_QNAME,
+	    RG_FEED_LOCAL, "A 192.0.2.1", "portal.xn--r8jz45g.example");
+	/* A target in Unicode is local data in punycode. */
+	expect_rule(&run, "walled.example", RG_FEED_QNAME, RG_FEED_LOCAL,
+	    "CNAME xn--bcher-kva.example.", "walled.example");
+	/* The older PASSTHRU, the two names in different forms. */
+	expect_rule(&run, "xn--mnchen-3ya.example", RG_FEED_QNAME,
+	    RG_FEED_PASSTHRU, NULL, "xn--mnchen-3ya.example");
+	expect_rule(&run, "xn--mnchen-3ya.net", RG_FEED_QNAME,
+	    RG_FEED_PASSTHRU, NULL, "xn--mnchen-3ya.net");
+	expect_rule(&run, "ok.example", RG_FEED_QNAME, RG_FEED_NXDOMAIN, NULL,
+	    "ok.example");
+	/* A disallowed code point, as the trigger and as the target; a
+	 * byte that is no UTF-8. */
+	assert_int_equal(run.st.skipped, 3);
+	assert_int_equal(run.st.unsupported, 0);
+	assert_string_equal(run.st.first_skip, "line 11: b???cher.example: "
+	    "an invalid internationalized name (string contains a disallowed "
+	    "character)");
+	run_free(&run);
+
+	assert_int_equal(parse(&run,
+	    "target.example CNAME b\xef\xbf\xbd" "cher.example.\n"
+	    "\\255.example CNAME .\n", "rpz.example"), 0);
+	assert_int_equal(run.st.skipped, 2);
+	assert_string_equal(run.st.first_skip, "line 1: target.example: a "
+	    "CNAME target not taken as local data: an invalid "
+	    "internationalized name (string contains a disallowed "
+	    "character)");
+	run_free(&run);
+	assert_int_equal(parse(&run, "\\255.example CNAME .\n",
+	    "rpz.example"), 0);
+	assert_string_equal(run.st.first_skip, "line 1: ?.example: an "
+	    "invalid internationalized name (string encoding error)");
+	run_free(&run);
+}
+
 /* Records that cannot be read: counted and reported at their line. */
 static void
 test_bad_records(void **state)
@@ -886,6 +951,7 @@ main(void)
 		cmocka_unit_test(test_dnssec_and_class),
 		cmocka_unit_test(test_unsupported_triggers),
 		cmocka_unit_test(test_bad_names),
+		cmocka_unit_test(test_idn),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_origin_directives),
 		cmocka_unit_test(test_include_refused),

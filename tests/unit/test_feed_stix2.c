@@ -2,9 +2,10 @@
  * test_feed_stix2.c -- unit tests of the "stix2" feed format plugin: the
  * document shapes (bundle, TAXII envelope, array), the patterning subset
  * (OR, IN, AND, and all that makes an indicator unsupported), the values
- * (names, URL hosts, IPv4 and IPv6 prefixes), revocation, validity and
- * confidence, versions, TLP markings, malformed documents, and a callback
- * that stops the parse.  The documents are under data/stix2 or built here.
+ * (names and URL hosts, in punycode or in Unicode, IPv4 and IPv6
+ * prefixes), revocation, validity and confidence, versions, TLP markings,
+ * malformed documents, and a callback that stops the parse.  The
+ * documents are under data/stix2 or built here.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -540,6 +541,13 @@ test_url_hosts(void **state)
 		{ "http://[2001:db8::55]/x", "I 2001:db8::55" },
 		{ "http://[2001:DB8:0:0::55]:443", "I 2001:db8::55" },
 		{ "http://a@b@bad.example/", "N bad.example" },
+		/* Hosts in Unicode, lowercase or not. */
+		{ "http://b\xc3\xbc" "cher.example/",
+		    "N xn--bcher-kva.example" },
+		{ "HTTPS://u@B\xc3\x9c" "CHER.Example:8443/p\xc3\xa4th?q=x",
+		    "N xn--bcher-kva.example" },
+		{ "\xe4\xbe\x8b\xe3\x81\x88.example/x",
+		    "N xn--r8jz45g.example" },
 	};
 	static const char *const bad[] = {
 		"http:///x",
@@ -548,7 +556,7 @@ test_url_hosts(void **state)
 		"http://[2001:db8::1/",
 		"http://[bad.example]/",
 		"http://[2001:db8::1]x/",
-		"http://b\xc3\xbc" "cher.example/",
+		"http://b\xef\xbf\xbd" "cher.example/",
 		"http://3232235777/",
 		"http://bad..example/",
 		"mailto:x@bad.example",
@@ -650,14 +658,42 @@ test_names(void **state)
 	rg_test_expect_rules(&g, "N evil.example", "N xn--bcher-kva.example",
 	    "N _dmarc.x-y.example", "N localhost", NULL);
 
-	/* Internationalized names must come in punycode. */
+	/* Names in Unicode: their punycode, one rule for both forms. */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(run_pattern(&s, "[domain-name:value IN ("
+	    "'b\xc3\xbc" "cher.example', 'B\xc3\x9c" "CHER.EXAMPLE.', "
+	    "'xn--bcher-kva.example', 'fa\xc3\x9f.example')]", &g), 2);
+	rg_test_expect_rules(&g, "N xn--bcher-kva.example",
+	    "N xn--fa-hia.example", NULL);
+	s.subdomains = 1;
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_pattern(&s, "[domain-name:value = "
-	    "'b\xc3\xbc" "cher.example']", &g), 0);
+	    "'m\xc3\xbc" "nchen.example']", &g), 2);
+	rg_test_expect_rules(&g, "N xn--mnchen-3ya.example",
+	    "N *.xn--mnchen-3ya.example", NULL);
+	s.subdomains = 0;
+	/* AND: one name in two forms satisfies both comparisons. */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(run_pattern(&s, "[domain-name:value = "
+	    "'b\xc3\xbc" "cher.example' AND domain-name:value = "
+	    "'xn--bcher-kva.example']", &g), 1);
+	rg_test_expect_rules(&g, "N xn--bcher-kva.example", NULL);
+
+	/* A code point no name may hold: libidn2's reason. */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(run_pattern(&s, "[domain-name:value = "
+	    "'b\xef\xbf\xbd" "cher.example']", &g), 0);
 	assert_int_equal(g.st.skipped, 1);
-	assert_contains(g.st.first_skip, "punycode");
+	assert_contains(g.st.first_skip, "an invalid internationalized name "
+	    "(string contains a disallowed character)");
 	/* The description stays ASCII. */
-	assert_null(strchr(g.st.first_skip, '\xc3'));
+	assert_null(strchr(g.st.first_skip, '\xef'));
+	/* Valid IDNA, but no name once converted. */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(run_pattern(&s, "[domain-name:value = "
+	    "'a\xc2\xa0" "b.b\xc3\xbc" "cher']", &g), 0);
+	assert_contains(g.st.first_skip, "an invalid internationalized name "
+	    "(a character not allowed in a name)");
 
 	/* One bad value spoils the indicator. */
 	memset(&g, 0, sizeof(g));
