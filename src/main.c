@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "control.h"
+#include "export.h"
 #include "failover.h"
 #include "feeds.h"
 #include "frontend.h"
@@ -587,6 +588,34 @@ cmd_feeds(struct agent *a, json_t *req)
 	const struct rg_conf *c = a->health->conf;
 	char msg[256];
 
+	if (json_object_get(req, "export") != NULL) {
+		const char *fmt = json_string_value(json_object_get(req,
+		    "export"));
+		json_t *zv = json_object_get(req, "zone"), *text;
+		struct rg_export_stats st;
+		char *zone;
+		size_t len;
+
+		if (fmt == NULL || strcmp(fmt, "rpz") != 0)
+			return rg_control_error("unknown export format "
+			    "\"%.64s\": \"rpz\" is the one there is",
+			    fmt != NULL ? fmt : "");
+		if (zv != NULL && !json_is_string(zv))
+			return rg_control_error("\"zone\" must be a string");
+		/* Built on the loop from the current snapshot: a million
+		 * rules hold it a second or two, for a reply of 40 MB. */
+		if (rg_export_rpz_zone(rg_bl_current(a->bl_domain), c,
+		    zv != NULL ? json_string_value(zv) : RG_EXPORT_ZONE,
+		    (uint32_t)(rg_clock_wall_ms() / 1000), &zone, &len, &st,
+		    msg, sizeof(msg)) < 0)
+			return rg_control_error("%s", msg);
+		text = json_stringn(zone, len);
+		free(zone);
+		if (text == NULL)
+			return rg_control_error("out of memory");
+		return rg_control_ok(json_pack("{s:o, s:I}", "rpz", text,
+		    "rules", (json_int_t)st.rules));
+	}
 	if (json_is_true(json_object_get(req, "accept"))) {
 		int rc = name != NULL ? rg_feeds_accept(a->feeds, name) :
 		    -ENOENT;

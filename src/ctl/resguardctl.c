@@ -40,6 +40,10 @@
 #define CTL_DEFAULT_TIMEOUT_MS	10000
 #define CTL_MAX_TIMEOUT_S	86400.0
 #define CTL_REPLY_MAX		(16 * 1024 * 1024)
+/* "feeds export" replies with a whole zone, some 40 bytes a rule, built
+ * and encoded while the daemon waits: a million rules take seconds. */
+#define CTL_EXPORT_REPLY_MAX	((size_t)1024 * 1024 * 1024)
+#define CTL_EXPORT_TIMEOUT_MS	120000
 
 /* Exit statuses, in monitoring-plugin terms. */
 enum ctl_exit {
@@ -79,6 +83,8 @@ struct ctl_opts {
 	int timeout_ms;			/* -t */
 	int has_limit;			/* events --limit given */
 	json_int_t limit;
+	int rpz;			/* feeds export --rpz */
+	const char *zone;		/* feeds export --zone */
 	enum ctl_cmd cmd;
 	char **args;			/* command arguments */
 	int nargs;
@@ -191,6 +197,9 @@ usage(FILE *fp)
 	    "  feeds                  feed state\n"
 	    "  feeds refresh [NAME]   fetch one feed or all now\n"
 	    "  feeds accept NAME      apply the version of NAME held back\n"
+	    "  feeds export --rpz [--zone NAME]\n"
+	    "                         the blocklist as an RPZ zone on stdout\n"
+	    "                         (zone resguard.rpz. unless NAME)\n"
 	    "  reload                 re-read the configuration\n"
 	    "\n"
 	    "options:\n"
@@ -285,6 +294,8 @@ opts_parse(struct ctl_opts *o, int argc, char **argv)
 		{ "timeout",	required_argument,	NULL, 't' },
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "limit",	required_argument,	NULL, 'l' },
+		{ "rpz",	no_argument,		NULL, 'R' },
+		{ "zone",	required_argument,	NULL, 'Z' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
@@ -314,6 +325,12 @@ opts_parse(struct ctl_opts *o, int argc, char **argv)
 			break;
 		case 'l':
 			limit = optarg;
+			break;
+		case 'R':
+			o->rpz = 1;
+			break;
+		case 'Z':
+			o->zone = optarg;
 			break;
 		case 'h':
 			help = 1;
@@ -376,6 +393,13 @@ opts_parse(struct ctl_opts *o, int argc, char **argv)
 			    "0 for all", limit);
 		o->has_limit = 1;
 	}
+	if ((o->rpz || o->zone != NULL) && (o->cmd != CTL_CMD_FEEDS ||
+	    o->nargs == 0 || strcmp(o->args[0], "export") != 0))
+		return usage_error(o, "--rpz and --zone are for feeds export");
+	if (o->zone != NULL && o->zone[0] == '\0')
+		return usage_error(o, "--zone needs a zone name");
+	if (o->rpz && timeout == NULL)
+		o->timeout_ms = CTL_EXPORT_TIMEOUT_MS;
 
 	switch (o->cmd) {
 	case CTL_CMD_FAILOVER:
@@ -394,6 +418,15 @@ opts_parse(struct ctl_opts *o, int argc, char **argv)
 			if (o->nargs != 2)
 				return usage_error(o, "feeds accept needs one "
 				    "NAME");
+			break;
+		}
+		if (strcmp(o->args[0], "export") == 0) {
+			if (o->nargs != 1)
+				return usage_error(o, "feeds export takes no "
+				    "argument but its options");
+			if (!o->rpz)
+				return usage_error(o, "feeds export needs a "
+				    "format: --rpz");
 			break;
 		}
 		if (strcmp(o->args[0], "refresh") != 0)
@@ -503,6 +536,16 @@ request_build(const struct ctl_opts *o)
 			goto fail;
 		break;
 	case CTL_CMD_FEEDS:
+		if (o->rpz) {
+			if (json_object_set_new(req, "export",
+			    json_string("rpz")) != 0)
+				goto fail;
+			v = o->zone != NULL ? json_string(o->zone) : NULL;
+			if (o->zone != NULL && (v == NULL ||
+			    json_object_set_new(req, "zone", v) != 0))
+				goto fail;
+			break;
+		}
 		if (o->nargs >= 1 && json_object_set_new(req,
 		    strcmp(o->args[0], "accept") == 0 ? "accept" : "refresh",
 		    json_true()) != 0)
@@ -649,13 +692,14 @@ sock_send(int fd, const char *buf, size_t len, uint64_t deadline)
 
 /*
  * Read one line, up to its newline, into a buffer that grows as the reply
- * does (a full status or a long journal is megabytes).  A reply that ends
- * at the close without a newline is taken as it is.  Returns 0, -ENODATA
- * when the daemon closed without replying, -EMSGSIZE past the cap,
- * -ETIMEDOUT, or -errno.
+ * does (a full status or a long journal is megabytes, an exported zone
+ * more).  A reply that ends at the close without a newline is taken as it
+ * is.  Returns 0, -ENODATA when the daemon closed without replying,
+ * -EMSGSIZE past MAX bytes, -ETIMEDOUT, or -errno.
  */
 static int
-sock_recv_line(int fd, uint64_t deadline, char **linep, size_t *lenp)
+sock_recv_line(int fd, uint64_t deadline, size_t max, char **linep,
+    size_t *lenp)
 {
 	size_t len = 0, cap = 0;
 	char *buf = NULL, *nl;
@@ -664,13 +708,13 @@ sock_recv_line(int fd, uint64_t deadline, char **linep, size_t *lenp)
 
 	for (;;) {
 		if (len == cap) {
-			if (cap > CTL_REPLY_MAX) {
+			if (cap > max) {
 				rc = -EMSGSIZE;
 				goto out;
 			}
 			cap = cap ? cap * 2 : 4096;
-			if (cap > CTL_REPLY_MAX + 1)
-				cap = CTL_REPLY_MAX + 1;
+			if (cap > max + 1)
+				cap = max + 1;
 			buf = xrealloc(buf, cap + 1);
 		}
 		n = recv(fd, buf + len, cap - len, 0);
@@ -700,7 +744,7 @@ sock_recv_line(int fd, uint64_t deadline, char **linep, size_t *lenp)
 		if ((rc = fd_wait(fd, POLLIN, deadline)) != 0)
 			goto out;
 	}
-	if (len > CTL_REPLY_MAX) {
+	if (len > max) {
 		rc = -EMSGSIZE;
 		goto out;
 	}
@@ -715,7 +759,7 @@ out:
 }
 
 static void
-unreachable(const char *path, int err, int timeout_ms)
+unreachable(const char *path, int err, int timeout_ms, size_t max)
 {
 	const char *hint = "";
 
@@ -743,8 +787,8 @@ unreachable(const char *path, int err, int timeout_ms)
 		fputs("connection closed without a reply", stderr);
 		break;
 	case EMSGSIZE:
-		fprintf(stderr, "reply longer than %d MB",
-		    CTL_REPLY_MAX / (1024 * 1024));
+		fprintf(stderr, "reply longer than %zu MB",
+		    max / (1024 * 1024));
 		break;
 	case ENAMETOOLONG:
 		fprintf(stderr, "socket path longer than %zu bytes",
@@ -757,9 +801,12 @@ unreachable(const char *path, int err, int timeout_ms)
 	fprintf(stderr, "%s\n", hint);
 }
 
-/* Send REQ and read the reply.  Returns 0, or an exit status after a message. */
+/*
+ * Send REQ and read the reply, of at most MAX bytes.  Returns 0, or an exit
+ * status after a message.
+ */
 static int
-exchange(const char *path, int timeout_ms, const json_t *req,
+exchange(const char *path, int timeout_ms, size_t max, const json_t *req,
     json_t **replyp)
 {
 	uint64_t deadline;
@@ -781,8 +828,8 @@ exchange(const char *path, int timeout_ms, const json_t *req,
 	out = msg;
 	if ((rc = sock_connect(path, deadline, &fd)) != 0 ||
 	    (rc = sock_send(fd, out, strlen(out), deadline)) != 0 ||
-	    (rc = sock_recv_line(fd, deadline, &line, &len)) != 0) {
-		unreachable(path, rc, timeout_ms);
+	    (rc = sock_recv_line(fd, deadline, max, &line, &len)) != 0) {
+		unreachable(path, rc, timeout_ms, max);
 		rc = CTL_EXIT_UNKNOWN;
 		goto out;
 	}
@@ -1424,6 +1471,37 @@ failure_print(const json_t *reply)
 	}
 }
 
+/*
+ * The zone of "feeds export --rpz", alone on stdout for a redirection.
+ * It holds no control bytes but newlines and tabs; any other is shown as
+ * "?", as everything from the daemon is.
+ */
+static int
+zone_print(const json_t *res)
+{
+	const json_t *v = json_object_get(res, "rpz");
+	const char *z = json_string_value(v);
+	size_t i, start, n;
+	unsigned char c;
+
+	if (z == NULL) {
+		fprintf(stderr, "resguardctl: bad reply from resguardd: "
+		    "no \"rpz\"\n");
+		return CTL_EXIT_UNKNOWN;
+	}
+	n = json_string_length(v);
+	for (i = start = 0; i < n; i++) {
+		c = (unsigned char)z[i];
+		if ((c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t')
+			continue;
+		fwrite(z + start, 1, i - start, stdout);
+		fputc('?', stdout);
+		start = i + 1;
+	}
+	fwrite(z + start, 1, n - start, stdout);
+	return CTL_EXIT_OK;
+}
+
 static int
 reply_print(const struct ctl_opts *o, const json_t *reply)
 {
@@ -1453,6 +1531,8 @@ reply_print(const struct ctl_opts *o, const json_t *reply)
 		free(s);
 		return code;
 	}
+	if (o->cmd == CTL_CMD_FEEDS && o->rpz)
+		return zone_print(res);
 	switch (o->cmd) {
 	case CTL_CMD_STATUS:
 		status_print(res);
@@ -1505,7 +1585,8 @@ main(int argc, char **argv)
 		rc = usage_error(&o, "arguments must be valid UTF-8");
 		goto out;
 	}
-	if ((rc = exchange(path, o.timeout_ms, req, &reply)) != 0)
+	if ((rc = exchange(path, o.timeout_ms, o.rpz ? CTL_EXPORT_REPLY_MAX :
+	    CTL_REPLY_MAX, req, &reply)) != 0)
 		goto out;
 	rc = reply_print(&o, reply);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
