@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "metrics.h"
 
@@ -217,10 +218,26 @@ render_upstreams(struct out *o, const json_t *pools)
 	}
 }
 
+/* "2026-11-30T10:00:00.123Z" (as the status document writes times) to
+ * seconds, or -1. */
+static int64_t
+rfc3339_s(const char *s)
+{
+	struct tm tm;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL ||
+	    (t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	return (int64_t)t;
+}
+
 static void
 render_feeds(struct out *o, const json_t *feeds)
 {
 	const json_t *f;
+	int64_t now = (int64_t)time(NULL);
 	size_t i;
 
 	if (json_array_size(feeds) == 0)
@@ -231,6 +248,18 @@ render_feeds(struct out *o, const json_t *feeds)
 		out_printf(o, "resguard_feed_rules{feed=\"");
 		out_label(o, jstr(f, "name"));
 		out_printf(o, "\"} %.17g\n", jnum(f, "entries"));
+	}
+	family(o, "resguard_feed_age_seconds", "gauge",
+	    "Time since the feed's data last changed.");
+	json_array_foreach(feeds, i, f) {
+		int64_t t = rfc3339_s(jstr(f, "updated"));
+
+		if (t < 0)
+			continue;
+		out_printf(o, "resguard_feed_age_seconds{feed=\"");
+		out_label(o, jstr(f, "name"));
+		out_printf(o, "\"} %lld\n", (long long)(now > t ? now - t :
+		    0));
 	}
 	family(o, "resguard_feed_ok", "gauge",
 	    "1 when the feed's last fetch and parse succeeded.");

@@ -80,6 +80,8 @@ test_metrics_lines(void **state)
 	assert_contains(m, "resguard_mode_changes_total 3\n");
 	assert_contains(m, "resguard_blocklist_hits_total 3\n");
 	assert_contains(m, "resguard_feed_rules{feed=\"hub\"} 1200\n");
+	assert_contains(m, "# TYPE resguard_feed_age_seconds gauge\n");
+	assert_contains(m, "resguard_feed_age_seconds{feed=\"hub\"} ");
 	assert_contains(m, "resguard_status_code 1\n");
 	assert_contains(m, "resguard_report_queued{reporter=\"hub\"} 4\n");
 	assert_contains(m, "resguard_report_delivered_total{reporter=\"hub\"} "
