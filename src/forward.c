@@ -17,7 +17,18 @@
  *
  * An attempt on a recursive pool is handed to the owner (which has the
  * main thread's libunbound resolve it) under an ID of its own, and may use
- * what is left of the client's budget.
+ * what is left of the client's budget.  Its token is that ID with the
+ * attempt's serial number as a generation: the main thread answers every
+ * token once, possibly long after the attempt is over and its ID taken by
+ * a newer one, and such a late reply must not touch the newer attempt.
+ *
+ * Memory is bounded by the owner's cap on queries in flight: a request
+ * holds at most FWD_ATT_MAX attempts, and an attempt leaves the tables of
+ * its socket or connection the moment its request is over.  A UDP socket
+ * retired after its share of queries stays open only while it waits for
+ * replies to attempts still running; it gives its send buffers back at
+ * once, and at most FWD_RETIRED_MAX of them are kept: beyond that, a
+ * socket due for retirement goes on serving until one has closed.
  *
  * Everything here runs on the worker's loop, except the routes, which the
  * main thread builds and the workers share read-only.
@@ -62,6 +73,8 @@
 #define FWD_RBUF_SIZE	(16 * 65536)	/* recvmmsg: 16 datagrams at once */
 #define FWD_BATCH	32		/* queries sent by one sendmmsg(2) */
 #define FWD_RCVBUF	(1024 * 1024)	/* receive buffer of a UDP socket */
+#define FWD_RETIRED_MAX	256		/* retired UDP sockets kept open */
+#define FWD_GEN_BITS	48		/* of a recursion token's generation */
 
 #define DNS_RCODE_FORMERR	1
 #define DNS_RCODE_SERVFAIL	2
@@ -335,6 +348,13 @@ struct idmap {
 
 struct fwd_up;
 
+/* Queries waiting to go out of one socket together. */
+struct fwd_batch {
+	struct mmsghdr msg[FWD_BATCH];
+	struct iovec iov[FWD_BATCH];
+	uint8_t buf[FWD_BATCH][FWD_WIRE_MAX];
+};
+
 struct fwd_sock {
 	uv_udp_t h;
 	struct rg_fwd *fw;
@@ -343,13 +363,11 @@ struct fwd_sock {
 	uint32_t uses;
 	uint64_t born_ms;
 	int closing;
-	/* Queries waiting to go out together. */
-	struct fwd_sock *qnext;		/* forwarder's list of such sockets */
-	int queued;
+	int retired;			/* sends no more; counted in n_retired */
+	struct fwd_sock *qnext;		/* forwarder's list of sockets with */
+	int queued;			/* ... queries queued */
 	unsigned qn;
-	struct mmsghdr qmsg[FWD_BATCH];
-	struct iovec qiov[FWD_BATCH];
-	uint8_t qbuf[FWD_BATCH][FWD_WIRE_MAX];
+	struct fwd_batch *q;		/* NULL once retired and flushed */
 };
 
 enum conn_state {
@@ -462,6 +480,7 @@ struct rg_fwd {
 	uint8_t rnd[512];
 	size_t rnd_pos;
 	uint8_t *rbuf;
+	unsigned n_retired;		/* retired UDP sockets still open */
 	unsigned handles;		/* open handles: freed at 0 */
 	int closing;
 	struct rg_fwd_stats st;
@@ -474,6 +493,7 @@ static void tls_advance(struct fwd_conn *c);
 static void fwd_maybe_free(struct rg_fwd *fw);
 static void fwd_input(struct rg_fwd *fw, struct idmap *m, const uint8_t *pkt,
     size_t len);
+static void att_answer(struct fwd_att *att, const uint8_t *pkt, size_t len);
 
 /* idmap */
 
@@ -661,10 +681,11 @@ sock_flush(struct fwd_sock *s)
 	int r, fd;
 
 	s->qn = 0;
-	if (n == 0 || uv_fileno((uv_handle_t *)&s->h, &fd) < 0)
-		return;
+	if (n == 0 || s->q == NULL ||
+	    uv_fileno((uv_handle_t *)&s->h, &fd) < 0)
+		goto out;
 	while (off < n) {
-		r = sendmmsg(fd, s->qmsg + off, n - off, 0);
+		r = sendmmsg(fd, s->q->msg + off, n - off, 0);
 		if (r > 0) {
 			off += (unsigned)r;
 			continue;
@@ -674,13 +695,19 @@ sock_flush(struct fwd_sock *s)
 		break;
 	}
 	for (; off < n; off++) {
-		len = s->qiov[off].iov_len;
+		len = s->q->iov[off].iov_len;
 		if ((sr = malloc(sizeof(*sr) + len)) == NULL)
 			continue;	/* the attempt times out */
-		memcpy(sr + 1, s->qbuf[off], len);
+		memcpy(sr + 1, s->q->buf[off], len);
 		b = uv_buf_init((char *)(sr + 1), (unsigned)len);
 		if (uv_udp_send(sr, &s->h, &b, 1, NULL, udp_send_cb) < 0)
 			free(sr);
+	}
+out:
+	/* A retired socket sends no more: only its replies are awaited. */
+	if (s->retired) {
+		free(s->q);
+		s->q = NULL;
 	}
 }
 
@@ -703,6 +730,7 @@ sock_close_cb(uv_handle_t *h)
 	struct rg_fwd *fw = s->fw;
 
 	idmap_free(&s->ids);
+	free(s->q);
 	free(s);
 	fw->handles--;
 	fwd_maybe_free(fw);
@@ -723,7 +751,39 @@ sock_close(struct fwd_sock *s)
 	}
 	sock_flush(s);
 	s->closing = 1;
+	if (s->retired) {
+		s->fw->n_retired--;
+		atomic_store_explicit(&s->fw->st.udp_retired, s->fw->n_retired,
+		    memory_order_relaxed);
+	}
 	uv_close((uv_handle_t *)&s->h, sock_close_cb);
+}
+
+/*
+ * Retire socket K of UP: it takes no new queries, and waits for the
+ * replies to those it has.  Returns 0, or -EBUSY when FWD_RETIRED_MAX
+ * retired sockets are open already (it then goes on serving).
+ */
+static int
+sock_retire(struct fwd_up *up, unsigned k)
+{
+	struct rg_fwd *fw = up->fw;
+	struct fwd_sock *s = up->socks[k];
+
+	if (fw->n_retired >= FWD_RETIRED_MAX)
+		return -EBUSY;
+	up->socks[k] = NULL;
+	s->retired = 1;
+	s->next = up->retiring;
+	up->retiring = s;
+	fw->n_retired++;
+	atomic_store_explicit(&fw->st.udp_retired, fw->n_retired,
+	    memory_order_relaxed);
+	if (!s->queued) {
+		free(s->q);
+		s->q = NULL;
+	}
+	return 0;
 }
 
 static void
@@ -916,6 +976,7 @@ udp_send(struct fwd_att *att)
 	struct rg_fwd *fw = up->fw;
 	struct rg_fwd_req *req = att->req;
 	struct sockaddr_storage any;
+	struct fwd_batch *q;
 	struct fwd_sock *s;
 	struct mmsghdr *m;
 	unsigned i, k;
@@ -959,19 +1020,22 @@ udp_send(struct fwd_att *att)
 		s->born_ms = uv_now(fw->loop);
 		up->socks[k] = s;
 	}
+	if (s->q == NULL && (s->q = malloc(sizeof(*s->q))) == NULL)
+		return -ENOMEM;
 	if ((rc = id_assign(fw, &s->ids, att)) < 0)
 		return rc;
 	/* Queued, and sent with others before the loop waits again. */
 	if (s->qn == FWD_BATCH)
 		sock_flush(s);
-	memcpy(s->qbuf[s->qn], req->wire, req->wire_len);
-	s->qbuf[s->qn][0] = att->id >> 8;
-	s->qbuf[s->qn][1] = att->id & 0xff;
-	s->qiov[s->qn].iov_base = s->qbuf[s->qn];
-	s->qiov[s->qn].iov_len = req->wire_len;
-	m = &s->qmsg[s->qn];
+	q = s->q;
+	memcpy(q->buf[s->qn], req->wire, req->wire_len);
+	q->buf[s->qn][0] = att->id >> 8;
+	q->buf[s->qn][1] = att->id & 0xff;
+	q->iov[s->qn].iov_base = q->buf[s->qn];
+	q->iov[s->qn].iov_len = req->wire_len;
+	m = &q->msg[s->qn];
 	memset(m, 0, sizeof(*m));
-	m->msg_hdr.msg_iov = &s->qiov[s->qn];
+	m->msg_hdr.msg_iov = &q->iov[s->qn];
 	m->msg_hdr.msg_iovlen = 1;
 	s->qn++;
 	if (!s->queued) {
@@ -981,12 +1045,16 @@ udp_send(struct fwd_att *att)
 	}
 	att->sock = s;
 	/* Replace the socket after some use: a new random port. */
-	if (++s->uses >= FWD_SOCK_USES) {
-		up->socks[k] = NULL;
-		s->next = up->retiring;
-		up->retiring = s;
-	}
+	if (++s->uses >= FWD_SOCK_USES)
+		(void)sock_retire(up, k);
 	return 0;
+}
+
+/* The generation part of a recursion token: the attempt's serial. */
+static uint64_t
+rec_gen(uint64_t serial)
+{
+	return serial & (((uint64_t)1 << FWD_GEN_BITS) - 1);
 }
 
 /* Hand ATT to the owner, for the main thread's recursion. */
@@ -995,15 +1063,16 @@ rec_send(struct fwd_att *att)
 {
 	struct rg_fwd_req *req = att->req;
 	struct rg_fwd *fw = req->fw;
-	uint64_t now = uv_now(fw->loop);
+	uint64_t now = uv_now(fw->loop), token;
 	int rc;
 
 	if (fw->recurse == NULL || now >= req->budget_at)
 		return -ENOTSUP;
 	if ((rc = id_assign(fw, &fw->rec_ids, att)) < 0)
 		return rc;
+	token = rec_gen(att->serial) << 16 | att->id;
 	if ((rc = fw->recurse(fw->report_arg, att->up->ru, req->wire + 12,
-	    req->qlen, att->id, (uint32_t)(req->budget_at - now))) < 0) {
+	    req->qlen, token, (uint32_t)(req->budget_at - now))) < 0) {
 		idmap_del(&fw->rec_ids, att->id);
 		return rc;
 	}
@@ -1012,19 +1081,31 @@ rec_send(struct fwd_att *att)
 }
 
 void
-rg_fwd_recursion_reply(struct rg_fwd *fw, uint16_t token, const uint8_t *pkt,
+rg_fwd_recursion_reply(struct rg_fwd *fw, uint64_t token, const uint8_t *pkt,
     size_t len)
 {
 	struct fwd_att *att;
 
-	if (pkt != NULL) {
-		fwd_input(fw, &fw->rec_ids, pkt, len);
+	/* The ID alone may be a newer attempt's: the generation decides. */
+	if ((att = idmap_get(&fw->rec_ids, (uint16_t)token)) == NULL ||
+	    !att->used || !att->rec || rec_gen(att->serial) != token >> 16) {
+		STAT_INC(fw, recursion_late);
 		return;
 	}
-	if ((att = idmap_get(&fw->rec_ids, token)) == NULL)
+	if (pkt == NULL) {
+		att_fail(att, RG_FWD_NETWORK, 1);
+		req_next(att->req, 1);
 		return;
-	att_fail(att, RG_FWD_NETWORK, 1);
-	req_next(att->req, 1);
+	}
+	/* The only reply this attempt gets: one that does not fit ends it. */
+	if (len < 12 || !(pkt[2] & 0x80) || !question_match(att->req, pkt,
+	    len)) {
+		STAT_INC(fw, unmatched);
+		att_fail(att, RG_FWD_NETWORK, 0);
+		req_next(att->req, 1);
+		return;
+	}
+	att_answer(att, pkt, len);
 }
 
 /* Start an attempt of REQ on candidate CAND in a free slot. */
@@ -1845,11 +1926,8 @@ sweep_timer_cb(uv_timer_t *t)
 		}
 		for (i = 0; i < FWD_UDP_SOCKS; i++) {
 			s = up->socks[i];
-			if (s != NULL && now - s->born_ms >= FWD_SOCK_AGE_MS) {
-				up->socks[i] = NULL;
-				s->next = up->retiring;
-				up->retiring = s;
-			}
+			if (s != NULL && now - s->born_ms >= FWD_SOCK_AGE_MS)
+				(void)sock_retire(up, i);
 		}
 		for (sp = &up->retiring; (s = *sp) != NULL;) {
 			if (s->ids.n == 0) {

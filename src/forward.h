@@ -20,7 +20,10 @@
  * every candidate failed or the client's time budget ran out.  The
  * upstream of a recursive (last-resort) pool is the main thread's
  * libunbound: the forwarder hands such attempts to its owner, which
- * passes them to the main thread and the reply back.
+ * passes them to the main thread and the reply back.  Such an attempt
+ * carries a token with a generation: a reply that comes back after its
+ * attempt is over (the query was answered or cancelled meanwhile) is
+ * dropped even when a newer attempt took the same slot.
  */
 #ifndef RG_FORWARD_H
 #define RG_FORWARD_H
@@ -103,12 +106,12 @@ typedef void rg_fwd_report_cb(void *arg, const struct rg_route_upstream *u,
 /**
  * Called on the worker's thread to have the recursive pool of U resolve
  * QUESTION (QLEN bytes of wire form: name, type, class) within
- * TIMEOUT_MS.  The reply, with TOKEN as its ID, or its failure, must come
- * back through rg_fwd_recursion_reply() on this thread.  Returns 0, or a
+ * TIMEOUT_MS.  The reply or its failure must come back, once, with TOKEN
+ * through rg_fwd_recursion_reply() on this thread.  Returns 0, or a
  * negative errno code when it cannot be asked.
  */
 typedef int rg_fwd_recurse_cb(void *arg, const struct rg_route_upstream *u,
-    const uint8_t *question, size_t qlen, uint16_t token,
+    const uint8_t *question, size_t qlen, uint64_t token,
     uint32_t timeout_ms);
 
 /** A client query, as the frontend parsed it. */
@@ -142,6 +145,8 @@ struct rg_fwd_stats {
 	_Atomic uint64_t unmatched;	/**< upstream packets unmatched */
 	_Atomic uint64_t failed;	/**< queries no candidate answered */
 	_Atomic uint64_t inflight;	/**< client queries in flight now */
+	_Atomic uint64_t recursion_late; /**< recursion replies, attempt over */
+	_Atomic uint64_t udp_retired;	/**< retired UDP sockets still open */
 };
 
 struct rg_fwd;
@@ -155,10 +160,12 @@ struct rg_fwd *rg_fwd_new(uv_loop_t *loop, rg_fwd_report_cb *cb,
     rg_fwd_recurse_cb *rcb, void *arg);
 
 /**
- * The reply to the recursion asked with TOKEN (its ID is TOKEN), or PKT
- * NULL when it failed.  Replies to attempts that are over are dropped.
+ * The reply to the recursion asked with TOKEN (its ID does not matter),
+ * or PKT NULL when it failed.  Replies to attempts that are over are
+ * dropped and counted (recursion_late); a reply that is not one to the
+ * question fails the attempt, as no other will come.
  */
-void rg_fwd_recursion_reply(struct rg_fwd *fw, uint16_t token,
+void rg_fwd_recursion_reply(struct rg_fwd *fw, uint64_t token,
     const uint8_t *pkt, size_t len);
 
 /**

@@ -24,6 +24,30 @@
  * before, so a blocked name never comes from there.  Response-IP rules
  * judge the answer as it leaves, fresh or stale, while the cache keeps
  * the upstream's answer as it came, so that each snapshot decides anew.
+ *
+ * A worker reads its UDP listeners itself, with recvmmsg(2) when uv_poll
+ * says they are readable, rather than through uv_udp: a listener on a
+ * wildcard address (0.0.0.0, ::) must answer from the address each query
+ * was sent to, or the client drops the reply, and only the IP_PKTINFO or
+ * IPV6_PKTINFO control message of recvmsg(2) says which address that was;
+ * uv_udp does not pass control messages on.  Replies already went out
+ * through sendmmsg(2) on the same descriptor, which now carries that
+ * address back.  Listeners on one address need no control message.
+ *
+ * What a worker holds is bounded: FE_INFLIGHT_MAX queries in flight (the
+ * forwarder's retired UDP sockets that still wait for replies count too;
+ * beyond it a query is answered SERVFAIL at once, so that the client
+ * turns to its next resolver rather than wait for a time-out), and
+ * FE_TCP_WQ_MAX bytes of replies a TCP client has not read, FE_TCP_WQ_WORKER
+ * over all of the worker's clients (beyond either, the connection is
+ * closed).
+ *
+ * A question for the recursion goes to the main thread under a 16-bit
+ * token that names a slot of the worker, and the slot keeps the
+ * forwarder's token (with its generation) until the main thread has
+ * answered, which it does once for each question.  So a slot is never
+ * lent twice at a time, and a late answer reaches the forwarder with the
+ * generation it was asked with, which drops it if the attempt is over.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -46,11 +70,18 @@
 #include "frontend.h"
 #include "log.h"
 
-#define FE_RBUF_SIZE	(16 * 65536)	/* recvmmsg: 16 datagrams at once */
+#define FE_RECV_BATCH	16		/* datagrams read by one recvmmsg(2) */
+#define FE_RECV_SIZE	65536		/* ... each into this much room */
+#define FE_RECV_ROUNDS	8		/* recvmmsg(2) calls per wake-up */
+#define FE_RBUF_SIZE	(FE_RECV_BATCH * FE_RECV_SIZE)
 #define FE_OUT_SIZE	(2 + 65535 + 64)
 #define FE_TCP_MAX	1024		/* client connections per worker */
 #define FE_TCP_PIPE	64		/* queries in flight per connection */
 #define FE_TCP_WQ_MAX	(1024 * 1024)	/* unread replies before we hang up */
+#define FE_TCP_WQ_WORKER (16 * 1024 * 1024) /* ... summed over a worker */
+#define FE_INFLIGHT_MAX	10000		/* queries in flight per worker */
+#define FE_REC_SLOTS	65536		/* recursion tokens per worker */
+#define FE_RSLOT_NONE	UINT32_MAX
 #define FE_FREE_MAX	1024		/* idle query contexts kept */
 #define FE_OUTQ		256		/* outcomes waiting for the main loop */
 #define FE_RECQ		1024		/* questions for the recursion */
@@ -83,6 +114,7 @@
 #define RCODE_REFUSED	5
 #define RCODE_BADVERS	16
 
+#define EDE_OTHER		0
 #define EDE_STALE		3
 #define EDE_BLOCKED		15
 #define EDE_NO_REACHABLE	22
@@ -102,6 +134,10 @@ struct fe_stats {
 	_Atomic uint64_t tcp_conns;
 	_Atomic uint64_t tcp_timeouts;
 	_Atomic uint64_t stale;
+	_Atomic uint64_t overloaded;	/* FE_INFLIGHT_MAX reached */
+	_Atomic uint64_t tcp_reply_overflow;	/* FE_TCP_WQ_MAX reached */
+	_Atomic uint64_t tcp_reply_worker_overflow; /* FE_TCP_WQ_WORKER */
+	_Atomic uint64_t tcp_reply_queued;	/* bytes now, all clients */
 	/* Hits of name rules (passthru: of both kinds), of response-IP
 	 * rules. */
 	_Atomic uint64_t blocked[RG_ACTION_COUNT];
@@ -193,17 +229,55 @@ struct fe_sights {
 struct fe_worker;
 struct fe_tconn;
 
+/*
+ * The address a UDP query was sent to, as a listener on a wildcard
+ * address learns it: its reply must come from there.
+ */
+struct fe_dst {
+	int family;			/* AF_INET, AF_INET6; 0: not known */
+	union {
+		struct in_pktinfo v4;
+		struct in6_pktinfo v6;
+	} u;
+};
+
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message. */
+union fe_cmsg {
+	struct cmsghdr align;
+	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
 /* A UDP listener, and the replies waiting to go out of it together. */
 struct fe_udp {
-	uv_udp_t h;
+	uv_poll_t h;
 	struct fe_worker *w;
-	int fd;
+	int fd;				/* ours: closed by rg_frontend_free() */
+	int pktinfo;			/* on a wildcard address */
 	unsigned n;
 	size_t used;
 	struct mmsghdr msg[FE_BATCH];
 	struct iovec iov[FE_BATCH];
 	struct sockaddr_storage to[FE_BATCH];
+	union fe_cmsg ctl[FE_BATCH];
 	uint8_t buf[FE_BATCH_BYTES];
+};
+
+/* What one recvmmsg(2) on a listener reads into (the data: w->rbuf). */
+struct fe_rx {
+	struct mmsghdr msg[FE_RECV_BATCH];
+	struct iovec iov[FE_RECV_BATCH];
+	struct sockaddr_storage from[FE_RECV_BATCH];
+	union fe_cmsg ctl[FE_RECV_BATCH];
+};
+
+/*
+ * A recursion token lent to the main thread: the slot's index is the
+ * token it sees, TOKEN the forwarder's (with its generation).
+ */
+struct fe_rslot {
+	uint64_t token;
+	uint32_t next;			/* free list, while free */
+	int busy;
 };
 
 /* A query being forwarded. */
@@ -215,6 +289,7 @@ struct fe_query {
 	struct fe_tconn *conn;		/* TCP client, or NULL */
 	struct fe_udp *udp;		/* UDP listener it came in on */
 	struct sockaddr_storage addr;
+	struct fe_dst dst;		/* where it was sent to, over UDP */
 	uint16_t id;
 	uint16_t flags;
 	int edns;
@@ -234,6 +309,7 @@ struct fe_tconn {
 	struct sockaddr_storage peer;
 	struct fe_query *queries;
 	unsigned nq;
+	size_t wq;		/* reply bytes queued, not yet written */
 	uint8_t *buf;
 	size_t len, cap;
 	int closing;
@@ -254,7 +330,13 @@ struct fe_worker {
 	uv_async_t rec_async;		/* recursion replies arrived */
 	pthread_mutex_t rec_mtx;
 	int rec_mtx_init;
-	struct fe_recres *rec_res;
+	struct fe_recres *rec_res;	/* under rec_mtx: replies */
+	uint64_t *rec_failed;		/* ... and tokens failed, one bit each */
+	uint64_t *rec_failed_spare;	/* swapped with it, worker's own */
+	int rec_failed_any;
+	struct fe_rslot *rslots;	/* FE_REC_SLOTS at most, grown */
+	uint32_t n_rslots;
+	uint32_t rfree;			/* first free slot, or FE_RSLOT_NONE */
 	uv_prepare_t prep;
 	uv_check_t check;
 	struct fe_udp *udp;
@@ -264,9 +346,11 @@ struct fe_worker {
 	struct fe_snap *snap;
 	uint64_t snap_version;
 	struct fe_query *queries, *free_q;
+	unsigned n_queries;		/* in flight */
 	unsigned n_free;
 	struct fe_tconn *conns;
 	unsigned n_conns;
+	struct fe_rx rx;
 	uint8_t *rbuf;
 	uint8_t *out;
 	uint8_t *stale_buf;
@@ -286,7 +370,7 @@ struct fe_worker {
 /* A question for the main thread's recursion. */
 struct fe_recq {
 	unsigned worker;
-	uint16_t token;
+	uint16_t token;			/* the worker's slot */
 	uint32_t timeout_ms;
 	char pool[64];
 	size_t qlen;
@@ -297,7 +381,6 @@ struct fe_recq {
 struct fe_recres {
 	struct fe_recres *next;
 	uint16_t token;
-	int ok;
 	size_t len;
 	uint8_t pkt[];
 };
@@ -325,6 +408,7 @@ struct rg_frontend {
 	uint64_t out_lost;
 	struct fe_stale_shard stale[FE_STALE_SHARDS];
 	struct fe_recq *recq;		/* under out_mtx */
+	struct fe_recq *recq_spare;	/* swapped with it by the main loop */
 	unsigned n_rec;
 	uv_async_t out_async;
 	int async_init;
@@ -521,24 +605,73 @@ report_cb(void *arg, const struct rg_route_upstream *u,
 	uv_async_send(&fe->out_async);
 }
 
+/* Recursion tokens: the worker's slots, lent to the main thread. */
+
+/* Lend a slot for the forwarder's TOKEN; its index into *SLOT. */
+static int
+rslot_get(struct fe_worker *w, uint64_t token, uint16_t *slot)
+{
+	struct fe_rslot *t;
+	uint32_t i, n;
+
+	if (w->rfree == FE_RSLOT_NONE) {
+		if (w->n_rslots >= FE_REC_SLOTS)
+			return -EAGAIN;
+		n = w->n_rslots > 0 ? w->n_rslots * 2 : 256;
+		if ((t = realloc(w->rslots, n * sizeof(*t))) == NULL)
+			return -ENOMEM;
+		for (i = n; i-- > w->n_rslots;) {
+			t[i].busy = 0;
+			t[i].next = w->rfree;
+			w->rfree = i;
+		}
+		w->rslots = t;
+		w->n_rslots = n;
+	}
+	i = w->rfree;
+	w->rfree = w->rslots[i].next;
+	w->rslots[i].busy = 1;
+	w->rslots[i].token = token;
+	*slot = (uint16_t)i;
+	return 0;
+}
+
+/* The slot SLOT is back: the forwarder's token it held into *TOKEN. */
+static int
+rslot_put(struct fe_worker *w, uint16_t slot, uint64_t *token)
+{
+	struct fe_rslot *e;
+
+	if (slot >= w->n_rslots || !(e = &w->rslots[slot])->busy)
+		return -ENOENT;
+	*token = e->token;
+	e->busy = 0;
+	e->next = w->rfree;
+	w->rfree = slot;
+	return 0;
+}
+
 /* A worker's attempt on a recursive pool: to the main loop. */
 static int
 recurse_cb(void *arg, const struct rg_route_upstream *u,
-    const uint8_t *question, size_t qlen, uint16_t token,
+    const uint8_t *question, size_t qlen, uint64_t token,
     uint32_t timeout_ms)
 {
 	struct fe_worker *w = arg;
 	struct rg_frontend *fe = w->fe;
 	struct fe_recq *e;
-	int rc = 0;
+	uint16_t slot;
+	int rc;
 
 	if (qlen > sizeof(e->question))
 		return -EINVAL;
+	if ((rc = rslot_get(w, token, &slot)) < 0)
+		return rc;
 	pthread_mutex_lock(&fe->out_mtx);
 	if (fe->n_rec < FE_RECQ) {
 		e = &fe->recq[fe->n_rec++];
 		e->worker = w->index;
-		e->token = token;
+		e->token = slot;
 		e->timeout_ms = timeout_ms;
 		snprintf(e->pool, sizeof(e->pool), "%s", u->pool);
 		e->qlen = qlen;
@@ -548,6 +681,8 @@ recurse_cb(void *arg, const struct rg_route_upstream *u,
 	pthread_mutex_unlock(&fe->out_mtx);
 	if (rc == 0)
 		uv_async_send(&fe->out_async);
+	else
+		(void)rslot_put(w, slot, &token);
 	return rc;
 }
 
@@ -556,26 +691,27 @@ out_async_cb(uv_async_t *a)
 {
 	struct rg_frontend *fe = a->data;
 	struct fe_outcome v[FE_OUTQ];
-	struct fe_recq *rq = NULL;
+	struct fe_recq *rq;
 	unsigned i, n, nr;
 
 	pthread_mutex_lock(&fe->out_mtx);
 	n = fe->n_out;
 	memcpy(v, fe->outq, n * sizeof(v[0]));
 	fe->n_out = 0;
-	/* Taken whole: the workers fill a new one meanwhile. */
+	/* Taken whole: the workers fill the other one meanwhile, and every
+	 * question taken is answered (the slots it holds come back). */
 	nr = fe->n_rec;
-	if (nr > 0 && (rq = malloc(nr * sizeof(*rq))) != NULL)
-		memcpy(rq, fe->recq, nr * sizeof(*rq));
+	rq = fe->recq;
+	fe->recq = fe->recq_spare;
+	fe->recq_spare = rq;
 	fe->n_rec = 0;
 	pthread_mutex_unlock(&fe->out_mtx);
 	for (i = 0; i < n; i++)
 		fe->cb(fe->cb_arg, v[i].name, &v[i].addr, v[i].transport,
 		    v[i].outcome);
-	for (i = 0; rq != NULL && i < nr; i++)
+	for (i = 0; i < nr; i++)
 		fe->rcb(fe->cb_arg, rq[i].worker, rq[i].token, rq[i].pool,
 		    rq[i].question, rq[i].qlen, rq[i].timeout_ms);
-	free(rq);
 }
 
 void
@@ -583,23 +719,39 @@ rg_frontend_recursion_reply(struct rg_frontend *fe, unsigned worker,
     uint16_t token, const uint8_t *pkt, size_t len)
 {
 	struct fe_worker *w;
-	struct fe_recres *r;
+	struct fe_recres *r = NULL;
 
-	if (fe->stopped || worker >= fe->n_workers)
+	if (fe->stopped || worker >= fe->n_workers ||
+	    !fe->w[worker].rec_mtx_init)
 		return;
 	w = &fe->w[worker];
-	if ((r = malloc(sizeof(*r) + (pkt != NULL ? len : 0))) == NULL)
-		return;		/* the attempt times out */
-	r->token = token;
-	r->ok = pkt != NULL;
-	r->len = pkt != NULL ? len : 0;
-	if (pkt != NULL)
+	/* A failure takes no memory: a bit for its slot.  A reply with no
+	 * memory to carry it is a failure too, so that the slot returns. */
+	if (pkt != NULL && (r = malloc(sizeof(*r) + len)) != NULL) {
+		r->token = token;
+		r->len = len;
 		memcpy(r->pkt, pkt, len);
+	}
 	pthread_mutex_lock(&w->rec_mtx);
-	r->next = w->rec_res;
-	w->rec_res = r;
+	if (r != NULL) {
+		r->next = w->rec_res;
+		w->rec_res = r;
+	} else {
+		w->rec_failed[token / 64] |= (uint64_t)1 << (token % 64);
+		w->rec_failed_any = 1;
+	}
 	pthread_mutex_unlock(&w->rec_mtx);
 	uv_async_send(&w->rec_async);
+}
+
+/* The main thread's answer for SLOT: to the forwarder, which judges it. */
+static void
+rec_done(struct fe_worker *w, uint16_t slot, const uint8_t *pkt, size_t len)
+{
+	uint64_t token;
+
+	if (rslot_put(w, slot, &token) == 0 && w->fwd != NULL)
+		rg_fwd_recursion_reply(w->fwd, token, pkt, len);
 }
 
 static void
@@ -607,17 +759,31 @@ rec_async_cb(uv_async_t *a)
 {
 	struct fe_worker *w = a->data;
 	struct fe_recres *r, *next;
+	uint64_t *failed = NULL, bits;
+	unsigned i, b;
 
 	pthread_mutex_lock(&w->rec_mtx);
 	r = w->rec_res;
 	w->rec_res = NULL;
+	if (w->rec_failed_any) {
+		failed = w->rec_failed;
+		w->rec_failed = w->rec_failed_spare;
+		w->rec_failed_spare = failed;
+		w->rec_failed_any = 0;
+	}
 	pthread_mutex_unlock(&w->rec_mtx);
 	for (; r != NULL; r = next) {
 		next = r->next;
-		if (w->fwd != NULL)
-			rg_fwd_recursion_reply(w->fwd, r->token,
-			    r->ok ? r->pkt : NULL, r->len);
+		rec_done(w, r->token, r->pkt, r->len);
 		free(r);
+	}
+	for (i = 0; failed != NULL && i < FE_REC_SLOTS / 64; i++) {
+		if ((bits = failed[i]) == 0)
+			continue;
+		failed[i] = 0;
+		for (b = 0; b < 64; b++)
+			if (bits & (uint64_t)1 << b)
+				rec_done(w, (uint16_t)(i * 64 + b), NULL, 0);
 	}
 }
 
@@ -1047,16 +1213,20 @@ reply_relay(uint8_t *o, const struct fe_query *q, const struct fe_snap *s,
 struct fe_wreq {
 	uv_write_t req;
 	struct fe_tconn *c;
+	size_t len;
 	uint8_t data[];
 };
 
 static void tconn_close(struct fe_tconn *c);
 
+/* Called for every write, cancelled ones too, before the close callback. */
 static void
 tconn_write_cb(uv_write_t *wr, int status)
 {
 	struct fe_wreq *r = wr->data;
 
+	r->c->wq -= r->len;
+	STAT_ADD(r->c->w, tcp_reply_queued, -(uint64_t)r->len);
 	if (status < 0 && status != UV_ECANCELED)
 		tconn_close(r->c);
 	free(r);
@@ -1087,20 +1257,36 @@ tconn_send(struct fe_tconn *c, uint8_t *buf, size_t len)
 		f += rc;
 		n -= (size_t)rc;
 	}
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->h) >
-	    FE_TCP_WQ_MAX || (r = malloc(sizeof(*r) + n)) == NULL) {
+	/* A client that does not read its replies is not given more memory:
+	 * it asks again if it wants the answers. */
+	if (c->wq + n > FE_TCP_WQ_MAX) {
+		STAT_INC(c->w, tcp_reply_overflow);
+		tconn_close(c);
+		return;
+	}
+	if (atomic_load_explicit(&c->w->st.tcp_reply_queued,
+	    memory_order_relaxed) + n > FE_TCP_WQ_WORKER) {
+		STAT_INC(c->w, tcp_reply_worker_overflow);
+		tconn_close(c);
+		return;
+	}
+	if ((r = malloc(sizeof(*r) + n)) == NULL) {
 		tconn_close(c);
 		return;
 	}
 	memcpy(r->data, f, n);
 	r->c = c;
+	r->len = n;
 	r->req.data = r;
 	b = uv_buf_init((char *)r->data, (unsigned)n);
 	if (uv_write(&r->req, (uv_stream_t *)&c->h, &b, 1,
 	    tconn_write_cb) < 0) {
 		free(r);
 		tconn_close(c);
+		return;
 	}
+	c->wq += n;
+	STAT_ADD(c->w, tcp_reply_queued, n);
 }
 
 /* Where a reply goes. */
@@ -1108,6 +1294,7 @@ struct fe_client {
 	struct fe_udp *udp;
 	const struct sockaddr *addr;
 	struct fe_tconn *conn;
+	const struct fe_dst *dst;	/* UDP: the address to answer from */
 };
 
 /*
@@ -1137,9 +1324,58 @@ udp_flush(struct fe_udp *u)
 	u->used = 0;
 }
 
+/* The control message that makes a reply leave from DST, into M. */
+static void
+dst_put(struct msghdr *m, union fe_cmsg *ctl, const struct fe_dst *dst)
+{
+	struct cmsghdr *c = &ctl->align;
+
+	memset(ctl, 0, sizeof(*ctl));
+	m->msg_control = ctl->buf;
+	if (dst->family == AF_INET) {
+		m->msg_controllen = CMSG_SPACE(sizeof(dst->u.v4));
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(dst->u.v4));
+		memcpy(CMSG_DATA(c), &dst->u.v4, sizeof(dst->u.v4));
+	} else {
+		m->msg_controllen = CMSG_SPACE(sizeof(dst->u.v6));
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(dst->u.v6));
+		memcpy(CMSG_DATA(c), &dst->u.v6, sizeof(dst->u.v6));
+	}
+}
+
+/* The address a datagram received with M was sent to, if M says. */
+static void
+dst_get(struct msghdr *m, struct fe_dst *dst)
+{
+	struct cmsghdr *c;
+
+	dst->family = 0;
+	for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == IPPROTO_IP &&
+		    c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(dst->u.v4))) {
+			memcpy(&dst->u.v4, CMSG_DATA(c), sizeof(dst->u.v4));
+			/* ipi_spec_dst is the source asked for; the routing
+			 * table, not the query's interface, picks the way. */
+			dst->u.v4.ipi_ifindex = 0;
+			dst->family = AF_INET;
+		} else if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(dst->u.v6))) {
+			/* The interface stays: a link-local address needs it. */
+			memcpy(&dst->u.v6, CMSG_DATA(c), sizeof(dst->u.v6));
+			dst->family = AF_INET6;
+		}
+	}
+}
+
 static void
 udp_queue(struct fe_udp *u, const uint8_t *buf, size_t len,
-    const struct sockaddr *to)
+    const struct sockaddr *to, const struct fe_dst *dst)
 {
 	struct mmsghdr *m;
 	socklen_t tl = to->sa_family == AF_INET6 ?
@@ -1159,6 +1395,8 @@ udp_queue(struct fe_udp *u, const uint8_t *buf, size_t len,
 	m->msg_hdr.msg_namelen = tl;
 	m->msg_hdr.msg_iov = &u->iov[u->n];
 	m->msg_hdr.msg_iovlen = 1;
+	if (dst != NULL && dst->family != 0)
+		dst_put(&m->msg_hdr, &u->ctl[u->n], dst);
 	u->used += len;
 	u->n++;
 }
@@ -1189,7 +1427,7 @@ client_send(struct fe_worker *w, const struct fe_client *cl, uint8_t *buf,
 		return;
 	}
 	/* Sent once this loop iteration has nothing else to do. */
-	udp_queue(cl->udp, buf, len, cl->addr);
+	udp_queue(cl->udp, buf, len, cl->addr, cl->dst);
 }
 
 /* Access control */
@@ -1847,6 +2085,7 @@ query_free(struct fe_query *q)
 		w->queries = q->next;
 	if (q->next != NULL)
 		q->next->prev = q->prev;
+	w->n_queries--;
 	if (q->conn != NULL) {
 		struct fe_tconn *c = q->conn;
 
@@ -1875,7 +2114,8 @@ fwd_done_cb(void *arg, const uint8_t *pkt, size_t len, int failed)
 	struct fe_worker *w = q->w;
 	struct fe_tconn *c = q->conn;
 	struct sockaddr_storage addr = q->addr;
-	struct fe_client cl = { q->udp, (struct sockaddr *)&addr, c };
+	struct fe_dst dst = q->dst;
+	struct fe_client cl = { q->udp, (struct sockaddr *)&addr, c, &dst };
 	const struct sockaddr *client = c != NULL ?
 	    (const struct sockaddr *)&c->peer : (const struct sockaddr *)&addr;
 	const uint8_t *src = NULL;
@@ -1943,7 +2183,20 @@ forward(struct fe_worker *w, const struct fe_msg *m,
 	struct rg_fwd_query fq;
 	struct fe_query *q;
 	uint8_t *o = w->out + 2;
+	unsigned retired = w->fwd == NULL ? 0 : (unsigned)atomic_load_explicit(
+	    &rg_fwd_stats(w->fwd)->udp_retired, memory_order_relaxed);
 
+	/* Full: an answer now, so that the client asks its next resolver,
+	 * rather than silence until its time-out (and the same question
+	 * again); the answer is no bigger than a refusal. */
+	if (w->n_queries + retired >= FE_INFLIGHT_MAX) {
+		STAT_INC(w, overloaded);
+		STAT_INC(w, servfail);
+		client_send(w, cl, o, reply_local(o, m, w->snap,
+		    RCODE_SERVFAIL, 0, NULL, 0, EDE_OTHER,
+		    "resguard: too many queries in flight"));
+		return;
+	}
 	if ((q = w->free_q) != NULL) {
 		w->free_q = q->next;
 		w->n_free--;
@@ -1956,6 +2209,8 @@ forward(struct fe_worker *w, const struct fe_msg *m,
 	if (cl->conn == NULL)
 		memcpy(&q->addr, cl->addr, cl->addr->sa_family == AF_INET6 ?
 		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	if (cl->dst != NULL)
+		q->dst = *cl->dst;
 	q->id = m->id;
 	q->flags = m->flags;
 	q->edns = m->edns;
@@ -1986,6 +2241,7 @@ forward(struct fe_worker *w, const struct fe_msg *m,
 	if (w->queries != NULL)
 		w->queries->prev = q;
 	w->queries = q;
+	w->n_queries++;
 	if (cl->conn != NULL) {
 		q->cnext = cl->conn->queries;
 		if (cl->conn->queries != NULL)
@@ -2087,31 +2343,66 @@ query_in(struct fe_worker *w, const struct fe_client *cl, const uint8_t *pkt,
 
 /* UDP */
 
+/*
+ * A listener is readable: take what waits, a batch per recvmmsg(2), a
+ * few batches at most before the other handles of the loop get a turn.
+ */
 static void
-fe_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct fe_worker *w = ((struct fe_udp *)h->data)->w;
-
-	*buf = uv_buf_init((char *)w->rbuf, FE_RBUF_SIZE);
-}
-
-static void
-udp_recv_cb(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
-    const struct sockaddr *addr, unsigned flags)
+udp_poll_cb(uv_poll_t *h, int status, int events)
 {
 	struct fe_udp *u = h->data;
 	struct fe_worker *w = u->w;
-	struct fe_client cl = { u, addr, NULL };
+	struct fe_rx *rx = &w->rx;
+	struct fe_client cl = { u, NULL, NULL, NULL };
+	struct fe_dst dst;
+	struct msghdr *mh;
+	socklen_t el = sizeof(int);
+	unsigned i, round;
+	int n, err;
 
-	if ((flags & UV_UDP_MMSG_FREE) || n < 0 || addr == NULL ||
-	    w->stopping)
+	if (w->stopping)
 		return;
-	if (flags & UV_UDP_PARTIAL) {
-		STAT_INC(w, queries);
-		STAT_INC(w, dropped);
+	if (status < 0) {
+		/* Taken, so that it is not reported again and again. */
+		(void)getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &el);
 		return;
 	}
-	query_in(w, &cl, (const uint8_t *)buf->base, (size_t)n);
+	for (round = 0; round < FE_RECV_ROUNDS; round++) {
+		for (i = 0; i < FE_RECV_BATCH; i++) {
+			mh = &rx->msg[i].msg_hdr;
+			rx->iov[i].iov_base = w->rbuf + i * FE_RECV_SIZE;
+			rx->iov[i].iov_len = FE_RECV_SIZE;
+			mh->msg_name = &rx->from[i];
+			mh->msg_namelen = sizeof(rx->from[i]);
+			mh->msg_iov = &rx->iov[i];
+			mh->msg_iovlen = 1;
+			mh->msg_control = u->pktinfo ? rx->ctl[i].buf : NULL;
+			mh->msg_controllen = u->pktinfo ? sizeof(rx->ctl[i]) : 0;
+			mh->msg_flags = 0;
+		}
+		if ((n = recvmmsg(u->fd, rx->msg, FE_RECV_BATCH, MSG_DONTWAIT,
+		    NULL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;		/* EAGAIN: all read */
+		}
+		for (i = 0; i < (unsigned)n && !w->stopping; i++) {
+			mh = &rx->msg[i].msg_hdr;
+			if (mh->msg_flags & MSG_TRUNC) {
+				STAT_INC(w, queries);
+				STAT_INC(w, dropped);
+				continue;
+			}
+			if (u->pktinfo)
+				dst_get(mh, &dst);
+			cl.addr = (const struct sockaddr *)&rx->from[i];
+			cl.dst = u->pktinfo ? &dst : NULL;
+			query_in(w, &cl, rx->iov[i].iov_base,
+			    rx->msg[i].msg_len);
+		}
+		if (n < FE_RECV_BATCH)
+			break;
+	}
 }
 
 /* TCP */
@@ -2191,7 +2482,7 @@ static void
 tconn_drain(struct fe_tconn *c)
 {
 	struct fe_worker *w = c->w;
-	struct fe_client cl = { NULL, (struct sockaddr *)&c->peer, c };
+	struct fe_client cl = { NULL, (struct sockaddr *)&c->peer, c, NULL };
 	size_t off, l;
 
 	/*
@@ -2391,6 +2682,19 @@ rg_frontend_workers(const struct rg_conf *conf)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
+/* 0.0.0.0 or ::, where a reply must say which address it comes from. */
+static int
+addr_is_any(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return 0;
+}
+
 static int
 sock_open(const struct sockaddr_storage *ss, int type, const char *name,
     char *err, size_t err_len)
@@ -2411,6 +2715,11 @@ sock_open(const struct sockaddr_storage *ss, int type, const char *name,
 	if (type == SOCK_DGRAM)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
 		    sizeof(size));
+	if (type == SOCK_DGRAM && addr_is_any(ss) && (ss->ss_family ==
+	    AF_INET ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one,
+	    sizeof(one)) : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO,
+	    &one, sizeof(one))) < 0)
+		goto fail;
 	if (bind(fd, (const struct sockaddr *)ss, len) < 0)
 		goto fail;
 	if (type == SOCK_STREAM && listen(fd, 256) < 0)
@@ -2497,10 +2806,18 @@ worker_start(struct fe_worker *w)
 	if ((rc = uv_loop_init(&w->loop)) < 0)
 		return rc;
 	w->loop_init = 1;
+	if ((w->udp = calloc(fe->n_listen + 1, sizeof(*w->udp))) == NULL)
+		return -ENOMEM;
+	for (j = 0; j < fe->n_listen; j++)
+		w->udp[j].fd = -1;
+	w->rfree = FE_RSLOT_NONE;
 	if ((w->rbuf = malloc(FE_RBUF_SIZE)) == NULL ||
 	    (w->out = malloc(FE_OUT_SIZE)) == NULL ||
 	    (w->stale_buf = malloc(FE_OUT_SIZE)) == NULL ||
-	    (w->udp = calloc(fe->n_listen + 1, sizeof(*w->udp))) == NULL ||
+	    (w->rec_failed = calloc(FE_REC_SLOTS / 64,
+	    sizeof(uint64_t))) == NULL ||
+	    (w->rec_failed_spare = calloc(FE_REC_SLOTS / 64,
+	    sizeof(uint64_t))) == NULL ||
 	    (w->tcp = calloc(fe->n_listen + 1, sizeof(*w->tcp))) == NULL ||
 	    (w->fwd = rg_fwd_new(&w->loop, report_cb, recurse_cb, w)) == NULL)
 		return -ENOMEM;
@@ -2520,18 +2837,18 @@ worker_start(struct fe_worker *w)
 		w->udp[j].h.data = &w->udp[j];
 		w->udp[j].w = w;
 		w->udp[j].fd = w->fd_udp[j];
-		w->tcp[j].data = w;
-		if ((rc = uv_udp_init_ex(&w->loop, &w->udp[j].h,
-		    AF_UNSPEC | UV_UDP_RECVMMSG)) < 0 ||
-		    (rc = uv_udp_open(&w->udp[j].h, w->fd_udp[j])) < 0)
-			return rc;
+		w->udp[j].pktinfo = addr_is_any(&fe->laddr[j]);
 		w->fd_udp[j] = -1;
+		w->tcp[j].data = w;
+		if ((rc = uv_poll_init(&w->loop, &w->udp[j].h,
+		    w->udp[j].fd)) < 0)
+			return rc;
 		if ((rc = uv_tcp_init(&w->loop, &w->tcp[j])) < 0 ||
 		    (rc = uv_tcp_open(&w->tcp[j], w->fd_tcp[j])) < 0)
 			return rc;
 		w->fd_tcp[j] = -1;
-		if ((rc = uv_udp_recv_start(&w->udp[j].h, fe_alloc_cb,
-		    udp_recv_cb)) < 0 ||
+		if ((rc = uv_poll_start(&w->udp[j].h, UV_READABLE,
+		    udp_poll_cb)) < 0 ||
 		    (rc = uv_listen((uv_stream_t *)&w->tcp[j], 256,
 		    tcp_conn_cb)) < 0)
 			return rc;
@@ -2551,7 +2868,8 @@ rg_frontend_start(struct rg_frontend *fe, uv_loop_t *loop,
 	fe->cb = cb;
 	fe->rcb = rcb;
 	fe->cb_arg = arg;
-	if ((fe->recq = calloc(FE_RECQ, sizeof(*fe->recq))) == NULL)
+	if ((fe->recq = calloc(FE_RECQ, sizeof(*fe->recq))) == NULL ||
+	    (fe->recq_spare = calloc(FE_RECQ, sizeof(*fe->recq))) == NULL)
 		return -ENOMEM;
 	if ((rc = uv_async_init(loop, &fe->out_async, out_async_cb)) < 0)
 		return rc;
@@ -2643,6 +2961,17 @@ rg_frontend_json(const struct rg_frontend *fe)
 	json_object_set_new(o, "ip_blocked", ib);
 	json_object_set_new(o, "passthru", json_integer((json_int_t)
 	    v[offsetof(struct fe_stats, blocked) / W + RG_ACTION_PASSTHRU]));
+	/* The bounds of a worker, and what reaching them cost. */
+	json_object_set_new(o, "overloaded", json_integer(F(overloaded)));
+	json_object_set_new(o, "tcp_reply_overflow",
+	    json_integer(F(tcp_reply_overflow)));
+	json_object_set_new(o, "tcp_reply_worker_overflow",
+	    json_integer(F(tcp_reply_worker_overflow)));
+	json_object_set_new(o, "tcp_reply_queued",
+	    json_integer(F(tcp_reply_queued)));
+	json_object_set_new(o, "recursion_late",
+	    json_integer(G(recursion_late)));
+	json_object_set_new(o, "udp_retired", json_integer(G(udp_retired)));
 #undef F
 #undef G
 #undef W
@@ -2833,14 +3162,18 @@ rg_frontend_free(struct rg_frontend *fe)
 	for (i = 0; fe->w != NULL && i < fe->n_workers; i++) {
 		struct fe_worker *w = &fe->w[i];
 
+		if (w->loop_init && uv_loop_close(&w->loop) < 0)
+			rg_log_warnx("guard: worker %u: handles left open", i);
+		/* The loop no longer polls them: the listeners' sockets are
+		 * ours to close. */
 		for (j = 0; j < fe->n_listen; j++) {
 			if (w->fd_udp != NULL && w->fd_udp[j] >= 0)
 				close(w->fd_udp[j]);
 			if (w->fd_tcp != NULL && w->fd_tcp[j] >= 0)
 				close(w->fd_tcp[j]);
+			if (w->udp != NULL && w->udp[j].fd >= 0)
+				close(w->udp[j].fd);
 		}
-		if (w->loop_init && uv_loop_close(&w->loop) < 0)
-			rg_log_warnx("guard: worker %u: handles left open", i);
 		snap_unref(w->snap);
 		while (w->rec_res != NULL) {
 			struct fe_recres *r = w->rec_res;
@@ -2850,6 +3183,9 @@ rg_frontend_free(struct rg_frontend *fe)
 		}
 		if (w->rec_mtx_init)
 			pthread_mutex_destroy(&w->rec_mtx);
+		free(w->rec_failed);
+		free(w->rec_failed_spare);
+		free(w->rslots);
 		sights_free(&w->sights);
 		if (w->sight_mtx_init)
 			pthread_mutex_destroy(&w->sight_mtx);
@@ -2875,6 +3211,7 @@ rg_frontend_free(struct rg_frontend *fe)
 	free(fe->listen);
 	free(fe->laddr);
 	free(fe->recq);
+	free(fe->recq_spare);
 	for (i = 0; i < FE_STALE_SHARDS; i++) {
 		struct fe_stale_shard *sh = &fe->stale[i];
 
@@ -2929,6 +3266,7 @@ rg_frontend_fuzz_new(struct rg_bl_domain *bl)
 	w = &fe->w[0];
 	w->fe = fe;
 	w->fuzz = 1;
+	w->rfree = FE_RSLOT_NONE;
 	pthread_mutex_init(&w->sight_mtx, NULL);
 	w->sight_mtx_init = 1;
 	if (uv_loop_init(&w->loop) < 0)
@@ -2950,7 +3288,7 @@ rg_frontend_fuzz_query(struct rg_frontend *fe, const uint8_t *pkt,
 {
 	struct fe_worker *w = &fe->w[0];
 	struct sockaddr_in dflt;
-	struct fe_client cl = { NULL, from, NULL };
+	struct fe_client cl = { NULL, from, NULL, NULL };
 
 	if (from == NULL) {
 		memset(&dflt, 0, sizeof(dflt));

@@ -3,13 +3,15 @@
  *
  * The frontend binds UDP and TCP listeners on every server.listen address
  * (one socket of each per worker, with SO_REUSEPORT, so that the kernel
- * spreads clients over the workers) while the process may still bind
- * privileged ports, then runs one worker thread per socket set, each with
- * its own libuv loop and its own forwarder.  A worker parses each query
- * (FORMERR, NOTIMP, BADVERS or a dropped datagram for what is not a
- * query it can answer), applies server.access-control (REFUSED), looks the
- * name up in the blocklist and answers blocked names itself (by the
- * rule's action, local data included), with an Extended DNS Error naming
+ * spreads clients over the workers; on a wildcard address, 0.0.0.0 or ::,
+ * each UDP reply leaves from the address its query was sent to) while the
+ * process may still bind privileged ports, then runs one worker thread per
+ * socket set, each with its own libuv loop and its own forwarder.  A
+ * worker parses each query (FORMERR, NOTIMP, BADVERS or a dropped
+ * datagram for what is not a query it can answer), applies
+ * server.access-control (REFUSED), looks the name up in the blocklist
+ * and answers blocked names itself (by the rule's action, local data
+ * included), with an Extended DNS Error naming
  * the feed; everything else goes to the forwarder (a passthru rule is an
  * exception: forwarded, and its answer never judged), and the reply back
  * to the client with the client's ID, its question as it asked it, and
@@ -26,6 +28,11 @@
  * immutable snapshot; workers take the new one between two queries.
  * Outcomes of real queries come back to the main thread for the passive
  * health checks.
+ *
+ * A worker holds at most 10000 queries in flight (beyond, SERVFAIL with
+ * an Extended DNS Error at once), 1 MiB of replies a TCP client has not
+ * read and 16 MiB over all its TCP clients (beyond, the connection is
+ * closed); each is counted in rg_frontend_json().
  */
 #ifndef RG_FRONTEND_H
 #define RG_FRONTEND_H
@@ -71,7 +78,9 @@ typedef void rg_guard_outcome_cb(void *arg, const char *name,
 /**
  * Receives, on the main loop, a question for the recursive pool POOL from
  * worker WORKER: QUESTION (QLEN bytes, wire form), to be answered within
- * TIMEOUT_MS through rg_frontend_recursion_reply() with TOKEN.
+ * TIMEOUT_MS through rg_frontend_recursion_reply() with TOKEN, exactly
+ * once (a failure too, and however late): the worker lends TOKEN to no
+ * other question until then.
  */
 typedef void rg_guard_recurse_cb(void *arg, unsigned worker, uint16_t token,
     const char *pool, const uint8_t *question, size_t qlen,
@@ -87,9 +96,11 @@ int rg_frontend_start(struct rg_frontend *fe, uv_loop_t *loop,
     rg_guard_outcome_cb *cb, rg_guard_recurse_cb *rcb, void *arg);
 
 /**
- * From the main loop: the reply to the question TOKEN of worker WORKER,
- * with TOKEN as its ID, or PKT NULL when the recursion failed.  Dropped
- * once the frontend is stopping.
+ * From the main loop: the reply to the question TOKEN of worker WORKER
+ * (its ID does not matter), or PKT NULL when the recursion failed.  A
+ * reply that comes after its query is over is dropped by the worker and
+ * counted ("recursion_late"); all are dropped once the frontend is
+ * stopping.
  */
 void rg_frontend_recursion_reply(struct rg_frontend *fe, unsigned worker,
     uint16_t token, const uint8_t *pkt, size_t len);

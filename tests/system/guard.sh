@@ -6,7 +6,7 @@
 # its Extended DNS Error, a frozen primary (then a frozen fallback too, for
 # the last resort) under a steady query stream with no failed client
 # query, serve-stale when every pool is down, blocklist swaps under load,
-# and bad input.
+# bad input, and a recursion that fails after its query was cancelled.
 # Lab settings: interval-ms 500, timeout-ms 400, fall 3, rise 2.
 
 # transport.sh uses the first hundred ports from RG_TEST_PORT_BASE,
@@ -435,4 +435,56 @@ out=$(dig @127.0.0.2 -p "$G" -b 127.0.0.2 +time=2 +tries=1 www.lab.test A 2>&1)
 expect_match "status: NOERROR" "access-control widened by reload" "$out"
 
 daemon_stop && ok "SIGTERM: clean exit" || not_ok "SIGTERM: exit $?"
+
+# -- a recursion answered after its query is over.  A fresh daemon, so
+# that its recursion has learnt no denial of existence from the root (no
+# NSEC record to answer a new name with): the primary and the fallback
+# frozen, then the root, a TCP client asks a name under a top-level
+# domain no one asked the root about (and not under test., which
+# libunbound answers itself) and, once the query is in flight, resets
+# the connection, which cancels the query; the main thread's recursion
+# goes on until its time-out, and its failure, late, is dropped and
+# counted; the recursion answers the next question.
+daemon_start "$CONF"
+wait_until 10 "restarted, normal" -- sh -c \
+    "[ \"\$($RESGUARDCTL -s $RG_LAB_CONTROL_SOCKET status >/dev/null; echo \$?)\" = 0 ]"
+"$LAB" freeze primary >/dev/null
+"$LAB" freeze fallback >/dev/null
+wait_until 20 "restarted, last resort" -- mode_is last-resort
+late_before=$(guard_get '["recursion_late"]')
+"$LAB" freeze root >/dev/null
+rm -f "$T/reset"
+python3 - "$G" "$T/reset" <<'EOF' &
+import os, socket, struct, sys, time
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+q = struct.pack('>HHHHHH', 7, 0x0100, 1, 0, 0, 0) + \
+    b'\x04late\x0erecursion-test\x00' + struct.pack('>HH', 1, 1)
+s.sendall(struct.pack('>H', len(q)) + q)
+end = time.time() + 20
+while not os.path.exists(sys.argv[2]) and time.time() < end:
+    time.sleep(0.05)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+s.close()
+EOF
+CLIENT=$!
+in_flight() {
+	[ "$(guard_get '["inflight"]')" -ge 1 ]
+}
+# Reset only once the query is with the recursion, not before it is read.
+wait_until 10 "the query is in flight" -- in_flight
+touch "$T/reset"
+wait $CLIENT
+late_more() {
+	[ "$(guard_get '["recursion_late"]')" -gt "$late_before" ]
+}
+wait_until 15 "a late recursion failure is dropped and counted" -- late_more &&
+    ok "a late recursion failure is dropped and counted"
+"$LAB" thaw root >/dev/null
+out=$(q . SOA)
+expect_match "ns.lab.test. hostmaster.lab.test." \
+    "the recursion answers after the late failure" "$out"
+"$LAB" thaw fallback >/dev/null
+"$LAB" thaw primary >/dev/null
+daemon_stop && ok "SIGTERM after the late failure: clean exit" ||
+    not_ok "SIGTERM: exit $?"
 finish

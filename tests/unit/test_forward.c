@@ -1,0 +1,349 @@
+/*
+ * test_forward.c -- unit tests of the forwarder's recursion tokens, on a
+ * real libuv loop with a route whose only upstream is a recursive pool, so
+ * that no socket is opened: the test plays the main thread, taking the
+ * questions the forwarder hands out and answering them, late ones
+ * included.  A late answer or failure (its attempt cancelled or over) must
+ * not touch a newer attempt that took the same ID.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <uv.h>
+
+#include "forward.h"
+
+/* Start and cancel this many queries at most, looking for a reused ID
+ * (each start draws one of 65536 at random: the chance of never seeing
+ * one given ID in so many draws is below 1e-13). */
+#define REUSE_TRIES	2000000
+
+/* What the forwarder handed to the "main thread". */
+struct asked {
+	unsigned n;
+	uint64_t token;			/* the last one */
+	uint8_t question[260];
+	size_t qlen;
+	uint32_t timeout_ms;
+};
+
+/* What a query came to. */
+struct done {
+	unsigned n;
+	int failed;
+	int had_pkt;
+	uint8_t rcode;
+};
+
+static int
+recurse_cb(void *arg, const struct rg_route_upstream *u,
+    const uint8_t *question, size_t qlen, uint64_t token,
+    uint32_t timeout_ms)
+{
+	struct asked *a = arg;
+
+	assert_int_equal(u->transport, RG_TRANSPORT_RECURSIVE);
+	assert_true(qlen <= sizeof(a->question));
+	a->n++;
+	a->token = token;
+	memcpy(a->question, question, qlen);
+	a->qlen = qlen;
+	a->timeout_ms = timeout_ms;
+	return 0;
+}
+
+static void
+done_cb(void *arg, const uint8_t *pkt, size_t len, int failed)
+{
+	struct done *d = arg;
+
+	d->n++;
+	d->failed = failed;
+	d->had_pkt = pkt != NULL;
+	d->rcode = pkt != NULL && len >= 12 ? pkt[3] & 0x0f : 0xff;
+}
+
+/* A route of one upstream: the recursive pool "recursion". */
+static struct rg_route *
+route_recursive(void)
+{
+	struct rg_route *r;
+
+	assert_non_null(r = calloc(1, sizeof(*r)));
+	atomic_init(&r->refs, 1);
+	assert_non_null(r->ups = calloc(1, sizeof(*r->ups)));
+	assert_non_null(r->ups[0].name = strdup("lab-recursion"));
+	assert_non_null(r->ups[0].pool = strdup("recursion"));
+	r->ups[0].transport = RG_TRANSPORT_RECURSIVE;
+	r->ups[0].state = RG_STATE_UP;
+	r->n_ups = 1;
+	r->attempt_timeout_ms = 400;
+	r->budget_ms = 500;
+	r->udp_size = 1232;
+	return r;
+}
+
+/* NAME (dotted, no final dot) as a question of type A, class IN. */
+static size_t
+question(const char *name, uint8_t *q)
+{
+	const char *p = name, *dot;
+	size_t n = 0, l;
+
+	for (;;) {
+		dot = strchr(p, '.');
+		l = dot != NULL ? (size_t)(dot - p) : strlen(p);
+		q[n++] = (uint8_t)l;
+		memcpy(q + n, p, l);
+		n += l;
+		if (dot == NULL)
+			break;
+		p = dot + 1;
+	}
+	q[n++] = 0;
+	q[n++] = 0, q[n++] = 1;		/* A */
+	q[n++] = 0, q[n++] = 1;		/* IN */
+	return n;
+}
+
+/* The reply the main thread's libunbound would give to Q: NOERROR,
+ * no records, ID 0 (it does not matter). */
+static size_t
+reply(const uint8_t *q, size_t qlen, uint8_t rcode, uint8_t *out)
+{
+	memset(out, 0, 12);
+	out[2] = 0x81;			/* QR, RD */
+	out[3] = 0x80 | rcode;		/* RA */
+	out[5] = 1;
+	memcpy(out + 12, q, qlen);
+	return 12 + qlen;
+}
+
+struct fixture {
+	uv_loop_t loop;
+	struct rg_fwd *fw;
+	struct asked asked;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f;
+	struct rg_route *r;
+
+	assert_non_null(f = calloc(1, sizeof(*f)));
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_non_null(f->fw = rg_fwd_new(&f->loop, NULL, recurse_cb,
+	    &f->asked));
+	r = route_recursive();
+	rg_fwd_set_route(f->fw, r);
+	rg_route_unref(r);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	rg_fwd_close(f->fw);
+	/* The forwarder frees itself once its handles are closed. */
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f);
+	return 0;
+}
+
+static struct rg_fwd_req *
+start(struct fixture *f, const uint8_t *q, size_t qlen, struct done *d)
+{
+	struct rg_fwd_query fq;
+	struct rg_fwd_req *req;
+	unsigned before = f->asked.n;
+
+	memset(&fq, 0, sizeof(fq));
+	fq.question = q;
+	fq.question_len = qlen;
+	fq.flags = 0x0100;
+	assert_non_null(req = rg_fwd_start(f->fw, &fq, done_cb, d));
+	/* The recursion is asked at once, under a token of its own. */
+	assert_int_equal(f->asked.n, before + 1);
+	return req;
+}
+
+static uint64_t
+stat_late(const struct fixture *f)
+{
+	return atomic_load(&rg_fwd_stats(f->fw)->recursion_late);
+}
+
+/*
+ * The query of attempt A is cancelled (its client went away); a newer
+ * query B gets the same ID; then A's failure and A's answer come back
+ * late.  B must go on waiting, and take its own answer.
+ */
+static void
+test_late_reply_after_reuse(void **state)
+{
+	struct fixture *f = *state;
+	struct done da = { 0 }, db = { 0 };
+	struct rg_fwd_req *req;
+	uint8_t qa[64], qb[64], pkt[128];
+	size_t la, lb, n;
+	uint64_t ta, tb = 0;
+	unsigned i;
+
+	la = question("late.example", qa);
+	lb = question("new.example", qb);
+	req = start(f, qa, la, &da);
+	ta = f->asked.token;
+	assert_int_equal(f->asked.qlen, la);
+	assert_memory_equal(f->asked.question, qa, la);
+	rg_fwd_cancel(req);
+	for (i = 0; i < REUSE_TRIES; i++) {
+		req = start(f, qb, lb, &db);
+		tb = f->asked.token;
+		if ((uint16_t)tb == (uint16_t)ta)
+			break;
+		rg_fwd_cancel(req);
+	}
+	assert_true(i < REUSE_TRIES);
+	/* Same ID, another generation. */
+	assert_true(tb != ta);
+
+	/* A's failure, late: B is not touched. */
+	rg_fwd_recursion_reply(f->fw, ta, NULL, 0);
+	assert_int_equal(db.n, 0);
+	assert_int_equal(stat_late(f), 1);
+	/* A's answer, late, even one to B's very question. */
+	n = reply(qb, lb, 0, pkt);
+	rg_fwd_recursion_reply(f->fw, ta, pkt, n);
+	assert_int_equal(db.n, 0);
+	assert_int_equal(stat_late(f), 2);
+	/* Nothing ever reached the cancelled query. */
+	assert_int_equal(da.n, 0);
+
+	/* B's own answer is taken. */
+	rg_fwd_recursion_reply(f->fw, tb, pkt, n);
+	assert_int_equal(db.n, 1);
+	assert_int_equal(db.failed, 0);
+	assert_true(db.had_pkt);
+	assert_int_equal(db.rcode, 0);
+	assert_int_equal(stat_late(f), 2);
+	/* And once only: a second answer is late too. */
+	rg_fwd_recursion_reply(f->fw, tb, pkt, n);
+	assert_int_equal(db.n, 1);
+	assert_int_equal(stat_late(f), 3);
+}
+
+/* The failure of the attempt itself ends the query (no candidate left). */
+static void
+test_failure_ends_query(void **state)
+{
+	struct fixture *f = *state;
+	struct done d = { 0 };
+	uint8_t q[64];
+	size_t l;
+
+	l = question("fail.example", q);
+	(void)start(f, q, l, &d);
+	assert_true(f->asked.timeout_ms > 0 && f->asked.timeout_ms <= 500);
+	rg_fwd_recursion_reply(f->fw, f->asked.token, NULL, 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.failed, 1);
+	assert_false(d.had_pkt);
+	assert_int_equal(stat_late(f), 0);
+}
+
+/*
+ * A reply that is not one to the question is the only one the attempt
+ * would get: it ends the attempt, rather than leave the client waiting
+ * for its whole budget.
+ */
+static void
+test_foreign_reply_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct done d = { 0 };
+	uint8_t q[64], other[64], pkt[128];
+	size_t l, lo, n;
+
+	l = question("asked.example", q);
+	lo = question("other.example", other);
+	(void)start(f, q, l, &d);
+	n = reply(other, lo, 0, pkt);
+	rg_fwd_recursion_reply(f->fw, f->asked.token, pkt, n);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.failed, 1);
+	assert_int_equal(atomic_load(&rg_fwd_stats(f->fw)->unmatched), 1);
+}
+
+/* A SERVFAIL from the recursion is kept, and relayed as a failure. */
+static void
+test_servfail_relayed(void **state)
+{
+	struct fixture *f = *state;
+	struct done d = { 0 };
+	uint8_t q[64], pkt[128];
+	size_t l, n;
+
+	l = question("servfail.example", q);
+	(void)start(f, q, l, &d);
+	n = reply(q, l, 2, pkt);
+	rg_fwd_recursion_reply(f->fw, f->asked.token, pkt, n);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.failed, 1);
+	assert_true(d.had_pkt);
+	assert_int_equal(d.rcode, 2);
+}
+
+/* The budget runs out first: the answer that comes after is late. */
+static void
+test_answer_after_budget(void **state)
+{
+	struct fixture *f = *state;
+	struct done d = { 0 };
+	uint8_t q[64], pkt[128];
+	size_t l, n;
+	uint64_t t;
+	unsigned i;
+
+	l = question("slow.example", q);
+	(void)start(f, q, l, &d);
+	t = f->asked.token;
+	/* The route's budget is 500 ms: the loop's timer ends the query. */
+	for (i = 0; i < 100 && d.n == 0; i++)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.failed, 1);
+	n = reply(q, l, 0, pkt);
+	rg_fwd_recursion_reply(f->fw, t, pkt, n);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(stat_late(f), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_late_reply_after_reuse,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_ends_query,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_reply_fails,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_servfail_relayed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answer_after_budget,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
