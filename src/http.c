@@ -63,6 +63,9 @@ struct push_req {
 	size_t len, cap;
 	size_t discarded;	/* past the limit, read to answer 413 */
 	int too_large;
+	unsigned refuse;	/* refused before the body: answered with
+				   this status once the body is read */
+	int counted;		/* in h->inflight */
 	struct timespec start;
 };
 
@@ -372,6 +375,35 @@ push_late(const struct rg_http *h, const struct push_req *r)
 	return now.tv_sec - r->start.tv_sec >= (time_t)h->push_deadline_s;
 }
 
+/*
+ * A push refused on its headers (token, client certificate) that has a
+ * body: answered once the body is read, not before.  A reply sent while
+ * the client still sends makes the kernel reset the connection when it
+ * closes with unread data, and the client may never see the reply.
+ * Bodies past PUSH_DISCARD_MAX are cut by closing, as for 413.
+ */
+static enum MHD_Result
+push_refuse_later(struct MHD_Connection *c, void **con_cls, unsigned code)
+{
+	const char *cl, *te;
+	struct push_req *r;
+
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	if ((cl == NULL || strtoull(cl, NULL, 10) == 0 ||
+	    strtoull(cl, NULL, 10) > PUSH_DISCARD_MAX) && te == NULL)
+		return MHD_NO;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return MHD_NO;
+	r->refuse = code;
+	r->too_large = 1;	/* drop what comes */
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	*con_cls = r;
+	return MHD_YES;
+}
+
 /* The headers of a push: answer now, or accept the body that follows. */
 static enum MHD_Result
 push_begin(struct rg_http *h, struct MHD_Connection *c, const char *url,
@@ -394,11 +426,17 @@ push_begin(struct rg_http *h, struct MHD_Connection *c, const char *url,
 		    MHD_HTTP_HEADER_ALLOW, MHD_HTTP_METHOD_POST);
 	if (h->ca_pem != NULL && push_client_cert(c, why, sizeof(why)) < 0) {
 		push_refused(h, c, feed, why);
+		if (push_refuse_later(c, con_cls, MHD_HTTP_FORBIDDEN) ==
+		    MHD_YES)
+			return MHD_YES;
 		return push_reply(c, MHD_HTTP_FORBIDDEN, "a client "
 		    "certificate from the push CA is required", NULL, NULL);
 	}
 	if (!push_token_ok(h, c)) {
 		push_refused(h, c, feed, "bearer token missing or wrong");
+		if (push_refuse_later(c, con_cls, MHD_HTTP_UNAUTHORIZED) ==
+		    MHD_YES)
+			return MHD_YES;
 		return push_reply(c, MHD_HTTP_UNAUTHORIZED, NULL,
 		    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"resguard\"");
@@ -445,6 +483,7 @@ push_begin(struct rg_http *h, struct MHD_Connection *c, const char *url,
 	}
 	snprintf(r->feed, sizeof(r->feed), "%s", feed);
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	r->counted = 1;
 	*con_cls = r;
 	return MHD_YES;
 }
@@ -504,6 +543,13 @@ push_end(struct rg_http *h, struct MHD_Connection *c, struct push_req *r)
 	char msg[256], why[320];
 	unsigned code;
 
+	if (r->refuse == MHD_HTTP_UNAUTHORIZED)
+		return push_reply(c, MHD_HTTP_UNAUTHORIZED, NULL,
+		    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"resguard\"");
+	if (r->refuse == MHD_HTTP_FORBIDDEN)
+		return push_reply(c, MHD_HTTP_FORBIDDEN, "a client "
+		    "certificate from the push CA is required", NULL, NULL);
 	if (r->too_large) {
 		snprintf(why, sizeof(why), "document larger than %llu bytes",
 		    (unsigned long long)h->push_max);
@@ -532,9 +578,11 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (r == NULL)
 		return;
-	pthread_mutex_lock(&h->lock);
-	h->inflight--;
-	pthread_mutex_unlock(&h->lock);
+	if (r->counted) {
+		pthread_mutex_lock(&h->lock);
+		h->inflight--;
+		pthread_mutex_unlock(&h->lock);
+	}
 	free(r->body);
 	free(r->sig);
 	free(r);

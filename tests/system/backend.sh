@@ -298,7 +298,11 @@ expect_match 'backend-applied' "a backend-applied event" "$(events)"
 
 # -- the blocklist as RPZ -----------------------------------------------------
 
-wait_ok 15 "RPZ written and loaded" -- st_is 'd["backend"]["blocklist"]["rules"]' 3
+# Three rules of the feed, and two passthru rules that keep the fallback's
+# TLS name (and the names below it) from ever being blocked.
+wait_ok 15 "RPZ written and loaded" -- st_is 'd["backend"]["blocklist"]["rules"]' 5
+expect_match '^fallback\.lab\.test	CNAME	rpz-passthru\.$' \
+    "an upstream's TLS name passes" "$(cat "$H/resguard.rpz")"
 expect_match '^\*\.lab\.test	CNAME	\.$' "wildcard rule in the RPZ file" "$(cat "$H/resguard.rpz")"
 expect_match '^www\.lab\.test	CNAME	rpz-passthru\.$' \
     "an allowlisted name under a wildcard passes" "$(cat "$H/resguard.rpz")"
