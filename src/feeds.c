@@ -98,6 +98,7 @@ struct feed {
 	int fetch_later;		/* after the snapshot of kept documents */
 	int directive_kept;		/* a kept directive to hand over */
 	int force;			/* the next document skips the hold */
+	char version[17];		/* of the data: 64-bit FNV-1a, hex */
 	char *held_data;		/* a version held back, or NULL */
 	size_t held_len;
 	uint64_t held_rules;
@@ -236,6 +237,18 @@ cf_same_source(const struct rg_conf_feed *a, const struct rg_conf_feed *b)
 	return SAME(name) && SAME(format) && SAME(source) && SAME(zone) &&
 	    SAME(hub_key_file) && SAME(signature);
 #undef SAME
+}
+
+/* A short version of a document: what "feeds" shows, to tell two apart. */
+static void
+doc_version(const char *data, size_t len, char out[17])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (uint8_t)data[i]) * 0x100000001b3ULL;
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
 static void
@@ -504,6 +517,7 @@ feed_restore(const char *state_dir, struct feed *fd)
 	if (feed_restore_one(state_dir, fd) < 0 &&
 	    feed_restore_old(state_dir, fd) < 0)
 		return;
+	doc_version(fd->data, fd->len, fd->version);
 	fd->state = FEED_OK;
 	rg_log_info("feeds: %s: %zu bytes kept from the last good version",
 	    fd->cf.name, fd->len);
@@ -1028,6 +1042,7 @@ feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
 		fd->data = jf->new_data;
 		fd->len = jf->new_len;
 		jf->new_data = NULL;
+		doc_version(fd->data, fd->len, fd->version);
 		cond_clear(&fd->cond);
 		fd->cond = jf->cond;
 		memset(&jf->cond, 0, sizeof(jf->cond));
@@ -1720,6 +1735,7 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 			fd->entries = old->entries;
 			fd->stats = old->stats;
 			fd->updated_wall_ms = old->updated_wall_ms;
+			memcpy(fd->version, old->version, sizeof(fd->version));
 			fd->checked_wall_ms = old->checked_wall_ms;
 			memcpy(fd->last_error, old->last_error,
 			    sizeof(fd->last_error));
@@ -1899,8 +1915,9 @@ rg_feeds_push(struct rg_feeds *f, const char *name, const char *data,
 json_t *
 rg_feeds_json(const struct rg_feeds *f)
 {
-	json_t *arr = json_array();
-	char when[40], checked[40];
+	json_t *arr = json_array(), *o;
+	char when[40], checked[40], next[40];
+	uint64_t mono = rg_clock_ms(), wall = rg_clock_wall_ms();
 	size_t i;
 
 	for (i = 0; i < f->n; i++) {
@@ -1908,6 +1925,8 @@ rg_feeds_json(const struct rg_feeds *f)
 
 		rg_time_format(fd->updated_wall_ms, when, sizeof(when));
 		rg_time_format(fd->checked_wall_ms, checked, sizeof(checked));
+		rg_time_format(wall + (fd->next_check_ms > mono ?
+		    fd->next_check_ms - mono : 0), next, sizeof(next));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, "
 		    "s:I, s:I, s:s?, s:s?, s:s?, s:I, s:o, s:o}",
 		    "name", fd->cf.name, "format", fd->cf.format,
@@ -1921,6 +1940,14 @@ rg_feeds_json(const struct rg_feeds *f)
 		    "stats", stats_json(&fd->stats),
 		    "held_rules", fd->held_data != NULL ?
 		    json_integer((json_int_t)fd->held_rules) : json_null()));
+		o = json_array_get(arr, json_array_size(arr) - 1);
+		json_object_set_new(o, "version", fd->version[0] ?
+		    json_string(fd->version) : json_null());
+		json_object_set_new(o, "etag", fd->cond.etag != NULL ?
+		    json_string(fd->cond.etag) : json_null());
+		json_object_set_new(o, "next_check", is_push(fd) ||
+		    fd->state == FEED_UNSUPPORTED ? json_null() :
+		    json_string(next));
 	}
 	return arr;
 }

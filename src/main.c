@@ -68,6 +68,8 @@ struct agent {
 	uv_timer_t http_timer;
 	struct rg_report *report;	/* reporters, spool */
 	uv_timer_t sight_timer;		/* sightings, every report interval */
+	json_t *feed_hits;		/* rule hits by feed since start */
+	int sight_report;		/* a reporter wants sightings */
 	struct {			/* the hub directive in force */
 		struct rg_directive d;
 		char feed[64];
@@ -667,6 +669,9 @@ status_doc(struct agent *a)
 	doc = rg_status_json(&a->fo, &parts, rg_clock_ms());
 	json_object_set_new(doc, "guard", a->fe != NULL ?
 	    rg_frontend_json(a->fe) : json_null());
+	if (a->fe != NULL && json_is_object(json_object_get(doc, "guard")))
+		json_object_set(json_object_get(doc, "guard"),
+		    "blocked_by_feed", a->feed_hits);
 	if (a->directive.active) {
 		char until[40];
 
@@ -760,6 +765,22 @@ sight_timer_cb(uv_timer_t *t)
 	if (a->fe == NULL || (s = rg_frontend_sightings(a->fe, clients)) ==
 	    NULL)
 		return;
+	/* Hits by feed, since start, for the status and /metrics. */
+	json_array_foreach(json_object_get(s, "hits"), i, h) {
+		const char *feed = json_string_value(json_object_get(h,
+		    "feed"));
+		json_int_t n = json_integer_value(json_object_get(h, "count"));
+
+		if (feed == NULL)
+			continue;
+		json_object_set_new(a->feed_hits, feed, json_integer(n +
+		    json_integer_value(json_object_get(a->feed_hits, feed))));
+	}
+	if (!a->sight_report) {
+		a->sight_start_wall_ms = now;
+		json_decref(s);
+		return;
+	}
 	rg_time_format(a->sight_start_wall_ms, start, sizeof(start));
 	rg_time_format(now, end, sizeof(end));
 	a->sight_start_wall_ms = now;
@@ -799,8 +820,12 @@ sight_timer_set(struct agent *a)
 		if (c->reports[i].sightings && (every == 0 ||
 		    c->reports[i].interval_s * 1000ULL < every))
 			every = c->reports[i].interval_s * 1000ULL;
+	/* Also without reporters: the hits by feed are counted from them. */
+	a->sight_report = every > 0;
+	if (every == 0 || every > 10000)
+		every = 10000;
 	uv_timer_stop(&a->sight_timer);
-	if (every > 0 && a->fe != NULL)
+	if (a->fe != NULL)
 		uv_timer_start(&a->sight_timer, sight_timer_cb, every, every);
 }
 
@@ -1132,6 +1157,7 @@ main(int argc, char *argv[])
 		rg_log_warnx("report: %s; not started", err);
 		return 1;
 	}
+	a.feed_hits = json_object();
 	uv_timer_init(a.loop, &a.sight_timer);
 	a.sight_timer.data = &a;
 	uv_timer_init(a.loop, &a.directive_timer);

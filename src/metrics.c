@@ -344,7 +344,9 @@ render_guard(struct out *o, const json_t *guard)
 			    "outcome (summed over the workers).");
 			json_object_foreach((json_t *)v, sub, w)
 				if (json_is_integer(w)) {
-					out_printf(o, "%s{kind=\"", name);
+					out_printf(o, "%s{%s=\"", name,
+					    strcmp(key, "blocked_by_feed") == 0 ?
+					    "feed" : "kind");
 					out_label(o, sub);
 					out_printf(o, "\"} %" JSON_INTEGER_FORMAT
 					    "\n", json_integer_value(w));

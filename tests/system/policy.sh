@@ -274,6 +274,8 @@ wait_until 10 "sightings reported" -- grep -q '"kind": "sighting"' "$T/syslog.ou
 sight=$(grep '"kind": "sighting"' "$T/syslog.out")
 expect_match 'blocked.primary.lab' "a sighting names the blocked rule" "$sight"
 expect_match "\"feeds\": \[\"$FEED\"\]" "a sighting names the feed" "$sight"
+wait_until 10 "hits counted by feed" -- sh -c \
+    "$RESGUARDCTL -s $RG_LAB_CONTROL_SOCKET --json status | grep -q '\"$FEED\": [1-9]'"
 if grep -q '"ok": false' "$T/syslog.out"; then
 	not_ok "every syslog line is RFC 5424: $(grep -m1 '"ok": false' "$T/syslog.out")"
 else

@@ -36,6 +36,8 @@ static const char *doc_text =
     "\"feeds\":[{\"name\":\"hub\",\"format\":\"domains\",\"state\":\"ok\","
     "\"entries\":1200,\"updated\":\"2026-11-30T10:00:00Z\"}],"
     "\"blocklist\":{\"entries\":1200,\"bytes\":40000,\"hits\":3},"
+    "\"guard\":{\"queries\":10,\"blocked\":{\"nxdomain\":2},"
+    "\"blocked_by_feed\":{\"hub\":3}},"
     "\"reporters\":[{\"name\":\"hub\",\"type\":\"http\",\"queued\":4,"
     "\"delivered\":17,\"dropped\":{\"event\":0,\"status\":2,"
     "\"sighting\":1},\"last_error\":\"HTTP 500 from https://hub\"}],"
@@ -83,6 +85,10 @@ test_metrics_lines(void **state)
 	assert_contains(m, "# TYPE resguard_feed_age_seconds gauge\n");
 	assert_contains(m, "resguard_feed_age_seconds{feed=\"hub\"} ");
 	assert_contains(m, "resguard_status_code 1\n");
+	assert_contains(m, "resguard_guard_blocked_total{kind=\"nxdomain\"} "
+	    "2\n");
+	assert_contains(m, "resguard_guard_blocked_by_feed_total{feed=\"hub\"} "
+	    "3\n");
 	assert_contains(m, "resguard_report_queued{reporter=\"hub\"} 4\n");
 	assert_contains(m, "resguard_report_delivered_total{reporter=\"hub\"} "
 	    "17\n");
