@@ -215,6 +215,7 @@ python3 -c '
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+open(sys.argv[2], "w").write("ready\n")
 conns = []
 end = time.time() + 120
 s.settimeout(1)
@@ -223,9 +224,9 @@ while time.time() < end:
         conns.append(s.accept()[0])
     except socket.timeout:
         pass
-' "$WEB_PORT" &
+' "$WEB_PORT" "$T/tarpit.ready" &
 TARPIT_PID=$!
-sleep 0.5
+wait_until 10 "the hanging source listens" -- test -f "$T/tarpit.ready"
 daemon_start "$CONF"
 wait_until 10 "kept rules published while the source hangs" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock --json check kept-at-start.example | grep -q '\"blocked\": true'"
