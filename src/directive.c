@@ -1,6 +1,7 @@
 /*
  * directive.c -- reading hub directives (see directive.h).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,8 +28,10 @@ rfc3339(const char *s)
 			;
 	if (*p == 'Z' || *p == 'z')
 		p++;
-	else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &hh,
-	    &mm) == 2) {
+	else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+	    isdigit((unsigned char)p[2]) && p[3] == ':' &&
+	    isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5]) &&
+	    sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2) {
 		sign = *p == '-' ? -1 : 1;
 		off = sign * (hh * 3600 + mm * 60);
 		p += 6;

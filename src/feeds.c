@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -602,7 +603,13 @@ too_wide(const struct rg_feed_rule *r)
 		if (r->prefix == NULL || (slash = strchr(r->prefix, '/')) == NULL)
 			return 0;
 		len = strtol(slash + 1, NULL, 10);
-		return strchr(r->prefix, ':') != NULL ? len < 16 : len < 8;
+		if (strchr(r->prefix, ':') == NULL)
+			return len < 8;
+		/* IPv4-mapped prefixes match IPv4 answers: /96 is 0.0.0.0/0. */
+		if (strncasecmp(r->prefix, "::ffff:", 7) == 0 || len <= 96)
+			return len < 16 || (len >= 96 && len < 104) ||
+			    (len < 96 && strncasecmp(r->prefix, "::", 2) == 0);
+		return 0;
 	}
 	if (r->name == NULL)
 		return 0;
@@ -1092,6 +1099,19 @@ feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
 			fd->state = FEED_OK;
 			fd->last_error[0] = '\0';
 		}
+		/* The source is back to the version in force: what was held
+		 * is moot, and must not be accepted by mistake later. */
+		if (fd->state == FEED_HELD && fd->data != NULL) {
+			free(fd->held_data);
+			fd->held_data = NULL;
+			fd->held_len = 0;
+			fd->state = FEED_OK;
+			fd->last_error[0] = '\0';
+			rg_journal_add(f->journal, RG_EVENT_FEED_APPLIED, 0,
+			    fd->cf.name, NULL, NULL, "the source is back to the "
+			    "version in force; the held version is dropped",
+			    NULL);
+		}
 	}
 	if (bl != NULL && fd->data != NULL) {
 		fd->entries = rg_bl_feed_entries(bl, idx);
@@ -1149,9 +1169,12 @@ job_after_cb(uv_work_t *req, int status)
 	}
 	if (job->bl == NULL) {
 		rg_log_warnx("feeds: cannot build the blocklist: out of memory; "
-		    "the current one stays");
+		    "the current one stays, and the feeds are asked again");
+		for (i = 0; i < job->n && i < f->n; i++)
+			if (!is_push(&f->feeds[i]))
+				f->feeds[i].want_fetch = 1;
 		job_free(job);
-		return;
+		goto tail;
 	}
 	/* The feeds array was not touched while the job ran: rebuilds wait
 	 * for each other and reconfiguration waits for the job. */
@@ -1166,6 +1189,7 @@ job_after_cb(uv_work_t *req, int status)
 	job->bl = NULL;
 	rg_bl_reclaim(f->domain);
 	job_free(job);
+tail:
 	for (i = 0; i < f->n; i++)
 		if (f->feeds[i].fetch_later) {
 			f->feeds[i].fetch_later = 0;
@@ -1219,7 +1243,7 @@ feeds_rebuild(struct rg_feeds *f)
 
 		job->jf[i].fd = fd;
 		job->jf[i].fetch = fd->want_fetch;
-		job->jf[i].force = fd->force;
+		job->jf[i].force = fd->force && fd->push_data != NULL;
 		fd->force = 0;
 		job->jf[i].push_data = fd->push_data;
 		job->jf[i].push_len = fd->push_len;
@@ -1723,7 +1747,9 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		for (j = 0; j < f->n; j++) {
 			struct feed *old = &f->feeds[j];
 
-			if (old->data == NULL || !cf_same_source(&old->cf, cf))
+			if ((old->data == NULL && old->push_data == NULL &&
+			    old->held_data == NULL) ||
+			    !cf_same_source(&old->cf, cf))
 				continue;
 			/* Same feed: keep its data, and let the refresh
 			 * timer decide about a new fetch. */
@@ -1740,6 +1766,17 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 			memcpy(fd->last_error, old->last_error,
 			    sizeof(fd->last_error));
 			old->data = NULL;
+			/* A push not yet taken and a version held back stay
+			 * with the feed. */
+			pthread_mutex_lock(&f->push_lock);
+			fd->push_data = old->push_data;
+			fd->push_len = old->push_len;
+			old->push_data = NULL;
+			pthread_mutex_unlock(&f->push_lock);
+			fd->held_data = old->held_data;
+			fd->held_len = old->held_len;
+			fd->held_rules = old->held_rules;
+			old->held_data = NULL;
 			fd->want_fetch = 0;
 			fd->next_check_ms = old->next_check_ms;
 		}
@@ -1819,10 +1856,10 @@ rg_feeds_accept(struct rg_feeds *f, const char *name)
 	free(fd->push_data);
 	fd->push_data = fd->held_data;
 	fd->push_len = fd->held_len;
+	fd->force = 1;
 	pthread_mutex_unlock(&f->push_lock);
 	fd->held_data = NULL;
 	fd->held_len = 0;
-	fd->force = 1;
 	feeds_rebuild(f);
 	return 0;
 }
@@ -1850,9 +1887,12 @@ rg_feeds_push(struct rg_feeds *f, const char *name, const char *data,
 		snprintf(msg, msg_len, "feed \"%.100s\" is not pushed (its "
 		    "source is %.200s)", name, fd->cf.source);
 		code = 409;
-	} else if (fd->state == FEED_UNSUPPORTED) {
-		snprintf(msg, msg_len, "feed \"%.100s\": %.300s", name,
-		    fd->last_error);
+	} else if (fd->plugin == NULL && strcmp(fd->cf.format, "domains") != 0 &&
+	    strcmp(fd->cf.format, "directive") != 0) {
+		/* Set at configure, before the array is published: safe
+		 * here, unlike the state the loop changes. */
+		snprintf(msg, msg_len, "feed \"%.100s\": format \"%.64s\" is "
+		    "not available", name, fd->cf.format);
 		code = 503;
 	} else {
 		max = fd->cf.max_bytes;
@@ -1894,10 +1934,12 @@ rg_feeds_push(struct rg_feeds *f, const char *name, const char *data,
 		    is_push(&f->feeds[i]))
 			fd = &f->feeds[i];
 	if (fd != NULL) {
-		/* A newer push replaces one not yet taken. */
+		/* A newer push replaces one not yet taken, an accepted held
+		 * version too: it gets the checks again. */
 		free(fd->push_data);
 		fd->push_data = copy;
 		fd->push_len = len;
+		fd->force = 0;
 		copy = NULL;
 	}
 	pthread_mutex_unlock(&f->push_lock);

@@ -84,6 +84,7 @@ struct agent {
 
 static void agent_tick(struct agent *a);
 static void sight_timer_set(struct agent *a);
+static void directive_overridden_set(struct agent *a, const char *id);
 
 static void
 timer_cb(uv_timer_t *t)
@@ -458,6 +459,7 @@ cmd_failover(struct agent *a, json_t *req)
 		    a->directive.d.pool, a->directive.d.id, "overridden",
 		    "the administrator chose the pool", json_pack("{s:s, s:s}",
 		    "feed", a->directive.feed, "pool", pool));
+		directive_overridden_set(a, a->directive.d.id);
 		a->directive.active = 0;
 		uv_timer_stop(&a->directive_timer);
 	}
@@ -850,6 +852,50 @@ directive_timer_cb(uv_timer_t *t)
 	}
 }
 
+/* STATE_DIR/directive.overridden: the id of the directive an
+ * administrator overrode, so that a restart or a re-push of it does not
+ * pin again. */
+static void
+directive_overridden_set(struct agent *a, const char *id)
+{
+	char path[4096], tmp[4200];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/directive.overridden",
+	    a->health->conf->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fp = fopen(tmp, "we")) == NULL)
+		return;
+	fprintf(fp, "%s\n", id);
+	if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+		fclose(fp);
+		unlink(tmp);
+		return;
+	}
+	fclose(fp);
+	if (rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
+static int
+directive_overridden(struct agent *a, const char *id)
+{
+	char path[4096], line[256];
+	FILE *fp;
+	int hit = 0;
+
+	snprintf(path, sizeof(path), "%s/directive.overridden",
+	    a->health->conf->state_dir);
+	if ((fp = fopen(path, "re")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		hit = strcmp(line, id) == 0;
+	}
+	fclose(fp);
+	return hit;
+}
+
 /* A hub directive from feed FEED, its signature verified. */
 static void
 directive_cb(void *arg, const char *feed, const char *data, size_t len)
@@ -863,6 +909,11 @@ directive_cb(void *arg, const char *feed, const char *data, size_t len)
 	if (rg_directive_parse(data, len, now, &d, err, sizeof(err)) < 0) {
 		/* A kept directive that ended while the agent was down. */
 		rg_log_info("feeds: %s: %s: not applied", feed, err);
+		return;
+	}
+	if (d.action == RG_DIRECTIVE_PIN && directive_overridden(a, d.id)) {
+		rg_log_info("feeds: %s: directive %s was overridden by the "
+		    "administrator: not applied again", feed, d.id);
 		return;
 	}
 	rg_time_format((uint64_t)d.until * 1000, until, sizeof(until));

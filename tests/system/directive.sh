@@ -120,6 +120,12 @@ wait_until 10 "pinned again" -- pinned_to eu
 expect_exit 0 "resguardctl failover auto" -- ctl failover auto
 wait_until 5 "the administrator's choice wins" -- not_pinned
 expect_match '"new": "overridden"' "the override is an event" "$(ctl --json events --limit 10)"
+# The overridden directive pushed again, or kept over a restart, does not
+# pin again.
+expect_match '^202$' "the overridden directive pushed again" "$(push "$T/d4.json")"
+sleep 2
+not_pinned && ok "an overridden directive does not pin again" ||
+    not_ok "the overridden directive pinned again"
 
 # Kept across a restart: a directive still in force applies again.
 sleep 1
