@@ -1279,6 +1279,7 @@ main(int argc, char *argv[])
 	rg_health_free(a.health);
 	rg_bl_domain_free(a.bl_domain);
 	rg_journal_close(a.journal);
+	json_decref(a.feed_hits);
 	uv_loop_close(a.loop);
 	free(abspath);
 	return 0;
