@@ -97,8 +97,10 @@ ctl() {
 entries=0
 for _ in $(seq 600); do
 	entries=$(ctl --json status 2>/dev/null | python3 -c \
-	    'import json,sys; print(json.load(sys.stdin)["blocklist"]["entries"])' 2>/dev/null || echo 0)
-	[ "${entries:-0}" -gt 0 ] && break
+	    'import json,sys; print(json.load(sys.stdin)["blocklist"]["entries"])' 2>/dev/null |
+	    tail -n 1)
+	# More than the few passthru rules of the protected names: the list.
+	[ "${entries:-0}" -gt 1000 ] && break
 	kill -0 "$RG_PID" 2>/dev/null || { cat "$T/resguardd.log"; die "resguardd died"; }
 	sleep 0.2
 done
