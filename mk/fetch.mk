@@ -9,6 +9,8 @@ EXTRA_DIST += tests/system/fetch.sh tests/system/fetch-fixture.py
 
 FUZZ_TARGETS += taxii
 FUZZ_BINS += fuzz-build/taxii
-fuzz-build/taxii: $(FUZZ_SRC)/fuzz_taxii.c $(srcdir)/src/fetch.c
+fuzz-build/taxii: $(FUZZ_SRC)/fuzz_taxii.c $(srcdir)/src/fetch.c \
+    $(srcdir)/src/util.c
 	@$(MKDIR_P) fuzz-build
-	$(AM_V_CCLD)$(FUZZ_BUILD) -o $@ $(FUZZ_SRC)/fuzz_taxii.c $(DEPS_LIBS)
+	$(AM_V_CCLD)$(FUZZ_BUILD) -o $@ $(FUZZ_SRC)/fuzz_taxii.c \
+	    $(srcdir)/src/util.c $(DEPS_LIBS)

@@ -19,8 +19,10 @@ endif
 FUZZ_TARGETS += notify
 FUZZ_BINS += fuzz-build/notify
 fuzz-build/notify: $(FUZZ_SRC)/fuzz_notify.c $(srcdir)/src/xfr.c \
-    $(srcdir)/src/fetch.c $(srcdir)/src/conf.c $(srcdir)/src/log.c
+    $(srcdir)/src/fetch.c $(srcdir)/src/util.c $(srcdir)/src/conf.c \
+    $(srcdir)/src/log.c
 	@$(MKDIR_P) fuzz-build
 	$(AM_V_CCLD)$(FUZZ_BUILD) -o $@ $(FUZZ_SRC)/fuzz_notify.c \
-	    $(srcdir)/src/xfr.c $(srcdir)/src/fetch.c $(srcdir)/src/conf.c \
+	    $(srcdir)/src/xfr.c $(srcdir)/src/fetch.c $(srcdir)/src/util.c \
+	    $(srcdir)/src/conf.c \
 	    $(srcdir)/src/log.c $(DEPS_LIBS)

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "backend.h"
+#include "util.h"
 #include "blocklist.h"
 #include "clock.h"
 #include "conf.h"
@@ -158,19 +159,6 @@ settings_free(struct settings *s)
 	free(s);
 }
 
-/* strdup(3) that takes NULL; *FAIL set when it runs out of memory. */
-static char *
-dup_or_null(const char *s, int *fail)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		*fail = 1;
-	return d;
-}
-
 static struct settings *
 settings_new(const struct rg_conf *conf)
 {
@@ -180,17 +168,17 @@ settings_new(const struct rg_conf *conf)
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	s->type = dup_or_null(conf->backend_type != NULL ?
+	s->type = rg_strdup_opt(conf->backend_type != NULL ?
 	    conf->backend_type : "builtin", &fail);
-	s->control = dup_or_null(conf->backend_control, &fail);
-	s->key_file = dup_or_null(conf->backend_control_key_file, &fail);
-	s->cert_file = dup_or_null(conf->backend_control_cert_file, &fail);
-	s->server_cert_file = dup_or_null(conf->backend_server_cert_file,
+	s->control = rg_strdup_opt(conf->backend_control, &fail);
+	s->key_file = rg_strdup_opt(conf->backend_control_key_file, &fail);
+	s->cert_file = rg_strdup_opt(conf->backend_control_cert_file, &fail);
+	s->server_cert_file = rg_strdup_opt(conf->backend_server_cert_file,
 	    &fail);
-	s->rpz_file = dup_or_null(conf->backend_rpz_file, &fail);
-	s->rpz_zone = dup_or_null(conf->backend_rpz_zone, &fail);
-	s->path = dup_or_null(conf->backend_path, &fail);
-	s->forward_file = dup_or_null(conf->backend_forward_file, &fail);
+	s->rpz_file = rg_strdup_opt(conf->backend_rpz_file, &fail);
+	s->rpz_zone = rg_strdup_opt(conf->backend_rpz_zone, &fail);
+	s->path = rg_strdup_opt(conf->backend_path, &fail);
+	s->forward_file = rg_strdup_opt(conf->backend_forward_file, &fail);
 	s->use_cert = conf->backend_control_use_cert;
 	s->force = conf->backend_force;
 	if (conf->n_backend_zones > 0) {
@@ -200,7 +188,7 @@ settings_new(const struct rg_conf *conf)
 		else
 			s->n_zones = conf->n_backend_zones;
 		for (i = 0; i < s->n_zones; i++)
-			s->zones[i] = dup_or_null(conf->backend_zones[i],
+			s->zones[i] = rg_strdup_opt(conf->backend_zones[i],
 			    &fail);
 	}
 	if (fail) {
@@ -347,8 +335,8 @@ target_build(const struct rg_failover *f)
 	if (p == NULL || (t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	t->refs = 1;
-	t->mode = dup_or_null(rg_mode_str[f->mode], &fail);
-	t->pool = dup_or_null(p->conf->name, &fail);
+	t->mode = rg_strdup_opt(rg_mode_str[f->mode], &fail);
+	t->pool = rg_strdup_opt(p->conf->name, &fail);
 	t->pub.recursive = p->conf->recursive;
 	for (i = 0; i < p->n_upstreams; i++)
 		if (p->upstreams[i]->state == RG_STATE_UP)
@@ -362,12 +350,12 @@ target_build(const struct rg_failover *f)
 		if (up > 0 && p->upstreams[i]->state != RG_STATE_UP)
 			continue;
 		sv = &t->servers[n++];
-		sv->name = dup_or_null(c->name, &fail);
-		sv->address = dup_or_null(c->address, &fail);
+		sv->name = rg_strdup_opt(c->name, &fail);
+		sv->address = rg_strdup_opt(c->address, &fail);
 		sv->port = c->port;
 		sv->tls = c->transport == RG_TRANSPORT_TLS;
 		sv->tcp = c->transport == RG_TRANSPORT_TCP;
-		sv->tls_name = dup_or_null(c->tls_name, &fail);
+		sv->tls_name = rg_strdup_opt(c->tls_name, &fail);
 	}
 	t->pub.n_servers = n;
 	t->pub.servers = t->servers;

@@ -48,6 +48,7 @@
 #include "clock.h"
 #include "directive.h"
 #include "feeds.h"
+#include "util.h"
 #include "fetch.h"
 #include "journal.h"
 #include "log.h"
@@ -177,33 +178,37 @@ struct rg_feeds {
 static void feeds_rebuild(struct rg_feeds *f);
 static void feeds_destroy(struct rg_feeds *f);
 
-static char *
-xstrdup(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
+static void cf_free(struct rg_conf_feed *c);
 
-static void
+/* A copy of S in D; -ENOMEM (and nothing allocated) when it fails. */
+static int
 cf_copy(struct rg_conf_feed *d, const struct rg_conf_feed *s)
 {
+	int fail = 0;
+
 	*d = *s;
-	d->name = xstrdup(s->name);
-	d->format = xstrdup(s->format);
-	d->source = xstrdup(s->source);
-	d->action = xstrdup(s->action);
-	d->ca_file = xstrdup(s->ca_file);
-	d->client_cert_file = xstrdup(s->client_cert_file);
-	d->client_key_file = xstrdup(s->client_key_file);
-	d->spki_pin = xstrdup(s->spki_pin);
-	d->token_file = xstrdup(s->token_file);
-	d->username = xstrdup(s->username);
-	d->password_file = xstrdup(s->password_file);
-	d->hub_key_file = xstrdup(s->hub_key_file);
-	d->signature = xstrdup(s->signature);
-	d->zone = xstrdup(s->zone);
-	d->tsig_name = xstrdup(s->tsig_name);
-	d->tsig_algorithm = xstrdup(s->tsig_algorithm);
-	d->tsig_secret = xstrdup(s->tsig_secret);
+	d->name = rg_strdup_opt(s->name, &fail);
+	d->format = rg_strdup_opt(s->format, &fail);
+	d->source = rg_strdup_opt(s->source, &fail);
+	d->action = rg_strdup_opt(s->action, &fail);
+	d->ca_file = rg_strdup_opt(s->ca_file, &fail);
+	d->client_cert_file = rg_strdup_opt(s->client_cert_file, &fail);
+	d->client_key_file = rg_strdup_opt(s->client_key_file, &fail);
+	d->spki_pin = rg_strdup_opt(s->spki_pin, &fail);
+	d->token_file = rg_strdup_opt(s->token_file, &fail);
+	d->username = rg_strdup_opt(s->username, &fail);
+	d->password_file = rg_strdup_opt(s->password_file, &fail);
+	d->hub_key_file = rg_strdup_opt(s->hub_key_file, &fail);
+	d->signature = rg_strdup_opt(s->signature, &fail);
+	d->zone = rg_strdup_opt(s->zone, &fail);
+	d->tsig_name = rg_strdup_opt(s->tsig_name, &fail);
+	d->tsig_algorithm = rg_strdup_opt(s->tsig_algorithm, &fail);
+	d->tsig_secret = rg_strdup_opt(s->tsig_secret, &fail);
+	if (fail) {
+		cf_free(d);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static void
@@ -440,7 +445,7 @@ feed_restore_one(const char *state_dir, struct feed *fd)
 	size_t len;
 	struct stat st;
 	json_t *o = NULL, *v;
-	int rc = -1;
+	int rc = -1, fail = 0;	/* a condition not kept: fetched whole */
 
 	if (asprintf(&path, "%s/feeds/%s.feed", state_dir, fd->cf.name) < 0) {
 		path = NULL;
@@ -461,11 +466,12 @@ feed_restore_one(const char *state_dir, struct feed *fd)
 	buf[fd->len] = '\0';
 	fd->data = buf;
 	buf = NULL;
-	fd->cond.etag = xstrdup(json_string_value(json_object_get(o, "etag")));
-	fd->cond.last_modified = xstrdup(json_string_value(json_object_get(o,
-	    "last_modified")));
-	fd->cond.taxii_added_last = xstrdup(json_string_value(
-	    json_object_get(o, "taxii_added_last")));
+	fd->cond.etag = rg_strdup_opt(json_string_value(json_object_get(o,
+	    "etag")), &fail);
+	fd->cond.last_modified = rg_strdup_opt(json_string_value(
+	    json_object_get(o, "last_modified")), &fail);
+	fd->cond.taxii_added_last = rg_strdup_opt(json_string_value(
+	    json_object_get(o, "taxii_added_last")), &fail);
 	fd->updated_wall_ms = (uint64_t)st.st_mtim.tv_sec * 1000 +
 	    (uint64_t)st.st_mtim.tv_nsec / 1000000;
 	rc = 0;
@@ -522,31 +528,6 @@ feed_restore(const char *state_dir, struct feed *fd)
 	fd->state = FEED_OK;
 	rg_log_info("feeds: %s: %zu bytes kept from the last good version",
 	    fd->cf.name, fd->len);
-}
-
-/* The first line of FILE (a token, a password), in BUF. */
-static int
-read_secret(const char *file, char *buf, size_t len, char *err,
-    size_t err_len)
-{
-	struct stat st;
-	char *data = NULL;
-	size_t n;
-
-	if (read_file(file, &data, &n, &st, err, err_len) < 0)
-		return -EIO;
-	n = strcspn(data, "\r\n");
-	if (n == 0 || n >= len) {
-		snprintf(err, err_len, "%s: %s", file, n == 0 ? "empty" :
-		    "longer than a secret should be");
-		free(data);
-		return -EINVAL;
-	}
-	memcpy(buf, data, n);
-	buf[n] = '\0';
-	explicit_bzero(data, n);
-	free(data);
-	return 0;
 }
 
 /* The parse of one document into a builder, or just counted. */
@@ -802,10 +783,10 @@ feed_fetch(const struct feed *fd, struct job_feed *jf)
 
 		memset(&req, 0, sizeof(req));
 		memset(&res, 0, sizeof(res));
-		if (c->token_file != NULL && read_secret(c->token_file, token,
+		if (c->token_file != NULL && rg_read_secret(c->token_file, token,
 		    sizeof(token), jf->error, sizeof(jf->error)) < 0)
 			return;
-		if (c->password_file != NULL && read_secret(c->password_file,
+		if (c->password_file != NULL && rg_read_secret(c->password_file,
 		    password, sizeof(password), jf->error,
 		    sizeof(jf->error)) < 0)
 			return;
@@ -1718,11 +1699,20 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		rg_log_warnx("feeds: out of memory; feeds unchanged");
 		return;
 	}
+	/* Every copy first: running out of memory leaves the feeds as they
+	 * were, before any data moves to the new array. */
+	for (i = 0; i < conf->n_feeds; i++)
+		if (cf_copy(&nf[i].cf, &conf->feeds[i]) < 0) {
+			while (i-- > 0)
+				cf_free(&nf[i].cf);
+			free(nf);
+			rg_log_warnx("feeds: out of memory; feeds unchanged");
+			return;
+		}
 	for (i = 0; i < conf->n_feeds; i++) {
 		const struct rg_conf_feed *cf = &conf->feeds[i];
 		struct feed *fd = &nf[i];
 
-		cf_copy(&fd->cf, cf);
 		fa = cf->action != NULL ? rg_action_parse(cf->action) : act;
 		fd->action = fa < 0 ? RG_ACTION_NXDOMAIN : (enum rg_action)fa;
 		fd->want_fetch = !is_push(fd);

@@ -33,6 +33,7 @@
 
 #include "config.h"
 #include "fetch.h"
+#include "util.h"
 
 #define FETCH_TIMEOUT_MS	60000	/* the request gives none */
 #define FETCH_CONNECT_MS	10000
@@ -169,19 +170,6 @@ str_cat(const char *a, const char *b)
 	memcpy(s, a, la);
 	memcpy(s + la, b, lb + 1);
 	return s;
-}
-
-/* A copy of S, or NULL for NULL; *ERR set when a copy fails. */
-static char *
-str_dup(const char *s, int *err)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		*err = 1;
-	return d;
 }
 
 /* Append to B, which never grows past LIMIT bytes (plus a NUL). */
@@ -758,9 +746,9 @@ keep_validators(struct fetch *f, struct get *g, int not_modified)
 	g->etag = g->last_modified = g->stamp = NULL;
 	/* A 304 need not repeat them: those sent still hold. */
 	if (not_modified && res->etag == NULL)
-		res->etag = str_dup(r->etag, &err);
+		res->etag = rg_strdup_opt(r->etag, &err);
 	if (not_modified && res->last_modified == NULL)
-		res->last_modified = str_dup(r->last_modified, &err);
+		res->last_modified = rg_strdup_opt(r->last_modified, &err);
 	return err ? fail(f, -ENOMEM, "out of memory") : 0;
 }
 

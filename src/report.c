@@ -30,6 +30,7 @@
 #include "plugin.h"
 #include "probe.h"
 #include "report.h"
+#include "util.h"
 #include "spool.h"
 
 #define BATCH_MAX		100
@@ -142,65 +143,6 @@ inst_ref(struct inst *in)
 	return in;
 }
 
-/* strdup(3) that takes NULL; *FAIL set when it runs out of memory. */
-static char *
-dup_or_null(const char *s, int *fail)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		*fail = 1;
-	return d;
-}
-
-/* The first line of PATH, without its line end. */
-static int
-token_read(const char *path, char **out, char *err, size_t len)
-{
-	char buf[TOKEN_MAX + 2];
-	ssize_t n;
-	size_t used = 0;
-	int fd, rc = 0;
-
-	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = -errno;
-		snprintf(err, len, "%s: %s", path, strerror(errno));
-		return rc;
-	}
-	while (used < sizeof(buf) - 1) {
-		if ((n = read(fd, buf + used, sizeof(buf) - 1 - used)) < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			snprintf(err, len, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	buf[used] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (strlen(buf) > TOKEN_MAX) {
-		rc = -EINVAL;
-		snprintf(err, len, "%s: the token is longer than %d bytes",
-		    path, TOKEN_MAX);
-	} else if (buf[0] == '\0') {
-		rc = -EINVAL;
-		snprintf(err, len, "%s: no token on its first line", path);
-	} else if ((*out = strdup(buf)) == NULL) {
-		rc = -ENOMEM;
-		snprintf(err, len, "out of memory");
-	}
-out:
-	explicit_bzero(buf, sizeof(buf));
-	close(fd);
-	return rc;
-}
-
 /* Load the plugin of reporter C and open an instance. */
 static int
 inst_open(const struct rg_report *r, const struct rg_conf *conf,
@@ -216,28 +158,37 @@ inst_open(const struct rg_report *r, const struct rg_conf *conf,
 		return -ENOMEM;
 	}
 	in->refs = 1;
-	in->name = dup_or_null(c->name, &fail);
-	in->type = dup_or_null(c->type, &fail);
-	in->url = dup_or_null(c->url, &fail);
-	in->ca_file = dup_or_null(c->ca_file, &fail);
-	in->cert_file = dup_or_null(c->client_cert_file, &fail);
-	in->key_file = dup_or_null(c->client_key_file, &fail);
-	in->room = dup_or_null(c->room, &fail);
-	in->socket = dup_or_null(c->socket, &fail);
-	in->agent_id = dup_or_null(conf->agent_id != NULL ? conf->agent_id :
+	in->name = rg_strdup_opt(c->name, &fail);
+	in->type = rg_strdup_opt(c->type, &fail);
+	in->url = rg_strdup_opt(c->url, &fail);
+	in->ca_file = rg_strdup_opt(c->ca_file, &fail);
+	in->cert_file = rg_strdup_opt(c->client_cert_file, &fail);
+	in->key_file = rg_strdup_opt(c->client_key_file, &fail);
+	in->room = rg_strdup_opt(c->room, &fail);
+	in->socket = rg_strdup_opt(c->socket, &fail);
+	in->agent_id = rg_strdup_opt(conf->agent_id != NULL ? conf->agent_id :
 	    r->hostname, &fail);
-	in->hostname = dup_or_null(r->hostname, &fail);
+	in->hostname = rg_strdup_opt(r->hostname, &fail);
 	if (fail) {
 		snprintf(err, len, "out of memory");
 		rc = -ENOMEM;
 		goto fail;
 	}
-	if (c->token_file != NULL &&
-	    (rc = token_read(c->token_file, &in->token, why,
-	    sizeof(why))) < 0) {
-		snprintf(err, len, "report \"%s\": token-file %s", c->name,
-		    why);
-		goto fail;
+	if (c->token_file != NULL) {
+		char token[TOKEN_MAX + 1];
+
+		if ((rc = rg_read_secret(c->token_file, token, sizeof(token),
+		    why, sizeof(why))) == 0 &&
+		    (in->token = strdup(token)) == NULL) {
+			rc = -ENOMEM;
+			snprintf(why, sizeof(why), "out of memory");
+		}
+		explicit_bzero(token, sizeof(token));
+		if (rc < 0) {
+			snprintf(err, len, "report \"%s\": token-file %s",
+			    c->name, why);
+			goto fail;
+		}
 	}
 	in->set.name = in->name;
 	in->set.type = in->type;

@@ -1,0 +1,66 @@
+/*
+ * util.c -- small helpers the parts of the agent share.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+char *
+rg_strdup_opt(const char *s, int *fail)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*fail = 1;
+	return d;
+}
+
+int
+rg_read_secret(const char *file, char *buf, size_t len, char *err,
+    size_t err_len)
+{
+	char tmp[8192];
+	size_t used = 0, n;
+	ssize_t r;
+	int fd, rc = 0;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "%s: %s", file, strerror(errno));
+		return rc;
+	}
+	while (used < sizeof(tmp) - 1) {
+		if ((r = read(fd, tmp + used, sizeof(tmp) - 1 - used)) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			snprintf(err, err_len, "%s: %s", file, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		used += (size_t)r;
+	}
+	tmp[used] = '\0';
+	n = strcspn(tmp, "\r\n");
+	if (n == 0 || n >= len) {
+		rc = -EINVAL;
+		snprintf(err, err_len, "%s: %s", file, n == 0 ?
+		    "no secret on its first line" :
+		    "longer than a secret should be");
+		goto out;
+	}
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
+out:
+	explicit_bzero(tmp, sizeof(tmp));
+	close(fd);
+	return rc;
+}

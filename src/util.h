@@ -1,0 +1,21 @@
+/*
+ * util.h -- small helpers the parts of the agent share.
+ */
+#ifndef RG_UTIL_H
+#define RG_UTIL_H
+
+#include <stddef.h>
+
+/** strdup(3) that takes NULL (giving NULL); *FAIL set when out of memory. */
+char *rg_strdup_opt(const char *s, int *fail);
+
+/**
+ * The first line of FILE (a token, a password), without its line end,
+ * into BUF (LEN bytes).  Returns 0, or a negative errno code with one line
+ * in ERR: the file cannot be read, the line is empty or does not fit.
+ * The bytes read are wiped before they are freed.
+ */
+int rg_read_secret(const char *file, char *buf, size_t len, char *err,
+    size_t err_len);
+
+#endif
