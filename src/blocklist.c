@@ -3,22 +3,30 @@
  *
  * A snapshot is a hash table whose buckets hold the rules themselves, so
  * that looking a key up costs one cache miss, not one for the table and one
- * more for the rule.  A bucket is 128 bytes: a header byte (bytes used and
- * an overflow bit), then variable-size entries: a byte of the key's hash,
- * the length of the name in wire form, a byte of flags (action, wildcard),
- * the name lowercased in wire form without its root label (or, when longer
- * than BL_INLINE_MAX, its offset in a separate array), the feed index and,
- * when there is one, the offset of the indicator in a string array where
- * indicators are stored once.  A key may live in either of two buckets
- * chosen by its hash; the rule goes to the emptier one, which keeps the
- * buckets evenly filled at 75 %; when both are full it goes to the first
- * bucket with room after the first choice, and the buckets passed are
- * marked as overflowing so that a search goes on past them.  A rule of the
- * usual size costs its wire name plus 4 bytes, divided by the fill factor.
+ * more for the rule.  A bucket is 128 bytes: a header (bytes used and an
+ * overflow bit, the number of entries, and one byte of the hash of each
+ * entry's key, at most eight), then variable-size entries: the length of
+ * the name in wire form, a byte of flags (action, wildcard), the name
+ * lowercased in wire form without its root label (or, when longer than
+ * BL_INLINE_MAX, its offset in a separate array), the feed index and, when
+ * there is one, the indicator: the offset of a string in an array where
+ * indicators are stored once, or the line number of a list.  A key may
+ * live in either of two buckets chosen by its hash; the rule goes to the
+ * emptier one, which keeps the buckets evenly filled at 75 %; when both are
+ * full it goes to the first bucket with room after the first choice, and
+ * the buckets passed are marked as overflowing so that a search goes on
+ * past them.  A rule of the usual size costs its wire name plus 5 bytes,
+ * divided by the fill factor.
  *
- * A lookup lowercases the name into a stack buffer, hashes the exact name
- * and each parent at a depth where wildcard rules exist, prefetches all
- * their buckets, then searches them in precedence order.
+ * A lookup lowercases the name into a stack buffer and hashes its labels
+ * from the right, which gives the hash of every parent in one pass; it
+ * prefetches the buckets of the exact name and of each parent at a depth
+ * where wildcard rules exist, then searches them in precedence order.  The
+ * hash bytes of a bucket's header are compared eight at once, so that a
+ * name that is not there is turned away by the header's cache line alone.
+ * Before that, a Bloom filter of a byte per rule, small enough to stay in
+ * a core's cache, turns away most keys that are not there without a read
+ * of the table at all: most queries are for names no feed lists.
  *
  * The builder appends entries to one growing array; building counts their
  * bytes, sizes the table, and inserts them in the order added, dropping a
@@ -38,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "blocklist.h"
 
@@ -57,14 +66,25 @@
 				   NUL-terminated */
 #define BL_META_MARK	1
 
-/* Buckets: a header byte (bytes used, overflow bit), then entries. */
+/* Buckets: a header (bytes used and the overflow bit; the number of
+ * entries; a hash byte per entry), then the entries. */
 #define BKT_SIZE	128
+#define BKT_SLOTS	8
+#define BKT_HDR		(2 + BKT_SLOTS)
+#define BKT_ROOM	(BKT_SIZE - BKT_HDR)
 #define BKT_USED	0x7f
 #define BKT_OVF		0x80	/* a key of this bucket may be further on */
 #define BKT_FILL	75	/* percent of the bytes used at first */
+#define BL_HUGE		(2u << 20)	/* a huge page */
+#define BL_HUGE_MIN	(4u << 20)	/* bucket arrays this large use them */
+#define BF_WORDS	8	/* a filter block: 8 words of 32 bits, 32 bytes */
+#define BF_BITS		8	/* filter bits per rule: about 2 % false hits */
+#define BL_KICKS	16	/* moves to make room before overflowing */
 #define BL_INLINE_MAX	64	/* longer names go to bl->longs */
 
 #define BL_BLOB_MAX	UINT32_MAX
+#define BL_IND_MAX	0x7fffffffu	/* indicator offsets leave BL_LINE free */
+#define BL_LINE		0x80000000u	/* an indicator "line N", kept as N */
 #define BL_RULES_MAX	(UINT32_MAX / 2)
 #define BL_FEEDS_MAX	65535
 
@@ -111,6 +131,8 @@ struct rg_bl_builder {
 struct rg_blocklist {
 	uint8_t *buckets;
 	size_t nbuckets;
+	uint32_t *filter;	/* split-block Bloom filter of the keys */
+	size_t nblocks;		/* its blocks of BF_WORDS words */
 	uint8_t *longs;		/* names too long to be kept in a bucket */
 	size_t longs_len;
 	char *ind;
@@ -170,21 +192,62 @@ bl_mum(uint64_t a, uint64_t b)
 #endif
 }
 
-/* Hash of a key: WIRE is followed by BL_PAD zero bytes, so that it is read
- * in whole words without a loop over the tail. */
-static inline uint64_t
-key_hash(const uint8_t *wire, size_t wl, int wild)
-{
-	uint64_t h, w;
-	size_t i;
+#define BL_SEED		0x1d8e4e27c47d124fULL
 
-	h = bl_mum(wl ^ (wild ? 0x589965cc75374cc3ULL : 0x1d8e4e27c47d124fULL),
-	    0x9e3779b97f4a7c15ULL);
-	for (i = 0; i < wl; i += 8) {
-		memcpy(&w, wire + i, 8);
+/* Eight bytes at P, the first in the low bits whatever the byte order. */
+static inline uint64_t
+load_le64(const uint8_t *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+/* H with the label at P (its length byte, then its bytes) folded in; the
+ * 8 bytes after the label must be readable.  A name is hashed label by
+ * label from the right, so that the hash of each parent is a step on the
+ * way to the hash of the name. */
+static inline uint64_t
+label_hash(uint64_t h, const uint8_t *p)
+{
+	size_t n = (size_t)p[0] + 1, i;
+	uint64_t w;
+
+	for (i = 0; i + 8 <= n; i += 8)
+		h = bl_mum(h ^ load_le64(p + i), 0xa0761d6478bd642fULL);
+	if (i < n) {
+		w = load_le64(p + i) & (~0ULL >> (64 - 8 * (n - i)));
 		h = bl_mum(h ^ w, 0xa0761d6478bd642fULL);
 	}
-	return bl_mum(h ^ 0xe7037ed1a0b428dbULL, 0x8ebc6af09c88c6e3ULL);
+	return h;
+}
+
+/* The hash of a key from the hash H of its labels. */
+static inline uint64_t
+key_final(uint64_t h, int wild)
+{
+	return bl_mum(h ^ (wild ? 0x589965cc75374cc3ULL :
+	    0xe7037ed1a0b428dbULL), 0x8ebc6af09c88c6e3ULL);
+}
+
+/* Hash of a key: WIRE (WL bytes, no root label) is followed by BL_PAD
+ * zero bytes. */
+static uint64_t
+key_hash(const uint8_t *wire, size_t wl, int wild)
+{
+	uint8_t lab[BL_LABELS_MAX];
+	uint64_t h = BL_SEED;
+	size_t pos, nl = 0;
+
+	for (pos = 0; pos < wl && nl < BL_LABELS_MAX; pos += 1 + wire[pos])
+		lab[nl++] = (uint8_t)pos;
+	while (nl-- > 0)
+		h = label_hash(h, wire + lab[nl]);
+	return key_final(h, wild);
 }
 
 /* FNV-1a, for interning indicators while building. */
@@ -500,7 +563,7 @@ ind_intern(struct rg_bl_builder *b, const char *rec, size_t n,
 		j = (j + 1) & (b->ind_tab_size - 1);
 	}
 	if ((rc = grow(&b->ind, &b->ind_cap, b->ind_len, n,
-	    BL_BLOB_MAX)) < 0)
+	    BL_IND_MAX)) < 0)
 		return rc;
 	off = (uint32_t)b->ind_len;
 	memcpy(b->ind + off, rec, n);
@@ -528,6 +591,24 @@ rec_put(char *buf, size_t cap, size_t *len, const char *s)
 	return 0;
 }
 
+/* An indicator "line N" (N below 2^31, no leading zero): 1 and *N. */
+static int
+line_indicator(const char *s, uint32_t *n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (strncmp(s, "line ", 5) != 0 || s[5] < '1' || s[5] > '9')
+		return 0;
+	for (i = 5; s[i] >= '0' && s[i] <= '9'; i++)
+		if ((v = v * 10 + (uint64_t)(s[i] - '0')) >= BL_LINE)
+			return 0;
+	if (s[i] != '\0')
+		return 0;
+	*n = (uint32_t)v;
+	return 1;
+}
+
 /* Intern META: *OFF is 0 when there is nothing to keep, *IS_META says
  * whether the record has three strings or just the indicator.  ALWAYS
  * makes a three-string record even without TLP or local data. */
@@ -547,6 +628,12 @@ meta_intern(struct rg_bl_builder *b, const struct rg_bl_meta *meta,
 	    (meta->local == NULL || meta->local[0] == '\0')) {
 		if (meta->indicator == NULL)
 			return 0;
+		/* The line numbers of a list would be most of its bytes
+		 * as strings. */
+		if (line_indicator(meta->indicator, off)) {
+			*off |= BL_LINE;
+			return 0;
+		}
 		if ((rc = rec_put(rec, sizeof(rec), &n, meta->indicator)) < 0)
 			return rc;
 		if (rec[0] == BL_META_MARK)
@@ -727,8 +814,8 @@ src_feed(const uint8_t *e)
 static inline size_t
 ent_size(const uint8_t *e)
 {
-	return 3 + ((e[2] & BL_LONG) ? 4 : (size_t)e[1]) +
-	    ((e[2] & BL_FEED16) ? 2 : 1) + ((e[2] & BL_IND) ? 4 : 0);
+	return 2 + ((e[1] & BL_LONG) ? 4 : (size_t)e[0]) +
+	    ((e[1] & BL_FEED16) ? 2 : 1) + ((e[1] & BL_IND) ? 4 : 0);
 }
 
 static inline const uint8_t *
@@ -736,10 +823,62 @@ ent_name(const struct rg_blocklist *bl, const uint8_t *e)
 {
 	uint32_t off;
 
-	if (!(e[2] & BL_LONG))
-		return e + 3;
-	memcpy(&off, e + 3, 4);
+	if (!(e[1] & BL_LONG))
+		return e + 2;
+	memcpy(&off, e + 2, 4);
 	return bl->longs + off;
+}
+
+/* The hash byte of a key with hash H: never 0, the byte of a free slot. */
+static inline uint8_t
+key_tag(uint64_t h)
+{
+	uint8_t t = (uint8_t)h;
+
+	return t + (t == 0);
+}
+
+/* The slots of bucket BK whose hash byte may be TAG: the high bit of each
+ * byte of the result (a false hit now and then, never a miss). */
+static inline uint64_t
+bkt_match(const uint8_t *bk, uint8_t tag)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t x = load_le64(bk + 2) ^ (ones * tag);
+
+	return (x - ones) & ~x & (ones << 7);
+}
+
+/* Whether the N bytes at A and B are equal; reads none past them. */
+static inline int
+name_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint64_t x, y;
+	uint32_t u, v;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return 0;
+		}
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		if (u != v)
+			return 0;
+		memcpy(&u, a + n - 4, 4);
+		memcpy(&v, b + n - 4, 4);
+		return u == v;
+	}
+	return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] &&
+	    a[n - 1] == b[n - 1]);
 }
 
 /* The two buckets of hash H: its low half and its high half mapped onto
@@ -761,28 +900,36 @@ static inline const uint8_t *
 bkt_search(const struct rg_blocklist *bl, const uint8_t *bk,
     const uint8_t *wire, size_t wl, int wild, uint8_t tag)
 {
-	const uint8_t *e, *end = bk + 1 + (bk[0] & BKT_USED);
+	uint64_t hit = bkt_match(bk, tag);
+	const uint8_t *e = bk + BKT_HDR;
+	unsigned at = 0, slot;
 
-	for (e = bk + 1; e < end; e += ent_size(e))
-		if (e[0] == tag && e[1] == wl && !(e[2] & BL_WILD) == !wild &&
-		    memcmp(ent_name(bl, e), wire, wl) == 0)
+	for (; hit != 0; hit &= hit - 1) {
+		slot = (unsigned)__builtin_ctzll(hit) / 8;
+		for (; at < slot; at++)
+			e += ent_size(e);
+		if (e[0] == wl && !(e[1] & BL_WILD) == !wild &&
+		    name_eq(ent_name(bl, e), wire, wl))
 			return e;
+	}
 	return NULL;
 }
 
-/* The entry of key (WIRE, WL, WILD) with hash H, or NULL: in one of its
- * two buckets or, when the first overflowed, in the buckets after it. */
-static const uint8_t *
-bl_search(const struct rg_blocklist *bl, const uint8_t *wire, size_t wl,
-    int wild, uint64_t h)
+/* The entry of key (WIRE, WL, WILD) whose buckets are BK and B2 and hash
+ * byte TAG, or NULL: in one of its two buckets or, when the first
+ * overflowed, in the buckets after it. */
+static inline const uint8_t *
+bl_search_in(const struct rg_blocklist *bl, const uint8_t *bk,
+    const uint8_t *b2, const uint8_t *wire, size_t wl, int wild, uint8_t tag)
 {
-	const uint8_t *bk = bkt_one(bl, h), *last, *e;
-	uint8_t tag = (uint8_t)h;
+	const uint8_t *last, *e;
 	size_t i;
 
 	if ((e = bkt_search(bl, bk, wire, wl, wild, tag)) != NULL ||
-	    (e = bkt_search(bl, bkt_two(bl, h), wire, wl, wild, tag)) != NULL)
+	    (e = bkt_search(bl, b2, wire, wl, wild, tag)) != NULL)
 		return e;
+	if (!(bk[0] & BKT_OVF))
+		return NULL;
 	last = bl->buckets + (bl->nbuckets - 1) * BKT_SIZE;
 	for (i = 1; i < bl->nbuckets && (bk[0] & BKT_OVF); i++) {
 		bk = bk == last ? bl->buckets : bk + BKT_SIZE;
@@ -792,51 +939,208 @@ bl_search(const struct rg_blocklist *bl, const uint8_t *wire, size_t wl,
 	return NULL;
 }
 
+/* The entry of key (WIRE, WL, WILD) with hash H, or NULL. */
+static const uint8_t *
+bl_search(const struct rg_blocklist *bl, const uint8_t *wire, size_t wl,
+    int wild, uint64_t h)
+{
+	return bl_search_in(bl, bkt_one(bl, h), bkt_two(bl, h), wire, wl,
+	    wild, key_tag(h));
+}
+
 /*
- * Put the builder's entry SRC, whose key KEY has hash H, in its bucket or
- * the first one after it with room, marking the buckets passed as
- * overflowing.  Returns 1, 0 for a name already there, -ENOSPC when no
- * bucket has room, or -ENOMEM.
+ * The filter: a key sets one bit in each word of one block (split-block
+ * Bloom filter, as in Parquet), chosen by a second hash of its hash.
+ */
+static const uint32_t bf_salt[BF_WORDS] = {
+	0x47b6137bU, 0x44974d91U, 0x8824ad5bU, 0xa2b7289dU,
+	0x705495c7U, 0x2df1424bU, 0x9efc4947U, 0x5c6bfb31U
+};
+
+static inline const uint32_t *
+bf_block(const struct rg_blocklist *bl, uint64_t h2)
+{
+	return bl->filter + ((h2 >> 32) * bl->nblocks >> 32) * BF_WORDS;
+}
+
+static inline uint64_t
+bf_hash(uint64_t kh)
+{
+	return bl_mum(kh, 0x2d358dccaa6c78a5ULL);
+}
+
+static inline int
+bf_has(const uint32_t *blk, uint64_t h2)
+{
+	uint32_t x = (uint32_t)h2, miss = 0;
+	unsigned i;
+
+	for (i = 0; i < BF_WORDS; i++)
+		miss |= ~blk[i] & (1U << ((x * bf_salt[i]) >> 27));
+	return miss == 0;
+}
+
+static void
+bf_add(struct rg_blocklist *bl, uint64_t kh)
+{
+	uint64_t h2 = bf_hash(kh);
+	uint32_t *blk = (uint32_t *)bf_block(bl, h2), x = (uint32_t)h2;
+	unsigned i;
+
+	for (i = 0; i < BF_WORDS; i++)
+		blk[i] |= 1U << ((x * bf_salt[i]) >> 27);
+}
+
+/* Whether bucket BK has room for an entry of N bytes. */
+static inline int
+bkt_fits(const uint8_t *bk, size_t n)
+{
+	return (size_t)BKT_ROOM - (bk[0] & BKT_USED) >= n &&
+	    bk[1] < BKT_SLOTS;
+}
+
+/* Append the entry ENT (N bytes, bucket form) with hash byte TAG to BK. */
+static void
+bkt_put(uint8_t *bk, uint8_t tag, const uint8_t *ent, size_t n)
+{
+	size_t used = bk[0] & BKT_USED;
+
+	memcpy(bk + BKT_HDR + used, ent, n);
+	bk[2 + bk[1]++] = tag;
+	bk[0] = (uint8_t)((bk[0] & BKT_OVF) | (used + n));
+}
+
+/* Take the entry of slot SLOT out of BK into OUT; its size. */
+static size_t
+bkt_take(uint8_t *bk, unsigned slot, uint8_t *out)
+{
+	uint8_t *e = bk + BKT_HDR;
+	size_t used = bk[0] & BKT_USED, n, off;
+	unsigned i;
+
+	for (i = 0; i < slot; i++)
+		e += ent_size(e);
+	n = ent_size(e);
+	memcpy(out, e, n);
+	off = (size_t)(e - (bk + BKT_HDR));
+	memmove(e, e + n, used - off - n);
+	memset(bk + BKT_HDR + used - n, 0, n);
+	memmove(bk + 2 + slot, bk + 3 + slot, bk[1] - slot - 1);
+	bk[2 + --bk[1]] = 0;
+	bk[0] = (uint8_t)((bk[0] & BKT_OVF) | (used - n));
+	return n;
+}
+
+/* The hash of the key of entry E of BL. */
+static uint64_t
+ent_hash(const struct rg_blocklist *bl, const uint8_t *e)
+{
+	uint8_t key[BL_WIRE_MAX + BL_PAD];
+
+	memcpy(key, ent_name(bl, e), e[0]);
+	memset(key + e[0], 0, BL_PAD);
+	return key_hash(key, e[0], e[1] & BL_WILD);
+}
+
+/*
+ * Place the entry ENT (N bytes, bucket form; room for BKT_ROOM) whose key
+ * has hash H.  In the emptier of its two buckets when one has room; else
+ * an entry of one of them moves to its other bucket to make room, and so
+ * on for at most BL_KICKS moves (cuckoo hashing), so that a lookup seldom
+ * has to look past the two buckets it prefetched.  Should that fail, the
+ * entry left without a place goes to the first bucket with room after its
+ * first choice, and the buckets passed are marked as overflowing.  Returns
+ * 0 or -ENOSPC.
+ */
+static int
+bl_put(struct rg_blocklist *bl, uint8_t *ent, size_t n, uint64_t h,
+    uint64_t *rng)
+{
+	uint8_t victim[BKT_ROOM], *bk, *b1, *b2, *from = NULL, *last, *e;
+	unsigned kick, slot, cand[BKT_SLOTS], nc, i, r;
+	const uint8_t *at[BKT_SLOTS];
+	size_t vn, used;
+	uint64_t vh;
+
+	for (kick = 0; kick <= BL_KICKS; kick++) {
+		b1 = bkt_one(bl, h);
+		b2 = bkt_two(bl, h);
+		if ((b2[0] & BKT_USED) < (b1[0] & BKT_USED)) {
+			bk = b1;
+			b1 = b2;
+			b2 = bk;
+		}
+		if (bkt_fits(b1, n)) {
+			bkt_put(b1, key_tag(h), ent, n);
+			return 0;
+		}
+		if (bkt_fits(b2, n)) {
+			bkt_put(b2, key_tag(h), ent, n);
+			return 0;
+		}
+		if (kick == BL_KICKS || b1 == b2)
+			break;
+		/* Evict from the bucket the last entry did not come from an
+		 * entry whose place is there and that leaves room. */
+		*rng ^= *rng << 13;
+		*rng ^= *rng >> 7;
+		*rng ^= *rng << 17;
+		bk = b1 == from ? b2 : b2 == from ? b1 : (*rng & 1) ? b1 : b2;
+		/* The entries that would leave room, from a random one on:
+		 * the first whose place is there. */
+		used = bk[0] & BKT_USED;
+		for (nc = i = 0, e = bk + BKT_HDR; i < bk[1];
+		    i++, e += ent_size(e))
+			if ((size_t)BKT_ROOM - used + ent_size(e) >= n) {
+				cand[nc] = i;
+				at[nc++] = e;
+			}
+		for (i = 0, r = (unsigned)(*rng >> 8); i < nc; i++) {
+			vh = ent_hash(bl, at[(r + i) % nc]);
+			if (bkt_one(bl, vh) == bk || bkt_two(bl, vh) == bk)
+				break;
+		}
+		if (i == nc)
+			break;
+		slot = cand[(r + i) % nc];
+		vn = bkt_take(bk, slot, victim);
+		bkt_put(bk, key_tag(h), ent, n);
+		memcpy(ent, victim, vn);
+		n = vn;
+		h = vh;
+		from = bk;
+	}
+	bk = bkt_one(bl, h);
+	last = bl->buckets + (bl->nbuckets - 1) * BKT_SIZE;
+	for (i = 0; i < bl->nbuckets; i++) {
+		if (bkt_fits(bk, n)) {
+			bkt_put(bk, key_tag(h), ent, n);
+			return 0;
+		}
+		bk[0] |= BKT_OVF;
+		bk = bk == last ? bl->buckets : bk + BKT_SIZE;
+	}
+	return -ENOSPC;
+}
+
+/*
+ * Put the builder's entry SRC, whose key KEY has hash H, in the table.
+ * Returns 1, 0 for a name already there, -ENOSPC when no bucket has room,
+ * or -ENOMEM.
  */
 static int
 bl_place(struct rg_blocklist *bl, const uint8_t *src, const uint8_t *key,
-    uint64_t h, size_t *longs_cap)
+    uint64_t h, size_t *longs_cap, uint64_t *rng)
 {
-	size_t wl = src[0], tail = src_size(src) - 2 - wl, n, used, u2, i;
+	size_t wl = src[0], tail = src_size(src) - 2 - wl, n;
 	int is_long = wl > BL_INLINE_MAX, rc;
-	uint8_t *bk, *b2, *last, *e;
+	uint8_t ent[BKT_ROOM];
 	uint32_t off;
 
 	if (bl_search(bl, key, wl, src[1] & BL_WILD, h) != NULL)
 		return 0;
-	n = 3 + (is_long ? 4 : wl) + tail;
-	/* The emptier of the two buckets, or the first after the first one
-	 * with room: two choices keep the buckets evenly filled. */
-	bk = bkt_one(bl, h);
-	b2 = bkt_two(bl, h);
-	used = bk[0] & BKT_USED;
-	u2 = b2[0] & BKT_USED;
-	if (u2 < used) {
-		bk = b2;
-		used = u2;
-	}
-	if (BKT_SIZE - 1 - used < n) {
-		bk = bkt_one(bl, h);
-		last = bl->buckets + (bl->nbuckets - 1) * BKT_SIZE;
-		for (i = 0; i < bl->nbuckets; i++) {
-			if (BKT_SIZE - 1 - (bk[0] & BKT_USED) >= n)
-				break;
-			bk[0] |= BKT_OVF;
-			bk = bk == last ? bl->buckets : bk + BKT_SIZE;
-		}
-		if (i == bl->nbuckets)
-			return -ENOSPC;
-		used = bk[0] & BKT_USED;
-	}
-	e = bk + 1 + used;
-	e[0] = (uint8_t)h;
-	e[1] = (uint8_t)wl;
-	e[2] = src[1] | (is_long ? BL_LONG : 0);
+	ent[0] = (uint8_t)wl;
+	ent[1] = src[1] | (is_long ? BL_LONG : 0);
 	if (is_long) {
 		if ((rc = grow(&bl->longs, longs_cap, bl->longs_len, wl,
 		    BL_BLOB_MAX)) < 0)
@@ -844,15 +1148,36 @@ bl_place(struct rg_blocklist *bl, const uint8_t *src, const uint8_t *key,
 		off = (uint32_t)bl->longs_len;
 		memcpy(bl->longs + off, key, wl);
 		bl->longs_len += wl;
-		memcpy(e + 3, &off, 4);
-		e += 3 + 4;
+		memcpy(ent + 2, &off, 4);
+		n = 2 + 4;
 	} else {
-		memcpy(e + 3, key, wl);
-		e += 3 + wl;
+		memcpy(ent + 2, key, wl);
+		n = 2 + wl;
 	}
-	memcpy(e, src + 2 + wl, tail);
-	bk[0] = (uint8_t)((bk[0] & BKT_OVF) | (used + n));
+	memcpy(ent + n, src + 2 + wl, tail);
+	n += tail;
+	if ((rc = bl_put(bl, ent, n, h, rng)) < 0)
+		return rc;
 	return 1;
+}
+
+/*
+ * The bucket array of NBUCKETS buckets.  A large one is aligned on and
+ * rounded up to 2 MiB, and asks for transparent huge pages: lookups touch
+ * random places of it, and with 4 KiB pages each would also miss the TLB.
+ */
+static uint8_t *
+buckets_alloc(size_t nbuckets)
+{
+	size_t bytes = nbuckets * BKT_SIZE;
+	uint8_t *p;
+
+	if (bytes < BL_HUGE_MIN)
+		return aligned_alloc(BKT_SIZE, bytes);
+	bytes = (bytes + BL_HUGE - 1) & ~(size_t)(BL_HUGE - 1);
+	if ((p = aligned_alloc(BL_HUGE, bytes)) != NULL)
+		(void)madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
 }
 
 /* Fill BL's buckets from the builder B's entries; 0, -ENOSPC or -ENOMEM. */
@@ -861,6 +1186,7 @@ bl_fill(struct rg_blocklist *bl, const struct rg_bl_builder *b)
 {
 	uint8_t key[BL_WIRE_MAX + BL_PAD];
 	size_t r, n, longs_cap = 0;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
 	const uint8_t *e;
 	uint64_t h;
 	int rc;
@@ -872,15 +1198,17 @@ bl_fill(struct rg_blocklist *bl, const struct rg_bl_builder *b)
 	memset(bl->feed_entries, 0, (b->nfeeds + 1) *
 	    sizeof(*bl->feed_entries));
 	memset(bl->buckets, 0, bl->nbuckets * BKT_SIZE);
+	memset(bl->filter, 0, bl->nblocks * BF_WORDS * 4);
 	for (r = 1; r < b->len; r += n) {
 		e = b->blob + r;
 		n = src_size(e);
 		memcpy(key, e + 2, e[0]);
 		memset(key + e[0], 0, BL_PAD);
 		h = key_hash(key, e[0], e[1] & BL_WILD);
-		if ((rc = bl_place(bl, e, key, h, &longs_cap)) < 0)
+		if ((rc = bl_place(bl, e, key, h, &longs_cap, &rng)) < 0)
 			return rc;
 		if (rc == 1) {
+			bf_add(bl, h);
 			bl->feed_entries[src_feed(e)]++;
 			bl->entries++;
 		}
@@ -931,7 +1259,7 @@ struct rg_blocklist *
 rg_bl_build(struct rg_bl_builder *b)
 {
 	struct rg_blocklist *bl = NULL;
-	size_t r, n, total = 0, i;
+	size_t r, n, total = 0, count = 0, i;
 	const uint8_t *e;
 	void *p;
 	int rc;
@@ -945,13 +1273,22 @@ rg_bl_build(struct rg_bl_builder *b)
 	for (r = 1; r < b->len; r += n) {
 		e = b->blob + r;
 		n = src_size(e);
-		total += n + 1 - (e[0] > BL_INLINE_MAX ? e[0] - 4 : 0);
+		total += n - (e[0] > BL_INLINE_MAX ? e[0] - 4 : 0);
+		count++;
 	}
-	/* Room for every entry at BKT_FILL percent; more if that fails. */
-	bl->nbuckets = total * 100 / ((BKT_SIZE - 1) * BKT_FILL) + 1;
+	/* Room for every entry at BKT_FILL percent, of the bytes and of the
+	 * slots; more if that fails. */
+	bl->nbuckets = total * 100 / (BKT_ROOM * BKT_FILL) + 1;
+	if (count * 100 / (BKT_SLOTS * BKT_FILL) + 1 > bl->nbuckets)
+		bl->nbuckets = count * 100 / (BKT_SLOTS * BKT_FILL) + 1;
+	bl->nblocks = (count * BF_BITS + BF_WORDS * 32 - 1) / (BF_WORDS * 32);
+	if (bl->nblocks == 0)
+		bl->nblocks = 1;
+	if ((bl->filter = aligned_alloc(BF_WORDS * 4,
+	    bl->nblocks * BF_WORDS * 4)) == NULL)
+		goto fail;
 	for (;;) {
-		bl->buckets = aligned_alloc(BKT_SIZE, bl->nbuckets * BKT_SIZE);
-		if (bl->buckets == NULL)
+		if ((bl->buckets = buckets_alloc(bl->nbuckets)) == NULL)
 			goto fail;
 		if ((rc = bl_fill(bl, b)) == 0)
 			break;
@@ -979,6 +1316,7 @@ rg_bl_build(struct rg_bl_builder *b)
 	memcpy(bl->depths, b->depths, sizeof(bl->depths));
 
 	bl->bytes = sizeof(*bl) + bl->nbuckets * BKT_SIZE + bl->longs_len +
+	    bl->nblocks * BF_WORDS * 4 +
 	    bl->nips * sizeof(*bl->ips) +
 	    bl->ind_len + (bl->nfeeds + 1) * sizeof(*bl->feed_entries) +
 	    bl->nfeeds * sizeof(*bl->feeds);
@@ -989,6 +1327,7 @@ rg_bl_build(struct rg_bl_builder *b)
 fail:
 	if (bl != NULL) {
 		free(bl->buckets);
+		free(bl->filter);
 		free(bl->longs);
 		free(bl->ips);
 		free(bl->feed_entries);
@@ -1004,6 +1343,7 @@ rg_bl_free(struct rg_blocklist *bl)
 	if (bl == NULL)
 		return;
 	free(bl->buckets);
+	free(bl->filter);
 	free(bl->longs);
 	free(bl->ind);
 	free(bl->ips);
@@ -1022,6 +1362,12 @@ meta_fill(const struct rg_blocklist *bl, uint32_t ind, int is_meta,
 	m->indicator = m->tlp = m->local = NULL;
 	if (ind == 0)
 		return;
+	if (ind & BL_LINE) {
+		snprintf(m->indicator_buf, sizeof(m->indicator_buf), "line %u",
+		    (unsigned)(ind & ~BL_LINE));
+		m->indicator = m->indicator_buf;
+		return;
+	}
 	p = bl->ind + ind;
 	if (!is_meta) {
 		m->indicator = p;
@@ -1039,30 +1385,32 @@ static void
 match_fill(const struct rg_blocklist *bl, const uint8_t *e,
     struct rg_bl_match *m)
 {
-	const uint8_t *f = e + 3 + ((e[2] & BL_LONG) ? 4 : e[1]);
+	const uint8_t *f = e + 2 + ((e[1] & BL_LONG) ? 4 : e[0]);
 	uint32_t ind = 0;
 
 	if (m == NULL)
 		return;
-	m->action = (enum rg_action)(e[2] & BL_ACTION_MASK);
-	m->wildcard = (e[2] & BL_WILD) != 0;
-	if (e[2] & BL_FEED16) {
+	m->action = (enum rg_action)(e[1] & BL_ACTION_MASK);
+	m->wildcard = (e[1] & BL_WILD) != 0;
+	if (e[1] & BL_FEED16) {
 		m->feed = bl->feeds[f[0] | (unsigned)f[1] << 8];
 		f += 2;
 	} else
 		m->feed = bl->feeds[*f++];
-	if (e[2] & BL_IND)
+	if (e[1] & BL_IND)
 		memcpy(&ind, f, 4);
-	meta_fill(bl, ind, (e[2] & BL_META) != 0, m);
-	name_format(ent_name(bl, e), e[1], m->wildcard, m->rule);
+	meta_fill(bl, ind, (e[1] & BL_META) != 0, m);
+	name_format(ent_name(bl, e), e[0], m->wildcard, m->rule);
 }
 
 /*
  * Look up the lowercased wire name BUF (WL bytes without the root label,
  * then BL_PAD zero bytes) whose labels start at LAB[0..NL).  The keys are
- * the exact name and each parent at a depth where wildcards exist; their
- * buckets are prefetched together so that the cache misses overlap, then
- * searched in precedence order.
+ * the exact name and each parent at a depth where wildcards exist, hashed
+ * in one pass from the right; their buckets are prefetched together so
+ * that the cache misses overlap, then searched in precedence order.  Only
+ * the header line of a bucket is needed to turn a key away; the line after
+ * it is fetched early for the exact name, the likeliest to be found.
  */
 static int
 bl_find(const struct rg_blocklist *bl, const uint8_t *buf, size_t wl,
@@ -1070,38 +1418,59 @@ bl_find(const struct rg_blocklist *bl, const uint8_t *buf, size_t wl,
 {
 	struct {
 		const uint8_t *p;
-		uint64_t h;
+		const uint8_t *b1, *b2;
+		const uint32_t *blk;
+		uint64_t kh, h2;
 		uint8_t n;
 		uint8_t wild;
+		uint8_t tag;
 	} key[BL_LABELS_MAX];
-	const uint8_t *e, *bk;
-	size_t nk = 0, k;
+	const uint8_t *e;
+	uint64_t h = BL_SEED, kh;
+	size_t nk = 0, k, n;
 
-	if (bl == NULL || bl->entries == 0)
+	if (bl == NULL || bl->entries == 0 || nl == 0)
 		return 0;
-	if (depth_has(bl->depths[0], nl)) {
-		key[nk].p = buf;
-		key[nk].n = (uint8_t)wl;
-		key[nk++].wild = 0;
-	}
-	for (k = 1; k < nl; k++) {
+	/* Parents from the shortest, so that the keys come out longest
+	 * first once reversed. */
+	for (k = nl; k-- > 1;) {
+		h = label_hash(h, buf + lab[k]);
 		if (!depth_has(bl->depths[1], nl - k))
 			continue;
 		key[nk].p = buf + lab[k];
 		key[nk].n = (uint8_t)(wl - lab[k]);
-		key[nk++].wild = 1;
+		key[nk].wild = 1;
+		key[nk].kh = key_final(h, 1);
+		prefetch(key[nk].blk = bf_block(bl,
+		    key[nk].h2 = bf_hash(key[nk].kh)));
+		nk++;
 	}
-	for (k = 0; k < nk; k++) {
-		key[k].h = key_hash(key[k].p, key[k].n, key[k].wild);
-		bk = bkt_one(bl, key[k].h);
-		prefetch(bk);
-		prefetch(bk + 64);
-		bk = bkt_two(bl, key[k].h);
-		prefetch(bk);
-		prefetch(bk + 64);
+	if (depth_has(bl->depths[0], nl)) {
+		h = label_hash(h, buf);
+		key[nk].p = buf;
+		key[nk].n = (uint8_t)wl;
+		key[nk].wild = 0;
+		key[nk].kh = key_final(h, 0);
+		prefetch(key[nk].blk = bf_block(bl,
+		    key[nk].h2 = bf_hash(key[nk].kh)));
+		nk++;
 	}
-	for (k = 0; k < nk; k++) {
-		e = bl_search(bl, key[k].p, key[k].n, key[k].wild, key[k].h);
+	/* The keys the filter lets through, their buckets fetched. */
+	for (k = n = 0; k < nk; k++) {
+		if (!bf_has(key[k].blk, key[k].h2))
+			continue;
+		kh = key[k].kh;
+		key[n] = key[k];
+		key[n].tag = key_tag(kh);
+		prefetch(key[n].b1 = bkt_one(bl, kh));
+		prefetch(key[n].b1 + 64);
+		prefetch(key[n].b2 = bkt_two(bl, kh));
+		prefetch(key[n].b2 + 64);
+		n++;
+	}
+	for (k = n; k-- > 0;) {
+		e = bl_search_in(bl, key[k].b1, key[k].b2, key[k].p, key[k].n,
+		    key[k].wild, key[k].tag);
 		if (e != NULL) {
 			match_fill(bl, e, m);
 			return 1;
@@ -1256,21 +1625,21 @@ rg_bl_ip_entries(const struct rg_blocklist *bl)
 int
 rg_bl_foreach(const struct rg_blocklist *bl, rg_bl_rule_cb *cb, void *arg)
 {
-	const uint8_t *bk, *e, *end;
+	const uint8_t *bk, *e;
 	struct rg_bl_match m;
 	struct rg_bl_rule r;
-	size_t i;
+	size_t i, j;
 	int rc;
 
 	if (bl == NULL)
 		return 0;
 	for (i = 0; bl->entries > 0 && i < bl->nbuckets; i++) {
 		bk = bl->buckets + i * BKT_SIZE;
-		end = bk + 1 + (bk[0] & BKT_USED);
-		for (e = bk + 1; e < end; e += ent_size(e)) {
+		e = bk + BKT_HDR;
+		for (j = 0; j < bk[1]; j++, e += ent_size(e)) {
 			match_fill(bl, e, &m);
 			r.name = m.wildcard ? m.rule + 2 : m.rule;
-			if (m.wildcard && e[1] == 0)
+			if (m.wildcard && e[0] == 0)
 				r.name = ".";
 			r.wildcard = m.wildcard;
 			r.action = m.action;

@@ -109,6 +109,7 @@ struct rg_bl_match {
 	const char *local;		/**< RG_ACTION_LOCAL: its data */
 	char rule[258];			/**< the rule, presentation form; an
 					     IP rule as "192.0.2.0/24" */
+	char indicator_buf[24];		/**< where INDICATOR may point */
 };
 
 /**

@@ -598,6 +598,111 @@ test_long_names(void **state)
 	rg_bl_free(bl);
 }
 
+/* Name I of test_many: lengths from 3 to 90 bytes, so that entries of
+ * every size, long names among them, crowd the buckets. */
+static void
+many_name(char *name, size_t len, int i)
+{
+	int w = 1 + (i * 7) % 60, x = (i * 11) % 40;
+
+	snprintf(name, len, "%s%0*d.%.*sm%d.example", i % 10 == 0 ? "*." : "",
+	    w, i, x, "abcdefghijklmnopqrstuvwxyzabcdefghijklm.", i % 13);
+}
+
+static int
+many_count(void *arg, const struct rg_bl_rule *r)
+{
+	size_t *n = arg;
+
+	(*n)++;
+	/* Line numbers come back as text. */
+	if (r->indicator != NULL && strncmp(r->indicator, "line ", 5) != 0 &&
+	    strncmp(r->indicator, "ind-", 4) != 0)
+		return -1;
+	return 0;
+}
+
+/* Enough rules that the table moves entries between their two buckets and
+ * lets some overflow: every rule is still found once, with its data. */
+static void
+test_many(void **state)
+{
+	enum { N = 120000 };
+	struct rg_bl_builder *b;
+	struct rg_blocklist *bl;
+	struct rg_bl_match m;
+	char name[160], ind[32];
+	size_t seen = 0;
+	int feed, i;
+
+	assert_non_null(b = rg_bl_builder_new());
+	assert_int_equal(feed = rg_bl_builder_feed(b, "many"), 0);
+	for (i = 0; i < N; i++) {
+		many_name(name, sizeof(name), i);
+		if (i % 3 == 0)
+			snprintf(ind, sizeof(ind), "line %d", i + 1);
+		else
+			snprintf(ind, sizeof(ind), "ind-%d", i % 1000);
+		assert_int_equal(rg_bl_builder_add(b, name,
+		    (enum rg_action)(i % RG_ACTION_LOCAL), feed,
+		    i % 3 == 2 ? NULL : ind), 0);
+	}
+	/* Indicators that only look like line numbers stay strings. */
+	assert_int_equal(rg_bl_builder_add(b, "l0.example",
+	    RG_ACTION_NXDOMAIN, feed, "line 0"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "l1.example",
+	    RG_ACTION_NXDOMAIN, feed, "line 01"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "l2.example",
+	    RG_ACTION_NXDOMAIN, feed, "line 2147483648"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "l3.example",
+	    RG_ACTION_NXDOMAIN, feed, "line 2147483647"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "l4.example",
+	    RG_ACTION_NXDOMAIN, feed, "line 7 "), 0);
+	assert_non_null(bl = rg_bl_build(b));
+	assert_int_equal(rg_bl_entries(bl), N + 5);
+	for (i = 0; i < N; i++) {
+		many_name(name, sizeof(name), i);
+		memset(&m, 0, sizeof(m));
+		if (i % 10 == 0) {
+			/* A wildcard: a name below it. */
+			name[0] = 'x';
+			assert_int_equal(rg_bl_lookup_str(bl, name, &m), 1);
+			assert_true(m.wildcard);
+			name[0] = '*';
+			/* Not the parent itself. */
+			assert_int_equal(rg_bl_lookup_str(bl, name + 2, NULL),
+			    0);
+		} else
+			assert_int_equal(rg_bl_lookup_str(bl, name, &m), 1);
+		assert_string_equal(m.rule, name);
+		assert_int_equal(m.action, i % RG_ACTION_LOCAL);
+		if (i % 3 == 0) {
+			snprintf(ind, sizeof(ind), "line %d", i + 1);
+			assert_string_equal(m.indicator, ind);
+		} else if (i % 3 == 1) {
+			snprintf(ind, sizeof(ind), "ind-%d", i % 1000);
+			assert_string_equal(m.indicator, ind);
+		} else
+			assert_null(m.indicator);
+		/* A neighbour that is not there. */
+		snprintf(name, sizeof(name), "%dz.m%d.example", i, i % 13);
+		assert_int_equal(rg_bl_lookup_str(bl, name, NULL), 0);
+	}
+	assert_int_equal(rg_bl_lookup_str(bl, "l0.example", &m), 1);
+	assert_string_equal(m.indicator, "line 0");
+	assert_int_equal(rg_bl_lookup_str(bl, "l1.example", &m), 1);
+	assert_string_equal(m.indicator, "line 01");
+	assert_int_equal(rg_bl_lookup_str(bl, "l2.example", &m), 1);
+	assert_string_equal(m.indicator, "line 2147483648");
+	assert_int_equal(rg_bl_lookup_str(bl, "l3.example", &m), 1);
+	assert_string_equal(m.indicator, "line 2147483647");
+	assert_int_equal(rg_bl_lookup_str(bl, "l4.example", &m), 1);
+	assert_string_equal(m.indicator, "line 7 ");
+	assert_int_equal(rg_bl_foreach(bl, many_count, &seen), 0);
+	assert_int_equal(seen, N + 5);
+	rg_bl_free(bl);
+}
+
 static void
 test_empty(void **state)
 {
@@ -991,6 +1096,7 @@ main(void)
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_meta_ip),
 		cmocka_unit_test(test_long_names),
+		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_domains_plain),
 		cmocka_unit_test(test_domains_hosts),
