@@ -995,7 +995,9 @@ history_sample(struct rg_http *h, const json_t *status)
 	json_t *series;
 	size_t i, j;
 
-	if (now - h->last_sample < HISTORY_STEP_S)
+	/* A clock stepped back takes a sample at once rather than none for
+	 * as long as the step. */
+	if (now >= h->last_sample && now - h->last_sample < HISTORY_STEP_S)
 		return;
 	h->last_sample = now;
 	json_array_foreach(json_object_get(status, "pools"), i, p)

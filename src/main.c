@@ -783,6 +783,10 @@ sight_timer_cb(uv_timer_t *t)
 		json_decref(s);
 		return;
 	}
+	/* After the clock stepped back, the interval starts no later than
+	 * it ends, as STIX asks of first_seen and last_seen. */
+	if (a->sight_start_wall_ms > now)
+		a->sight_start_wall_ms = now;
 	rg_time_format(a->sight_start_wall_ms, start, sizeof(start));
 	rg_time_format(now, end, sizeof(end));
 	a->sight_start_wall_ms = now;
@@ -831,6 +835,21 @@ sight_timer_set(struct agent *a)
 		uv_timer_start(&a->sight_timer, sight_timer_cb, every, every);
 }
 
+static void directive_timer_cb(uv_timer_t *t);
+
+/* A directive's pin ends when the wall clock passes "until", however it
+ * gets there: a step of the clock moves the end, so look again at least
+ * every second. */
+static void
+directive_timer_arm(struct agent *a)
+{
+	int64_t left = a->directive.d.until * 1000 -
+	    (int64_t)rg_clock_wall_ms();
+
+	uv_timer_start(&a->directive_timer, directive_timer_cb,
+	    left <= 0 ? 0 : left < 1000 ? (uint64_t)left : 1000, 0);
+}
+
 /* The end of a hub directive's pin: unpinned, unless an administrator
  * pinned something else meanwhile. */
 static void
@@ -841,6 +860,10 @@ directive_timer_cb(uv_timer_t *t)
 
 	if (!a->directive.active)
 		return;
+	if ((int64_t)rg_clock_wall_ms() < a->directive.d.until * 1000) {
+		directive_timer_arm(a);
+		return;
+	}
 	a->directive.active = 0;
 	rg_journal_add(a->journal, RG_EVENT_DIRECTIVE, 0, a->directive.d.pool,
 	    a->directive.d.id, NULL, "the directive's pin ended", json_pack(
@@ -954,8 +977,7 @@ directive_cb(void *arg, const char *feed, const char *data, size_t len)
 	a->directive.d = d;
 	snprintf(a->directive.feed, sizeof(a->directive.feed), "%s", feed);
 	a->directive.active = 1;
-	uv_timer_start(&a->directive_timer, directive_timer_cb,
-	    (uint64_t)(d.until - now) * 1000, 0);
+	directive_timer_arm(a);
 	agent_tick(a);
 }
 

@@ -85,7 +85,8 @@ struct reporter {
 	unsigned failures;		/* attempts failed in a row */
 	uint64_t step_ms;		/* back-off step, 0 after a success */
 	uint64_t retry_at_ms;
-	uint64_t failing_since_wall_ms;
+	uint64_t failing_since_ms;	/* rg_clock_ms(): a step of the
+					 * wall clock is no outage */
 	char last_error[MSG_LEN];
 	uint64_t last_success_wall_ms;	/* 0: none yet */
 	uint64_t delivered;
@@ -458,7 +459,7 @@ job_after_cb(uv_work_t *req, int status)
 		 * event is itself reported, and must not feed a loop. */
 		if (!rep->failing) {
 			rep->failing = 1;
-			rep->failing_since_wall_ms = rg_clock_wall_ms();
+			rep->failing_since_ms = now;
 			rg_spool_stats(rep->spool, 0, &st);
 			snprintf(reason, sizeof(reason), "delivery failed: %s",
 			    rep->last_error);
@@ -494,9 +495,8 @@ job_after_cb(uv_work_t *req, int status)
 		    rep->name, "failing", "ok", reason, json_pack(
 		    "{s:s, s:i, s:I, s:s, s:I}",
 		    "type", rep->inst->type, "attempts", (int)attempts,
-		    "failing_for_ms", (json_int_t)(wall >
-		    rep->failing_since_wall_ms ?
-		    wall - rep->failing_since_wall_ms : 0),
+		    "failing_for_ms", (json_int_t)(now -
+		    rep->failing_since_ms),
 		    "last_error", prev, "queued", (json_int_t)st.queued));
 	} else {
 		rep->failures = 0;
