@@ -33,6 +33,7 @@
 #include <libconfig.h>
 #include <openssl/evp.h>
 
+#include "config.h"
 #include "conf.h"
 
 const char *const rg_transport_str[] = {
@@ -76,7 +77,7 @@ static const char *const conf_server_keys[] = {
 	"listen", "access-control", "threads", "control-socket",
 	"control-group", "state-dir", "user", "agent-id", "udp-size",
 	"client-timeout-ms", "hedge-max-ms", "tcp-idle-timeout-ms",
-	"serve-stale-cache", "notify-listen", NULL
+	"serve-stale-cache", "notify-listen", "seccomp", NULL
 };
 static const char *const conf_http_keys[] = {
 	"listen", "tls-cert-file", "tls-key-file", "push-token-file",
@@ -1132,6 +1133,9 @@ rg_conf_parse_addr(const char *s, uint16_t defport,
 	return 0;
 }
 
+static int conf_bool(struct conf_ctx *, const config_setting_t *,
+    const char *, const char *, int *);
+
 static int
 conf_server(struct conf_ctx *ctx, const config_setting_t *root,
     struct rg_conf *conf)
@@ -1194,6 +1198,15 @@ conf_server(struct conf_ctx *ctx, const config_setting_t *root,
 		conf->user = conf_strdup(ctx, v);
 	}
 	conf_strcopy(ctx, g, "server", "agent-id", &conf->agent_id);
+	conf_bool(ctx, g, "server", "seccomp", &conf->seccomp);
+#ifndef HAVE_LIBSECCOMP
+	if (conf->seccomp)
+		conf_error(ctx, config_setting_get_member(g, "seccomp"),
+		    "server.seccomp: this resguardd was built without "
+		    "libseccomp, so it has no seccomp filter; build it with "
+		    "libseccomp (Debian package libseccomp-dev) or set "
+		    "server.seccomp = false");
+#endif
 	return 0;
 }
 

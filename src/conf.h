@@ -150,6 +150,7 @@ struct rg_conf {
 	char *control_group;		/**< may change state besides root; NULL */
 	char *state_dir;		/**< default /var/lib/resguard */
 	char *user;			/**< NULL = do not drop privileges */
+	int seccomp;			/**< install the seccomp filter (default off) */
 	char *agent_id;			/**< default: the host name */
 
 	/* http */

@@ -42,6 +42,7 @@
 #include "journal.h"
 #include "report.h"
 #include "log.h"
+#include "sandbox.h"
 #include "status.h"
 #include "transport.h"
 
@@ -318,6 +319,13 @@ restart_settings(const struct rg_conf *old, const struct rg_conf *new_)
 			continue;
 		snprintf(msg, sizeof(msg), "%s changed; the running value "
 		    "stays until resguardd is restarted", keys[i].key);
+		rg_log_warnx("%s", msg);
+		json_array_append_new(w, json_string(msg));
+	}
+	if (old->seccomp != new_->seccomp) {
+		snprintf(msg, sizeof(msg), "server.seccomp changed; the "
+		    "running filter %s until resguardd is restarted",
+		    old->seccomp ? "stays" : "stays off");
 		rg_log_warnx("%s", msg);
 		json_array_append_new(w, json_string(msg));
 	}
@@ -1288,6 +1296,11 @@ main(int argc, char *argv[])
 	uv_signal_start(&a.sig_term, signal_cb, SIGTERM);
 	uv_signal_start(&a.sig_int, signal_cb, SIGINT);
 	signal(SIGPIPE, SIG_IGN);
+	/* Last: nothing from here on needs more than the running agent. */
+	if (conf->seccomp && (rc = rg_sandbox_enter(err, sizeof(err))) < 0) {
+		rg_log_warnx("seccomp: %s; not started", err);
+		return 1;
+	}
 
 	snprintf(err, sizeof(err), "resguardd %s started with %s",
 	    PACKAGE_VERSION, path);

@@ -18,7 +18,7 @@ libldns-dev libuv1-dev libunbound-dev libssl-dev libconfig-dev libjansson-dev
 libcmocka-dev libevent-dev libmicrohttpd-dev libcurl4-openssl-dev
 libgnutls28-dev libidn2-dev libpsl-dev unbound nsd knot python3 dnsutils
 knot-dnsutils ldnsutils openssl prometheus dnsperf dnsdist curl clang
-libclang-rt-14-dev chromium valgrind faketime libfaketime
+libclang-rt-14-dev chromium valgrind faketime libfaketime libseccomp-dev
 ca-certificates"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
