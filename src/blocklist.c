@@ -162,6 +162,7 @@ struct rg_bl_domain {
 	unsigned nreaders;
 	struct bl_reader *readers;
 	struct rg_blocklist *retired;
+	unsigned holds;		/* rg_bl_hold() without rg_bl_release() */
 };
 
 int
@@ -1750,7 +1751,7 @@ rg_bl_reclaim(struct rg_bl_domain *d)
 	uint64_t min, e;
 	unsigned i;
 
-	if (d->retired == NULL)
+	if (d->retired == NULL || d->holds > 0)
 		return;
 	min = atomic_load_explicit(&d->epoch, memory_order_acquire);
 	for (i = 0; i < d->nreaders; i++) {
@@ -1766,6 +1767,19 @@ rg_bl_reclaim(struct rg_bl_domain *d)
 		} else
 			pp = &bl->retired_next;
 	}
+}
+
+void
+rg_bl_hold(struct rg_bl_domain *d)
+{
+	d->holds++;
+}
+
+void
+rg_bl_release(struct rg_bl_domain *d)
+{
+	if (d->holds > 0 && --d->holds == 0)
+		rg_bl_reclaim(d);
 }
 
 const struct rg_blocklist *

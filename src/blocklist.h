@@ -179,6 +179,13 @@ void rg_bl_domain_free(struct rg_bl_domain *d);
 void rg_bl_publish(struct rg_bl_domain *d, struct rg_blocklist *bl);
 /** Writer: free retired snapshots that no reader can still see. */
 void rg_bl_reclaim(struct rg_bl_domain *d);
+/**
+ * Writer: keep every snapshot, the current one included, from being freed
+ * until rg_bl_release(), for a thread that is no reader (an export).
+ */
+void rg_bl_hold(struct rg_bl_domain *d);
+/** Writer: end a hold; what was retired meanwhile is reclaimed. */
+void rg_bl_release(struct rg_bl_domain *d);
 /** Reader: the current snapshot (may be NULL). */
 const struct rg_blocklist *rg_bl_current(struct rg_bl_domain *d);
 /** Reader READER: no snapshot obtained before this call is used after. */

@@ -52,6 +52,7 @@ struct rg_control {
 	void *arg;
 	struct conn *conns;
 	size_t n_conns;
+	struct conn *current;	/* whose request the handler is on */
 	uv_timer_t idle;
 	int closes;		/* close callbacks still to come */
 };
@@ -67,8 +68,18 @@ struct conn {
 	int creds;
 	int closing;
 	int paused;		/* reading stopped until replies drain */
+	int finish;		/* the peer is done: close after the answer */
+	int held;		/* reading stopped for a request pending */
+	int answered;		/* answered from within its handler */
+	struct rg_control_pending *pending;	/* a request answered later */
 	uint64_t last_ms;	/* last activity, uv_now() */
 };
+
+struct rg_control_pending {
+	struct conn *conn;	/* NULL once it is gone */
+};
+
+json_t rg_control_later_mark;
 
 json_t *
 rg_control_error(const char *fmt, ...)
@@ -97,6 +108,8 @@ conn_close_cb(uv_handle_t *hd)
 	struct conn *c = hd->data;
 	struct conn **pp;
 
+	if (c->pending != NULL)
+		c->pending->conn = NULL;
 	for (pp = c->ctl ? &c->ctl->conns : NULL; pp && *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -152,6 +165,7 @@ struct write_req {
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void alloc_cb(uv_handle_t *hd, size_t suggested, uv_buf_t *buf);
+static void conn_drain(struct conn *c);
 
 static void
 write_cb(uv_write_t *req, int status)
@@ -171,21 +185,17 @@ write_cb(uv_write_t *req, int status)
 	}
 }
 
+/* Send the serialized reply S (N bytes, stolen) and a newline. */
 static void
-conn_reply(struct conn *c, json_t *reply)
+conn_send(struct conn *c, char *s, size_t n)
 {
 	struct write_req *w;
 	uv_buf_t b;
-	char *s;
-	size_t n;
 
-	s = json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(10));
-	json_decref(reply);
 	if (s == NULL || c->closing) {
 		free(s);
 		return;
 	}
-	n = strlen(s);
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->data = realloc(s, n + 1)) == NULL) {
 		free(w);
@@ -201,6 +211,18 @@ conn_reply(struct conn *c, json_t *reply)
 		free(w);
 		conn_close(c);
 	}
+}
+
+static void
+conn_reply(struct conn *c, json_t *reply)
+{
+	char *s;
+
+	if (reply == RG_CONTROL_LATER)
+		return;
+	s = json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(reply);
+	conn_send(c, s, s != NULL ? strlen(s) : 0);
 }
 
 static int
@@ -275,8 +297,12 @@ conn_request(struct conn *c, const char *line, size_t len)
 		goto out;
 	}
 	rg_log_debug("control: \"%s\" from uid %u", cmd, (unsigned)c->uid);
+	c->ctl->current = c;
+	c->answered = 0;
 	reply = c->ctl->handler(c->ctl->arg, cmd, req);
-	if (reply == NULL)
+	c->ctl->current = NULL;
+	if (reply == NULL || (reply == RG_CONTROL_LATER &&
+	    c->pending == NULL && !c->answered))
 		reply = rg_control_error("internal error");
 out:
 	json_decref(req);
@@ -305,8 +331,6 @@ static void
 read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
-	char *nl;
-	size_t used;
 
 	if (nread == UV_EOF) {
 		/* The peer has sent all it will; replies may still be queued
@@ -315,7 +339,11 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		if (c->len > 0 && c->len <= CONTROL_MAX_LINE)
 			conn_request(c, c->buf, c->len);
 		c->len = 0;
-		conn_finish(c);
+		if (c->pending != NULL) {
+			c->finish = 1;
+			uv_read_stop(s);
+		} else
+			conn_finish(c);
 		return;
 	}
 	if (nread < 0) {
@@ -324,7 +352,18 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->len += (size_t)nread;
 	c->last_ms = uv_now(c->ctl->loop);
-	while (!c->closing &&
+	conn_drain(c);
+}
+
+/* Handle the whole request lines received, up to one answered later. */
+static void
+conn_drain(struct conn *c)
+{
+	uv_stream_t *s = (uv_stream_t *)&c->pipe;
+	char *nl;
+	size_t used;
+
+	while (!c->closing && c->pending == NULL &&
 	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
 		used = (size_t)(nl - c->buf) + 1;
 		if (used > 1)
@@ -332,16 +371,77 @@ read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		memmove(c->buf, c->buf + used, c->len - used);
 		c->len -= used;
 	}
-	if (c->len > CONTROL_MAX_LINE && !c->closing) {
+	if (c->closing)
+		return;
+	if (c->pending != NULL) {
+		uv_read_stop(s);
+		c->held = 1;
+		return;
+	}
+	if (c->len > CONTROL_MAX_LINE) {
 		conn_reply(c, rg_control_error("request longer than %d bytes",
 		    CONTROL_MAX_LINE));
 		c->len = 0;
 		conn_finish(c);
-	} else if (!c->closing && uv_stream_get_write_queue_size(s) >
-	    CONTROL_MAX_QUEUED) {
+	} else if (uv_stream_get_write_queue_size(s) > CONTROL_MAX_QUEUED) {
 		c->paused = 1;
 		uv_read_stop(s);
+	} else if (c->held && !c->paused) {
+		c->held = 0;
+		uv_read_start(s, alloc_cb, read_cb);
 	}
+}
+
+struct rg_control_pending *
+rg_control_later(struct rg_control *ctl)
+{
+	struct rg_control_pending *p;
+	struct conn *c = ctl != NULL ? ctl->current : NULL;
+
+	if (c == NULL || c->pending != NULL ||
+	    (p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->conn = c;
+	c->pending = p;
+	return p;
+}
+
+void
+rg_control_answer(struct rg_control_pending *p, json_t *reply, char *text,
+    size_t len)
+{
+	struct conn *c;
+
+	if (p == NULL) {
+		json_decref(reply);
+		free(text);
+		return;
+	}
+	c = p->conn;
+	free(p);
+	if (c == NULL) {
+		json_decref(reply);
+		free(text);
+		return;
+	}
+	c->pending = NULL;
+	c->last_ms = uv_now(c->ctl->loop);
+	if (text != NULL) {
+		json_decref(reply);
+		conn_send(c, text, len);
+	} else
+		conn_reply(c, reply);
+	/* From within the handler: the caller goes on with the requests. */
+	if (c->ctl->current == c) {
+		c->answered = 1;
+		return;
+	}
+	if (c->finish) {
+		if (!c->closing)
+			conn_finish(c);
+		return;
+	}
+	conn_drain(c);
 }
 
 static void
@@ -393,7 +493,8 @@ idle_timer_cb(uv_timer_t *t)
 	struct conn *c;
 
 	for (c = ctl->conns; c != NULL; c = c->next)
-		if (!c->closing && now - c->last_ms > CONTROL_IDLE_MS)
+		if (!c->closing && c->pending == NULL &&
+		    now - c->last_ms > CONTROL_IDLE_MS)
 			conn_close(c);
 }
 

@@ -593,6 +593,145 @@ cmd_check(struct agent *a, json_t *req)
 	return rg_control_ok(res);
 }
 
+/*
+ * "feeds export": a million rules take a second or two and make a reply
+ * of 40 MB, so the zone is built and serialized in the thread pool while
+ * the loop goes on probing; the snapshot it reads is held, and it gets a
+ * copy of the few settings it reads, as a reload may free the others.
+ */
+struct export_job {
+	uv_work_t req;
+	struct agent *agent;
+	struct rg_control_pending *pending;
+	const struct rg_blocklist *bl;
+	struct rg_conf conf;		/* feed names, allowlist, sinkholes */
+	char *zone;
+	uint32_t serial;
+	char *reply;			/* serialized, or NULL */
+	size_t len;
+	char err[256];
+};
+
+static void
+export_job_free(struct export_job *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->conf.n_feeds; i++)
+		free(x->conf.feeds[i].name);
+	free(x->conf.feeds);
+	for (i = 0; i < x->conf.n_allowlist; i++)
+		free(x->conf.allowlist[i]);
+	free(x->conf.allowlist);
+	free(x->zone);
+	free(x->reply);
+	free(x);
+}
+
+/* The settings of C that an export reads, copied into X; 0 or -ENOMEM. */
+static int
+export_conf(struct export_job *x, const struct rg_conf *c)
+{
+	size_t i;
+
+	memcpy(x->conf.sinkhole_a, c->sinkhole_a, sizeof(c->sinkhole_a));
+	memcpy(x->conf.sinkhole_aaaa, c->sinkhole_aaaa,
+	    sizeof(c->sinkhole_aaaa));
+	if (c->n_feeds > 0 && (x->conf.feeds = calloc(c->n_feeds,
+	    sizeof(*x->conf.feeds))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->n_feeds; i++, x->conf.n_feeds++)
+		if ((x->conf.feeds[i].name = strdup(c->feeds[i].name)) ==
+		    NULL)
+			return -ENOMEM;
+	if (c->n_allowlist > 0 && (x->conf.allowlist = calloc(c->n_allowlist,
+	    sizeof(*x->conf.allowlist))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < c->n_allowlist; i++, x->conf.n_allowlist++)
+		if ((x->conf.allowlist[i] = strdup(c->allowlist[i])) == NULL)
+			return -ENOMEM;
+	return 0;
+}
+
+static void
+export_work_cb(uv_work_t *req)
+{
+	struct export_job *x = req->data;
+	struct rg_export_stats st;
+	json_t *text, *reply;
+	char *zone;
+	size_t len;
+
+	if (rg_export_rpz_zone(x->bl, &x->conf, x->zone, x->serial, &zone,
+	    &len, &st, x->err, sizeof(x->err)) < 0)
+		return;
+	text = json_stringn(zone, len);
+	free(zone);
+	reply = text == NULL ? NULL : rg_control_ok(json_pack("{s:o, s:I}",
+	    "rpz", text, "rules", (json_int_t)st.rules));
+	if (reply != NULL)
+		x->reply = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (x->reply == NULL)
+		snprintf(x->err, sizeof(x->err), "out of memory");
+	else
+		x->len = strlen(x->reply);
+}
+
+static void
+export_after_cb(uv_work_t *req, int status)
+{
+	struct export_job *x = req->data;
+
+	rg_bl_release(x->agent->bl_domain);
+	if (x->reply != NULL) {
+		rg_control_answer(x->pending, NULL, x->reply, x->len);
+		x->reply = NULL;
+	} else
+		rg_control_answer(x->pending, rg_control_error("%s",
+		    status < 0 ? "export cancelled" : x->err), NULL, 0);
+	export_job_free(x);
+}
+
+static json_t *
+cmd_export(struct agent *a, json_t *req)
+{
+	const char *fmt = json_string_value(json_object_get(req, "export"));
+	json_t *zv = json_object_get(req, "zone");
+	struct export_job *x;
+
+	if (fmt == NULL || strcmp(fmt, "rpz") != 0)
+		return rg_control_error("unknown export format \"%.64s\": "
+		    "\"rpz\" is the one there is", fmt != NULL ? fmt : "");
+	if (zv != NULL && !json_is_string(zv))
+		return rg_control_error("\"zone\" must be a string");
+	if ((x = calloc(1, sizeof(*x))) == NULL ||
+	    (x->zone = strdup(zv != NULL ? json_string_value(zv) :
+	    RG_EXPORT_ZONE)) == NULL ||
+	    export_conf(x, a->health->conf) < 0) {
+		if (x != NULL)
+			export_job_free(x);
+		return rg_control_error("out of memory");
+	}
+	x->agent = a;
+	x->bl = rg_bl_current(a->bl_domain);
+	x->serial = (uint32_t)(rg_clock_wall_ms() / 1000);
+	x->req.data = x;
+	if ((x->pending = rg_control_later(a->control)) == NULL) {
+		export_job_free(x);
+		return rg_control_error("out of memory");
+	}
+	rg_bl_hold(a->bl_domain);
+	if (uv_queue_work(a->loop, &x->req, export_work_cb,
+	    export_after_cb) < 0) {
+		rg_bl_release(a->bl_domain);
+		rg_control_answer(x->pending, rg_control_error("cannot start "
+		    "the export"), NULL, 0);
+		export_job_free(x);
+	}
+	return RG_CONTROL_LATER;
+}
+
 static json_t *
 cmd_feeds(struct agent *a, json_t *req)
 {
@@ -600,34 +739,8 @@ cmd_feeds(struct agent *a, json_t *req)
 	const struct rg_conf *c = a->health->conf;
 	char msg[256];
 
-	if (json_object_get(req, "export") != NULL) {
-		const char *fmt = json_string_value(json_object_get(req,
-		    "export"));
-		json_t *zv = json_object_get(req, "zone"), *text;
-		struct rg_export_stats st;
-		char *zone;
-		size_t len;
-
-		if (fmt == NULL || strcmp(fmt, "rpz") != 0)
-			return rg_control_error("unknown export format "
-			    "\"%.64s\": \"rpz\" is the one there is",
-			    fmt != NULL ? fmt : "");
-		if (zv != NULL && !json_is_string(zv))
-			return rg_control_error("\"zone\" must be a string");
-		/* Built on the loop from the current snapshot: a million
-		 * rules hold it a second or two, for a reply of 40 MB. */
-		if (rg_export_rpz_zone(rg_bl_current(a->bl_domain), c,
-		    zv != NULL ? json_string_value(zv) : RG_EXPORT_ZONE,
-		    (uint32_t)(rg_clock_wall_ms() / 1000), &zone, &len, &st,
-		    msg, sizeof(msg)) < 0)
-			return rg_control_error("%s", msg);
-		text = json_stringn(zone, len);
-		free(zone);
-		if (text == NULL)
-			return rg_control_error("out of memory");
-		return rg_control_ok(json_pack("{s:o, s:I}", "rpz", text,
-		    "rules", (json_int_t)st.rules));
-	}
+	if (json_object_get(req, "export") != NULL)
+		return cmd_export(a, req);
 	if (json_is_true(json_object_get(req, "accept"))) {
 		int rc = name != NULL ? rg_feeds_accept(a->feeds, name) :
 		    -ENOENT;

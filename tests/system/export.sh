@@ -216,6 +216,50 @@ else
 fi
 expect_exit 2 "feeds export without a format" -- ctl feeds export
 
+# The zone is built off the loop and answered later: requests sent behind
+# it on the same connection are answered after it, in order, and a peer
+# that half-closes after its request still gets the zone.
+out=$(python3 - "$T/control.sock" <<'PYEOF'
+import json, socket, sys
+def talk(data, half_close=False):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(sys.argv[1])
+    s.sendall(data)
+    if half_close:
+        s.shutdown(socket.SHUT_WR)
+    buf = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+        if not half_close and buf.count(b"\n") >= 4:
+            break
+    s.close()
+    return [json.loads(l) for l in buf.decode().splitlines() if l]
+r = talk(b'{"command":"feeds","export":"rpz"}\n{"command":"status"}\n'
+         b'{"command":"feeds","export":"rpz","zone":"a..b"}\n'
+         b'{"command":"nosuch"}\n')
+print("replies", len(r))
+print("first", "rpz" in r[0].get("result", {}))
+print("second", r[1].get("ok") is True and "mode" in r[1].get("result", {}))
+print("third", r[2].get("ok") is False and "zone" in r[2].get("error", ""))
+print("fourth", r[3].get("ok") is False and "unknown command" in r[3]["error"])
+r = talk(b'{"command":"feeds","export":"rpz"}', half_close=True)
+print("halfclose", len(r) == 1 and "rpz" in r[0].get("result", {}))
+PYEOF
+)
+expect_match '^replies 4$' "export, status, bad export, unknown: four replies" "$out"
+expect_match '^first True$' "the export answered first" "$out"
+expect_match '^second True$' "then the status" "$out"
+expect_match '^third True$' "then the bad zone's error" "$out"
+expect_match '^fourth True$' "then the unknown command's error" "$out"
+expect_match '^halfclose True$' "a half-closed peer gets its zone" "$out"
+
 # -- Unbound with the export -----------------------------------------------
 
 cat > "$U/unbound.conf" <<EOF
