@@ -19,7 +19,7 @@
 # same load: dnsperf at BENCH_QPS (20,000) queries per second (lab names,
 # forwarded to the lab's Unbound and answered from its cache, and listed
 # names, answered from the blocklist), and beside it a probe, bench/feeds
-# --probe, that sends a query for a listed name every millisecond over 8
+# --probe, that sends a query for a listed name every millisecond over 16
 # sockets (SO_REUSEPORT spreads them over the workers) and times each
 # reply.  The first run is the baseline.  In the second, BENCH_SWAPS (4)
 # times at even intervals, the feed file is replaced (rename(2) of a new
@@ -39,8 +39,10 @@
 # shown apart.  resguardd logs each publication with its time (to
 # the millisecond) and how long the job took since it was started; a probe
 # query counts as sent during a swap when it went out between the start of
-# a job and 200 ms after its publication, and as sent at a publication
-# when within 50 ms before and 200 ms after it.  The report gives the
+# a job and a second after its publication (the old snapshot is freed once
+# every worker has moved on, at the main loop's next tick: the lab's
+# health interval is 500 ms), and as sent at a publication when within
+# 50 ms before and 200 ms after it.  The report gives the
 # slowest probe query at publications, during swaps, and outside them,
 # beside the baseline run's, and dnsperf's own maximum and 99.9th
 # percentile latency (from -v, each query's time) for both runs.  Target:
@@ -53,8 +55,10 @@
 # (58300: the lab on base+1..base+5, resguardd on base+10), BENCH_SECONDS,
 # BENCH_QPS, BENCH_CLIENTS (4), BENCH_THREADS (resguardd's workers;
 # default: CPUs), BENCH_NAMES, BENCH_SWAPS, and for apply BENCH_RPZ,
-# BENCH_DOMAINS, BENCH_STIX (rules, lines and indicators).  Everything
-# listens on 127.0.0.1; everything started is stopped on exit.
+# BENCH_DOMAINS, BENCH_STIX (rules, lines and indicators); BENCH_KEEP, a
+# directory where the swap's raw figures stay (each probe query, the
+# publications, resguardd's log, dnsperf's output).  Everything listens on
+# 127.0.0.1; everything started is stopped on exit.
 #
 set -uo pipefail
 
@@ -119,6 +123,10 @@ cleanup() {
 	done
 	[ -n "$RG_PID" ] && kill "$RG_PID" 2>/dev/null && wait "$RG_PID" 2>/dev/null
 	RG_LAB_DIR=$T/lab "$LAB" stop >/dev/null 2>&1
+	if [ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP"; then
+		cp "$T"/raw.* "$T"/pub.* "$T"/probe.* "$T"/dnsperf.* \
+		    "$T"/resguardd.log "$BENCH_KEEP"/ 2>/dev/null
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -275,7 +283,7 @@ windows() {
 			for (i = 1; i <= n; i++) {
 				if ($1 >= p[i] - 0.05 && $1 <= p[i] + 0.2)
 					atpub = 1
-				if ($1 >= p[i] - job[i] && $1 <= p[i] + 0.2)
+				if ($1 >= p[i] - job[i] && $1 <= p[i] + 1.0)
 					during = 1
 			}
 			if (atpub && $2 > mp) mp = $2

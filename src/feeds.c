@@ -29,6 +29,8 @@
  * fetched one.  NOTIFY messages for feeds by zone transfer arrive on the
  * notify listener and start a transfer at once.
  */
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -77,6 +79,262 @@ static const char *const feed_state_str[] = {
 	[FEED_HELD] = "held",
 };
 
+/*
+ * The rules of a new document, kept from the parse that checks it to the
+ * build, so that a document is parsed once.  Records go into chunks; the
+ * build puts them into the builder and frees each chunk as it goes, so
+ * that the kept rules and the builder are never both whole.  A record is
+ * a byte of flags (the action, an IP rule, how the indicator is kept, TLP
+ * and local data present), the name or prefix, then as the flags say the
+ * indicator (a string; N of "line N" as a varint; or nothing when it is
+ * the name itself), the TLP and the local data, strings NUL-terminated.
+ * Chunks are mapped, not taken from malloc: a chunk freed goes back to the
+ * system at once, where malloc would keep it below the builder's memory.
+ */
+#define RULES_CHUNK	(1024 * 1024)	/* bytes mapped at a time */
+
+#define REC_ACTION	0x07	/* enum rg_action */
+#define REC_IP		0x08	/* a response-IP rule */
+#define REC_IND		0x30	/* how the indicator is kept: */
+#define REC_IND_NONE	0x00
+#define REC_IND_STR	0x10
+#define REC_IND_LINE	0x20
+#define REC_IND_NAME	0x30
+#define REC_TLP		0x40
+#define REC_LOCAL	0x80
+
+_Static_assert(RG_ACTION_COUNT <= REC_ACTION + 1, "an action in 3 bits");
+
+struct rules_chunk {
+	struct rules_chunk *next;
+	size_t len, cap;
+	uint8_t data[];
+};
+
+struct rg_feed_rules {
+	struct rules_chunk *head, *tail;
+};
+
+static void
+chunk_free(struct rules_chunk *c)
+{
+	munmap(c, sizeof(*c) + c->cap);
+}
+
+static void
+rules_clear(struct rg_feed_rules *rs)
+{
+	struct rules_chunk *c;
+
+	while ((c = rs->head) != NULL) {
+		rs->head = c->next;
+		chunk_free(c);
+	}
+	rs->tail = NULL;
+}
+
+/* N bytes at the end of RS, or NULL. */
+static uint8_t *
+rules_room(struct rg_feed_rules *rs, size_t n)
+{
+	struct rules_chunk *c = rs->tail;
+	size_t cap;
+	uint8_t *p;
+
+	if (c == NULL || c->cap - c->len < n) {
+		cap = RULES_CHUNK - sizeof(*c);
+		if (n > cap)
+			cap = n;
+		if ((c = mmap(NULL, sizeof(*c) + cap, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+			return NULL;
+		c->next = NULL;
+		c->len = 0;
+		c->cap = cap;
+		if (rs->tail != NULL)
+			rs->tail->next = c;
+		else
+			rs->head = c;
+		rs->tail = c;
+	}
+	p = c->data + c->len;
+	c->len += n;
+	return p;
+}
+
+/* N of an indicator "line N" written as the domains format writes it. */
+static int
+ind_line(const char *s, uint64_t *n)
+{
+	size_t i;
+
+	if (strncmp(s, "line ", 5) != 0)
+		return 0;
+	s += 5;
+	if (s[0] < '0' || s[0] > '9' || (s[0] == '0' && s[1] != '\0'))
+		return 0;
+	for (i = 0, *n = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (i == 19)
+			return 0;
+		*n = *n * 10 + (uint64_t)(s[i] - '0');
+	}
+	return s[i] == '\0';
+}
+
+static size_t
+varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		p[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	return n;
+}
+
+static const uint8_t *
+varint_get(const uint8_t *p, uint64_t *v)
+{
+	unsigned shift = 0;
+
+	*v = 0;
+	do
+		*v |= (uint64_t)(*p & 0x7f) << shift;
+	while ((shift += 7) < 64 && (*p++ & 0x80));
+	return p;
+}
+
+/* Keep rule R, with ACTION, in RS; 0 or -ENOMEM. */
+static int
+rules_add(struct rg_feed_rules *rs, const struct rg_feed_rule *r,
+    enum rg_action action)
+{
+	const char *name = r->trigger == RG_FEED_IP ? r->prefix : r->name;
+	const char *tlp = r->tlp, *local = r->local;
+	uint8_t flags, vbuf[10], *p;
+	size_t nl, il = 0, tl = 0, ll = 0;
+	uint64_t line;
+
+	/* A missing name is refused at the build, as an invalid one. */
+	if (name == NULL)
+		name = "";
+	nl = strlen(name) + 1;
+	flags = (uint8_t)action | (r->trigger == RG_FEED_IP ? REC_IP : 0);
+	if (r->indicator == NULL)
+		flags |= REC_IND_NONE;
+	else if (strcmp(r->indicator, name) == 0)
+		flags |= REC_IND_NAME;
+	else if (ind_line(r->indicator, &line)) {
+		flags |= REC_IND_LINE;
+		il = varint_put(vbuf, line);
+	} else {
+		flags |= REC_IND_STR;
+		il = strlen(r->indicator) + 1;
+	}
+	/* The builder takes an empty TLP or local data as none. */
+	if (tlp != NULL && tlp[0] != '\0') {
+		flags |= REC_TLP;
+		tl = strlen(tlp) + 1;
+	}
+	if (local != NULL && local[0] != '\0') {
+		flags |= REC_LOCAL;
+		ll = strlen(local) + 1;
+	}
+	if ((p = rules_room(rs, 1 + nl + il + tl + ll)) == NULL)
+		return -ENOMEM;
+	*p++ = flags;
+	memcpy(p, name, nl);
+	p += nl;
+	if ((flags & REC_IND) == REC_IND_LINE)
+		memcpy(p, vbuf, il);
+	else if ((flags & REC_IND) == REC_IND_STR)
+		memcpy(p, r->indicator, il);
+	p += il;
+	if (tl > 0)
+		memcpy(p, tlp, tl);
+	p += tl;
+	if (ll > 0)
+		memcpy(p, local, ll);
+	return 0;
+}
+
+/*
+ * Put the rules RS into B as feed FEED, freeing them as they go; the rules
+ * B refuses are counted in *REJECTED.  0 or -ENOMEM (RS is emptied then
+ * too).
+ */
+static int
+rules_build(struct rg_feed_rules *rs, struct rg_bl_builder *b, int feed,
+    uint64_t *rejected)
+{
+	struct rules_chunk *c;
+	struct rg_bl_meta meta;
+	const uint8_t *p, *end;
+	const char *name;
+	char line[32];
+	uint64_t n;
+	uint8_t flags;
+	int rc = 0;
+
+	while (rc == 0 && (c = rs->head) != NULL) {
+		for (p = c->data, end = c->data + c->len; p < end; ) {
+			flags = *p++;
+			name = (const char *)p;
+			p += strlen(name) + 1;
+			switch (flags & REC_IND) {
+			case REC_IND_STR:
+				meta.indicator = (const char *)p;
+				p += strlen(meta.indicator) + 1;
+				break;
+			case REC_IND_LINE:
+				p = varint_get(p, &n);
+				snprintf(line, sizeof(line), "line %llu",
+				    (unsigned long long)n);
+				meta.indicator = line;
+				break;
+			case REC_IND_NAME:
+				meta.indicator = name;
+				break;
+			default:
+				meta.indicator = NULL;
+				break;
+			}
+			meta.tlp = meta.local = NULL;
+			if (flags & REC_TLP) {
+				meta.tlp = (const char *)p;
+				p += strlen(meta.tlp) + 1;
+			}
+			if (flags & REC_LOCAL) {
+				meta.local = (const char *)p;
+				p += strlen(meta.local) + 1;
+			}
+			rc = (flags & REC_IP) ? rg_bl_builder_add_ip(b, name,
+			    (enum rg_action)(flags & REC_ACTION), feed, &meta) :
+			    rg_bl_builder_add_meta(b, name,
+			    (enum rg_action)(flags & REC_ACTION), feed, &meta);
+			if (rc == -EINVAL) {
+				(*rejected)++;
+				rc = 0;
+			} else if (rc < 0)
+				break;
+		}
+		rs->head = c->next;
+		chunk_free(c);
+	}
+	rules_clear(rs);
+	return rc;
+}
+
+void
+rg_feed_rules_free(struct rg_feed_rules *rs)
+{
+	if (rs == NULL)
+		return;
+	rules_clear(rs);
+	free(rs);
+}
+
 /* What a fetch needs to remember for the next one. */
 struct feed_cond {
 	char *etag, *last_modified, *taxii_added_last, *file_stamp;
@@ -122,6 +380,7 @@ struct job_feed {
 	int force;			/* no hold for this one */
 	int held;			/* new_data is held back */
 	uint64_t new_rules;		/* usable rules in new_data */
+	struct rg_feed_rules *rules;	/* new_data's, from its check */
 	int fetched;			/* new_data is good and replaces old */
 	int unchanged;			/* the source said nothing changed */
 	int asked;			/* the source was asked */
@@ -530,10 +789,13 @@ feed_restore(const char *state_dir, struct feed *fd)
 	    fd->cf.name, fd->len);
 }
 
-/* The parse of one document into a builder, or just counted. */
+/* The parse of one document: into a builder, or kept in a rule set. */
 struct emit_ctx {
-	struct rg_bl_builder *b;	/* NULL: count only */
+	struct rg_bl_builder *b;	/* into it, when not NULL */
+	struct rg_feed_rules *keep;	/* else kept here */
+	uint64_t keep_max;		/* rules kept at most; counted on */
 	int feed;
+	int wide;			/* refuse rules that block too much */
 	enum rg_action policy;
 	uint64_t usable;
 	uint64_t rejected;		/* names or prefixes the builder refused */
@@ -547,6 +809,11 @@ static const enum rg_action feed_action_map[RG_FEED_ACTION_COUNT] = {
 	[RG_FEED_DROP] = RG_ACTION_DROP,
 	[RG_FEED_PASSTHRU] = RG_ACTION_PASSTHRU,
 	[RG_FEED_LOCAL] = RG_ACTION_LOCAL,
+};
+
+/* The built-in format, called as the plugins are. */
+static const struct rg_feed_ops domains_ops = {
+	.parse = rg_feed_domains_emit,
 };
 
 /* NAME ("*." allowed, final dot allowed) is a TLD or another public
@@ -617,12 +884,17 @@ emit_cb(void *arg, const struct rg_feed_rule *r)
 	/* A rule that would block everything is a feed's mistake, not a
 	 * policy: the root, "*.", or an address prefix shorter than /8
 	 * (IPv4) or /16 (IPv6). */
-	if (action != RG_ACTION_PASSTHRU && too_wide(r)) {
+	if (e->wide && action != RG_ACTION_PASSTHRU && too_wide(r)) {
 		e->rejected++;
 		e->too_wide++;
 		return 0;
 	}
 	if (e->b == NULL) {
+		/* Past the feed's max-rules the document is refused: it is
+		 * counted to the end, and no more of it kept. */
+		if (e->keep != NULL && e->usable < e->keep_max &&
+		    (rc = rules_add(e->keep, r, action)) < 0)
+			return rc;
 		e->usable++;
 		return 0;
 	}
@@ -642,64 +914,105 @@ emit_cb(void *arg, const struct rg_feed_rule *r)
 	return 0;
 }
 
-/* Parse DATA of feed FD into B (NULL: count only).  Returns the rules
- * added, or a negative errno code with ERR. */
-static long
-feed_parse(const struct feed *fd, struct rg_bl_builder *b, int idx,
-    const char *data, size_t len, struct rg_feed_stats *st, char *err,
-    size_t err_len)
+/* Why rules were refused, when nothing said so before. */
+static void
+rejected_say(struct rg_feed_stats *st, uint64_t rejected, uint64_t wide)
 {
-	struct rg_feed_settings s;
+	st->skipped += rejected;
+	if (rejected > 0 && st->first_skip[0] == '\0')
+		snprintf(st->first_skip, sizeof(st->first_skip), "%s",
+		    wide > 0 ? "a rule that would block too much (the "
+		    "root, a TLD or another public suffix, or an address "
+		    "prefix shorter than /8 or /16)" :
+		    "a rule with a name or prefix the blocklist refuses");
+}
+
+/*
+ * Parse DATA with format OPS and settings S into B as feed IDX or, when B
+ * is NULL, into the rule set KEEP (at most KEEP_MAX rules kept, all
+ * counted); rules of the policy take POLICY.  Returns the rules added or
+ * counted, or a negative errno code with ERR.
+ */
+static long
+rules_parse(const struct rg_feed_ops *ops, const struct rg_feed_settings *s,
+    enum rg_action policy, struct rg_bl_builder *b, int idx,
+    struct rg_feed_rules *keep, uint64_t keep_max, const char *data,
+    size_t len, struct rg_feed_stats *st, char *err, size_t err_len)
+{
 	struct emit_ctx e;
-	size_t skipped = 0;
 	long rc;
 
 	memset(st, 0, sizeof(*st));
 	err[0] = '\0';
-	if (fd->plugin == NULL) {
-		/* Built in: the domains list, straight into the builder. */
-		struct rg_bl_builder *t = NULL;
-
-		if (b == NULL) {
-			if ((t = rg_bl_builder_new()) == NULL)
-				return -ENOMEM;
-			idx = rg_bl_builder_feed(t, fd->cf.name);
-		}
-		rc = idx < 0 ? idx : rg_feed_domains_parse(b != NULL ? b : t,
-		    idx, fd->action, data, len, &skipped, err, err_len);
-		rg_bl_builder_free(t);
-		if (rc >= 0) {
-			st->rules = (uint64_t)rc;
-			st->skipped = skipped;
-			snprintf(st->first_skip, sizeof(st->first_skip), "%s",
-			    err);
-		}
-		return rc;
-	}
-	memset(&s, 0, sizeof(s));
-	s.name = fd->cf.name;
-	s.format = fd->cf.format;
-	s.subdomains = fd->cf.subdomains;
-	s.min_confidence = fd->cf.min_confidence;
-	s.default_lifetime_s = fd->cf.default_lifetime_s;
-	s.now = (int64_t)time(NULL);
-	s.origin = fd->cf.zone;
 	memset(&e, 0, sizeof(e));
 	e.b = b;
+	e.keep = keep;
+	e.keep_max = keep_max;
 	e.feed = idx;
-	e.policy = fd->action;
-	rc = fd->plugin->plugin->feed->parse(&s, data, len, emit_cb, &e, st,
-	    err, err_len);
+	/* Every format's rules are checked for how much they cover: a
+	 * plain list with "com" on a line is as wrong as an RPZ with it. */
+	e.wide = 1;
+	e.policy = policy;
+	rc = ops->parse(s, data, len, emit_cb, &e, st, err, err_len);
 	if (rc < 0)
 		return rc;
-	st->skipped += e.rejected;
-	if (e.rejected > 0 && st->first_skip[0] == '\0')
-		snprintf(st->first_skip, sizeof(st->first_skip), "%s",
-		    e.too_wide > 0 ? "a rule that would block too much (the "
-		    "root, a TLD or another public suffix, or an address "
-		    "prefix shorter than /8 or /16)" :
-		    "a rule with a name or prefix the blocklist refuses");
+	rejected_say(st, e.rejected, e.too_wide);
 	return (long)e.usable;
+}
+
+long
+rg_feed_rules_parse(const struct rg_feed_ops *format,
+    const struct rg_feed_settings *s, enum rg_action policy, uint64_t max,
+    const char *data, size_t len, struct rg_feed_rules **rules,
+    struct rg_feed_stats *st, char *err, size_t err_len)
+{
+	long rc;
+
+	if ((*rules = calloc(1, sizeof(**rules))) == NULL) {
+		memset(st, 0, sizeof(*st));
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	rc = rules_parse(format != NULL ? format : &domains_ops, s, policy,
+	    NULL, 0, *rules, max, data, len, st, err, err_len);
+	if (rc < 0) {
+		rg_feed_rules_free(*rules);
+		*rules = NULL;
+	}
+	return rc;
+}
+
+int
+rg_feed_rules_build(struct rg_feed_rules *rules, struct rg_bl_builder *b,
+    int feed, struct rg_feed_stats *st)
+{
+	uint64_t rejected = 0;
+	int rc;
+
+	rc = rules_build(rules, b, feed, &rejected);
+	rg_feed_rules_free(rules);
+	rejected_say(st, rejected, 0);
+	return rc;
+}
+
+/* The settings of feed FD as its format sees them. */
+static void
+feed_settings(const struct feed *fd, struct rg_feed_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = fd->cf.name;
+	s->format = fd->cf.format;
+	s->subdomains = fd->cf.subdomains;
+	s->min_confidence = fd->cf.min_confidence;
+	s->default_lifetime_s = fd->cf.default_lifetime_s;
+	s->now = (int64_t)time(NULL);
+	s->origin = fd->cf.zone;
+}
+
+static const struct rg_feed_ops *
+feed_ops(const struct feed *fd)
+{
+	return fd->plugin != NULL ? fd->plugin->plugin->feed : &domains_ops;
 }
 
 /* 1 when DATA is something besides white space and comments. */
@@ -836,11 +1149,13 @@ feed_fetch(const struct feed *fd, struct job_feed *jf)
 	}
 }
 
-/* Check a new document whole before it may replace the good one. */
+/* Check a new document whole before it may replace the good one; its
+ * rules stay in JF->rules when it may. */
 static int
-feed_validate(const struct feed *fd, struct job_feed *jf)
+feed_check(const struct feed *fd, struct job_feed *jf)
 {
-	struct rg_feed_stats st;
+	const struct rg_feed_stats *st = &jf->stats;
+	struct rg_feed_settings s;
 	char err[256];
 	long rc;
 
@@ -862,20 +1177,24 @@ feed_validate(const struct feed *fd, struct job_feed *jf)
 		jf->new_rules = 0;
 		return 0;
 	}
-	rc = feed_parse(fd, NULL, 0, jf->new_data, jf->new_len, &st, err,
-	    sizeof(err));
+	/* The parse that checks the document keeps its rules for the
+	 * build: it is the only parse of this version. */
+	feed_settings(fd, &s);
+	rc = rg_feed_rules_parse(feed_ops(fd), &s, fd->action,
+	    fd->cf.max_rules, jf->new_data, jf->new_len, &jf->rules,
+	    &jf->stats, err, sizeof(err));
 	if (rc < 0) {
 		snprintf(jf->error, sizeof(jf->error), "%s: %s",
 		    fd->cf.format, err[0] ? err : strerror((int)-rc));
 		return -1;
 	}
 	/* Nothing usable in a document that is not empty on purpose. */
-	if (rc == 0 && (st.skipped > 0 || (fd->plugin == NULL &&
+	if (rc == 0 && (st->skipped > 0 || (fd->plugin == NULL &&
 	    has_content(jf->new_data, jf->new_len)))) {
 		snprintf(jf->error, sizeof(jf->error), "no usable rule in it "
 		    "(%llu entries skipped%s%.200s)",
-		    (unsigned long long)st.skipped, st.first_skip[0] ? ": " :
-		    "", st.first_skip);
+		    (unsigned long long)st->skipped, st->first_skip[0] ? ": " :
+		    "", st->first_skip);
 		return -1;
 	}
 	jf->new_rules = (uint64_t)rc;
@@ -897,11 +1216,12 @@ feed_validate(const struct feed *fd, struct job_feed *jf)
 	return 0;
 }
 
-/* In the thread pool: fetch what is due, parse everything, build. */
+/* Fetch what is due, check what is new, build from every feed's good
+ * version: a new one from the rules its check kept, a kept one parsed. */
 static void
-job_work_cb(uv_work_t *req)
+job_run(struct job *job)
 {
-	struct job *job = req->data;
+	struct rg_feed_settings s;
 	struct rg_bl_builder *b;
 	char err[256];
 	size_t i;
@@ -916,8 +1236,13 @@ job_work_cb(uv_work_t *req)
 		    (!jf->fetch && jf->push_data == NULL))
 			continue;
 		feed_fetch(fd, jf);
-		if (jf->new_data == NULL || feed_validate(fd, jf) < 0)
+		if (jf->new_data == NULL)
 			continue;
+		if (feed_check(fd, jf) < 0) {
+			rg_feed_rules_free(jf->rules);
+			jf->rules = NULL;
+			continue;
+		}
 		jf->fetched = 1;
 		if (job->state_dir != NULL && (rc = feed_persist(job->state_dir,
 		    fd, jf->new_data, jf->new_len, &jf->cond)) < 0)
@@ -947,16 +1272,24 @@ job_work_cb(uv_work_t *req)
 	for (i = 0; i < job->n; i++) {
 		struct job_feed *jf = &job->jf[i];
 		const struct feed *fd = jf->fd;
-		const char *data = jf->fetched ? jf->new_data : fd->data;
-		size_t len = jf->fetched ? jf->new_len : fd->len;
 
 		if ((idx = rg_bl_builder_feed(b, fd->cf.name)) < 0)
 			goto fail;
-		if (data == NULL || fd->state == FEED_UNSUPPORTED ||
-		    is_directive(fd))
+		if (fd->state == FEED_UNSUPPORTED || is_directive(fd))
 			continue;
-		added = feed_parse(fd, b, idx, data, len, &jf->stats, err,
-		    sizeof(err));
+		if (jf->fetched) {
+			rc = rg_feed_rules_build(jf->rules, b, idx,
+			    &jf->stats);
+			jf->rules = NULL;
+			if (rc < 0)
+				goto fail;
+			continue;
+		}
+		if (fd->data == NULL)
+			continue;
+		feed_settings(fd, &s);
+		added = rules_parse(feed_ops(fd), &s, fd->action, b, idx, NULL,
+		    0, fd->data, fd->len, &jf->stats, err, sizeof(err));
 		if (added == -ENOMEM)
 			goto fail;
 		/* A kept document that no longer parses (a format plugin
@@ -969,6 +1302,39 @@ job_work_cb(uv_work_t *req)
 	return;
 fail:
 	rg_bl_builder_free(b);
+}
+
+/*
+ * The rebuild runs on a thread of its own at the lowest CPU priority.  On
+ * a host with few cores it competes with the guard workers, and a worker
+ * waiting for a core holds every query it has; niced, the rebuild takes
+ * what the workers leave, and a worker that wakes up takes the core from
+ * it at once.  A thread of the pool is not niced itself: an unprivileged
+ * process could not undo it for the other users of the pool.
+ */
+#define JOB_NICE	19
+
+static void *
+job_thread(void *arg)
+{
+#ifdef __linux__
+	/* Linux keeps a nice value per thread. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), JOB_NICE);
+#endif
+	job_run(arg);
+	return NULL;
+}
+
+/* In the thread pool: the rebuild, on its thread when one can start. */
+static void
+job_work_cb(uv_work_t *req)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, job_thread, req->data) == 0)
+		pthread_join(t, NULL);
+	else
+		job_run(req->data);
 }
 
 static json_t *
@@ -1124,6 +1490,7 @@ job_free(struct job *job)
 		free(job->jf[i].new_data);
 		free(job->jf[i].push_data);
 		cond_clear(&job->jf[i].cond);
+		rg_feed_rules_free(job->jf[i].rules);
 	}
 	free(job->jf);
 	rg_bl_free(job->bl);

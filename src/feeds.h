@@ -17,6 +17,7 @@
 
 #include "blocklist.h"
 #include "conf.h"
+#include "plugin.h"
 
 struct rg_feeds;
 struct rg_journal;
@@ -90,6 +91,50 @@ json_t *rg_feeds_json(const struct rg_feeds *f);
  * with its name and error in SUMMARY.
  */
 int rg_feeds_warning(const struct rg_feeds *f, char *summary, size_t len);
+
+/**
+ * The built-in "domains" format as a feed format's parse(): the names of
+ * a list (as rg_feed_domains_parse() reads them; a name in Unicode as its
+ * punycode) handed to EMIT as rules with the feed's policy, the indicator
+ * "line N"; lines that do not parse are counted in ST->skipped and the
+ * first described in ST->first_skip.  Returns the rules handed over, or a
+ * negative errno code with one line in MSG.
+ */
+long rg_feed_domains_emit(const struct rg_feed_settings *s, const char *data,
+    size_t len, rg_feed_emit_cb *emit, void *arg, struct rg_feed_stats *st,
+    char *msg, size_t msglen);
+
+/*
+ * The rules of one document, parsed once: kept from the parse that checks
+ * a new document to the build of the snapshot.
+ */
+struct rg_feed_rules;
+
+/**
+ * Parse DATA (LEN bytes) with feed format FORMAT (NULL: the built-in
+ * "domains") and settings S into *RULES, as a rebuild checks a new
+ * document: rules that take the feed's policy get POLICY; a format
+ * plugin's rule that would block too much (the root, a public suffix, an
+ * address prefix shorter than /8 or /16) is refused and counted in
+ * ST->skipped; at most MAX rules are kept, all are counted.  Returns the
+ * usable rules counted, or a negative errno code with one line in ERR
+ * (*RULES is NULL then).
+ */
+long rg_feed_rules_parse(const struct rg_feed_ops *format,
+    const struct rg_feed_settings *s, enum rg_action policy, uint64_t max,
+    const char *data, size_t len, struct rg_feed_rules **rules,
+    struct rg_feed_stats *st, char *err, size_t err_len);
+
+/**
+ * Put RULES into B as feed FEED, freeing them as they go (whatever the
+ * outcome); rules B refuses are counted in ST->skipped.  Returns 0 or
+ * -ENOMEM.
+ */
+int rg_feed_rules_build(struct rg_feed_rules *rules, struct rg_bl_builder *b,
+    int feed, struct rg_feed_stats *st);
+
+/** Free RULES that were not built (NULL is allowed). */
+void rg_feed_rules_free(struct rg_feed_rules *rules);
 
 /** Stop: wait for a rebuild in flight, free everything but the domain. */
 void rg_feeds_free(struct rg_feeds *f);

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ldns/ldns.h>
 
@@ -114,6 +115,18 @@ struct rpz {
 	size_t ol;
 	struct rpz_owner cur;
 	struct rpz_locals locals;
+	uint8_t prev[RPZ_WIRE_MAX];	/* the last owner, for a line without */
+	size_t pl;			/* 0: none yet */
+};
+
+/* What a record says, as ldns or the fast reader below read it. */
+struct rpz_rr {
+	const uint8_t *owner;	/* wire form */
+	size_t wl;
+	uint16_t type;
+	uint16_t class;
+	const uint8_t *rd;	/* the one rdata field, or NULL */
+	size_t rdlen;
 };
 
 static inline uint8_t
@@ -556,18 +569,18 @@ rpz_locals_free(struct rpz_locals *t)
 	free(t->slot);
 }
 
-/* Add "TYPE ADDRESS" to the local data of the current owner. */
+/* Add "TYPE ADDRESS" to the local data of the current owner: RR's
+ * address, or a malformed record. */
 static int
-rpz_local_add(struct rpz *z, ldns_rr *rr, unsigned long line)
+rpz_local_add(struct rpz *z, const struct rpz_rr *rr, unsigned long line)
 {
 	struct rpz_local *e;
-	ldns_rdf *rd = ldns_rr_rd_count(rr) == 1 ? ldns_rr_rdf(rr, 0) : NULL;
-	int v6 = ldns_rr_get_type(rr) == LDNS_RR_TYPE_AAAA;
+	int v6 = rr->type == LDNS_RR_TYPE_AAAA;
 	char text[8 + INET6_ADDRSTRLEN], *p;
 	size_t n, cap;
 
-	if (rd == NULL || ldns_rdf_size(rd) != (v6 ? 16u : 4u) ||
-	    inet_ntop(v6 ? AF_INET6 : AF_INET, ldns_rdf_data(rd),
+	if (rr->rd == NULL || rr->rdlen != (v6 ? 16u : 4u) ||
+	    inet_ntop(v6 ? AF_INET6 : AF_INET, rr->rd,
 	    text + (v6 ? 5 : 2), sizeof(text) - 5) == NULL) {
 		rpz_skip(z, 0, line, "%s: a malformed %s record", z->cur.name,
 		    v6 ? "AAAA" : "A");
@@ -758,22 +771,20 @@ rpz_owner_begin(struct rpz *z, const uint8_t *w, size_t wl,
 
 /* One record RR, from LINE. */
 static int
-rpz_record(struct rpz *z, ldns_rr *rr, unsigned long line)
+rpz_record(struct rpz *z, const struct rpz_rr *rr, unsigned long line)
 {
 	struct rpz_owner *o = &z->cur;
-	ldns_rdf *own = ldns_rr_owner(rr), *rd;
-	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+	uint16_t type = rr->type;
 	uint8_t w[RPZ_WIRE_MAX];
 	const uint8_t *d;
-	size_t wl, i;
+	size_t wl = rr->wl, i;
 	int rc;
 
-	if (own == NULL || (wl = ldns_rdf_size(own)) == 0 ||
-	    wl > RPZ_WIRE_MAX) {
+	if (rr->owner == NULL || wl == 0 || wl > RPZ_WIRE_MAX) {
 		rpz_skip(z, 0, line, "a record without a usable owner");
 		return 0;
 	}
-	d = ldns_rdf_data(own);
+	d = rr->owner;
 	for (i = 0; i < wl; i++)
 		w[i] = rpz_lower(d[i]);
 	if (!o->active || o->wl != wl || memcmp(o->wire, w, wl) != 0) {
@@ -798,7 +809,7 @@ rpz_record(struct rpz *z, ldns_rr *rr, unsigned long line)
 	}
 	if (o->kind == RPZ_APEX)
 		return 0;
-	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+	if (rr->class != LDNS_RR_CLASS_IN) {
 		rpz_skip(z, 0, line, "%s: a record not of class IN", o->name);
 		return 0;
 	}
@@ -809,15 +820,14 @@ rpz_record(struct rpz *z, ldns_rr *rr, unsigned long line)
 	case LDNS_RR_TYPE_CNAME:
 		if (o->ncname++ > 0)
 			return 0;
-		rd = ldns_rr_rd_count(rr) == 1 ? ldns_rr_rdf(rr, 0) : NULL;
-		if (rd == NULL || ldns_rdf_size(rd) == 0 ||
-		    ldns_rdf_size(rd) > RPZ_WIRE_MAX) {
+		if (rr->rd == NULL || rr->rdlen == 0 ||
+		    rr->rdlen > RPZ_WIRE_MAX) {
 			/* Not a policy: the owner gets no rule. */
 			o->ncname++;
 			return 0;
 		}
-		o->tl = ldns_rdf_size(rd);
-		d = ldns_rdf_data(rd);
+		o->tl = rr->rdlen;
+		d = rr->rd;
 		for (i = 0; i < o->tl; i++)
 			o->target[i] = rpz_lower(d[i]);
 		return 0;
@@ -857,6 +867,234 @@ rpz_locals_emit(struct rpz *z)
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * The fast reader.  Most lines of a policy zone are one record of the
+ * form "owner [TTL] [IN] CNAME|A|AAAA value" with plain names; these are
+ * read here, straight from the document, as ldns would read them, and
+ * every other line (directives, parentheses, quotes, escapes, names in
+ * Unicode, other types and classes, anything odd) is left to ldns, which
+ * also gives the errors.  ldns spent most of the parse allocating a record
+ * for each line.
+ */
+/* Off only to compare the two readers in tests. */
+#ifndef RPZ_FAST_READER
+#define RPZ_FAST_READER		1
+#endif
+#define RPZ_FAST_LINE_MAX	4096
+#define RPZ_FAST_TTL_MAX	21	/* ldns' LDNS_TTL_DATALEN */
+
+enum rpz_fast {
+	RPZ_FAST_LDNS,		/* ldns must read this line */
+	RPZ_FAST_BLANK,		/* nothing on it */
+	RPZ_FAST_RR,		/* one record, read */
+};
+
+/* ldns reads a carriage return as a space. */
+static inline int
+rpz_fast_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Where ldns goes on after a line ending at EOL: past the line ends and
+ * the other line separators that follow. */
+static size_t
+rpz_fast_next(const struct rpz *z, const char *eol)
+{
+	const char *end = z->data + z->len;
+
+	while (eol < end && (*eol == '\n' || *eol == '\r' || *eol == '\f' ||
+	    *eol == '\v'))
+		eol++;
+	return (size_t)(eol - z->data);
+}
+
+/* A byte of a plain name (besides the dots). */
+static inline int
+rpz_fast_char(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '*';
+}
+
+/*
+ * Name token T (N bytes) in wire form, lowercased, into W (RPZ_WIRE_MAX
+ * bytes): "@" is ORIGIN (OL bytes, wire form), a name without a final dot
+ * is relative to it.  Its length, or 0 when ldns must read it.
+ */
+static size_t
+rpz_fast_name(const char *t, size_t n, const uint8_t *origin, size_t ol,
+    uint8_t *w)
+{
+	size_t i = 0, o = 0, start, ll;
+	int absolute;
+
+	if (n == 1 && t[0] == '@') {
+		memcpy(w, origin, ol);
+		return ol;
+	}
+	if (n == 1 && t[0] == '.') {
+		w[0] = 0;
+		return 1;
+	}
+	if ((absolute = t[n - 1] == '.'))
+		n--;
+	if (n == 0)
+		return 0;
+	for (;;) {
+		start = i;
+		while (i < n && t[i] != '.') {
+			if (!rpz_fast_char((uint8_t)t[i]))
+				return 0;
+			i++;
+		}
+		ll = i - start;
+		if (ll == 0 || ll > 63 || o + 1 + ll + 1 > RPZ_WIRE_MAX)
+			return 0;
+		w[o++] = (uint8_t)ll;
+		for (; start < i; start++)
+			w[o++] = rpz_lower((uint8_t)t[start]);
+		if (i == n)
+			break;
+		i++;
+	}
+	if (absolute) {
+		w[o++] = 0;
+		return o;
+	}
+	if (o + ol > RPZ_WIRE_MAX)
+		return 0;
+	memcpy(w + o, origin, ol);
+	return o + ol;
+}
+
+static inline int
+rpz_fast_is(const char *t, size_t n, const char *word)
+{
+	return strlen(word) == n && strncasecmp(t, word, n) == 0;
+}
+
+/*
+ * The line at *POS (the start of a line) of Z's document, ORIGIN (OL
+ * bytes) the current origin: a record into RR (its names in OWNER and
+ * TARGET) and *POS past the line, a blank line skipped, or RPZ_FAST_LDNS
+ * and nothing moved.
+ */
+static enum rpz_fast
+rpz_fast_line(struct rpz *z, size_t *pos, const uint8_t *origin, size_t ol,
+    struct rpz_rr *rr, uint8_t *owner, uint8_t *target, uint8_t *addr)
+{
+	const char *p = z->data + *pos, *end = z->data + z->len, *eol, *c;
+	const char *tok[6];
+	size_t tl[6], nt = 0, i, k;
+	int blank_owner;
+
+	if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		eol = end;
+	/* ldns refuses lines too long: it says so. */
+	if (eol - p > RPZ_FAST_LINE_MAX)
+		return RPZ_FAST_LDNS;
+	if ((c = memchr(p, ';', (size_t)(eol - p))) == NULL)
+		c = eol;
+	if (p < c && p[0] == '$')
+		return RPZ_FAST_LDNS;
+	for (i = 0; p + i < c; i++) {
+		uint8_t b = (uint8_t)p[i];
+
+		if ((b < ' ' && b != '\t' && b != '\r') || b >= 0x7f ||
+		    b == '(' || b == ')' || b == '"' || b == '\\')
+			return RPZ_FAST_LDNS;
+	}
+	blank_owner = p < c && rpz_fast_space(p[0]);
+	for (i = 0; p + i < c; ) {
+		while (p + i < c && rpz_fast_space(p[i]))
+			i++;
+		if (p + i == c)
+			break;
+		if (nt == 6)
+			return RPZ_FAST_LDNS;
+		tok[nt] = p + i;
+		while (p + i < c && !rpz_fast_space(p[i]))
+			i++;
+		tl[nt] = (size_t)(p + i - tok[nt]);
+		nt++;
+	}
+	if (nt == 0) {
+		/* ldns reads on over an empty line or a comment from the
+		 * line's start as if they were not there; after a line of
+		 * blanks it skips the line separators that follow. */
+		if (p == eol || p[0] == ';')
+			*pos = (size_t)(eol - z->data) + (eol < end);
+		else
+			*pos = rpz_fast_next(z, eol);
+		return RPZ_FAST_BLANK;
+	}
+	/* The owner, the last one's for a line that starts blank. */
+	k = 0;
+	if (blank_owner) {
+		if (z->pl == 0)
+			return RPZ_FAST_LDNS;
+		memcpy(owner, z->prev, z->pl);
+		rr->wl = z->pl;
+	} else if ((rr->wl = rpz_fast_name(tok[k++], tl[0], origin, ol,
+	    owner)) == 0)
+		return RPZ_FAST_LDNS;
+	/* [TTL] [IN] TYPE, as ldns takes them: a TTL starts with a digit. */
+	if (k < nt && tok[k][0] >= '0' && tok[k][0] <= '9') {
+		if (tl[k] >= RPZ_FAST_TTL_MAX)
+			return RPZ_FAST_LDNS;
+		k++;
+	}
+	if (k < nt && rpz_fast_is(tok[k], tl[k], "IN"))
+		k++;
+	if (k + 2 != nt)
+		return RPZ_FAST_LDNS;
+	rr->owner = owner;
+	rr->class = LDNS_RR_CLASS_IN;
+	if (rpz_fast_is(tok[k], tl[k], "CNAME")) {
+		rr->type = LDNS_RR_TYPE_CNAME;
+		/* ldns takes a first label "@" as the origin: left to it. */
+		if (tl[k + 1] > 1 && tok[k + 1][0] == '@')
+			return RPZ_FAST_LDNS;
+		if ((rr->rdlen = rpz_fast_name(tok[k + 1], tl[k + 1], origin,
+		    ol, target)) == 0)
+			return RPZ_FAST_LDNS;
+		rr->rd = target;
+	} else if (rpz_fast_is(tok[k], tl[k], "A") ||
+	    rpz_fast_is(tok[k], tl[k], "AAAA")) {
+		char a[INET6_ADDRSTRLEN];
+		int v6 = tl[k] == 4;
+
+		rr->type = v6 ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A;
+		if (tl[k + 1] >= sizeof(a))
+			return RPZ_FAST_LDNS;
+		memcpy(a, tok[k + 1], tl[k + 1]);
+		a[tl[k + 1]] = '\0';
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, a, addr) != 1)
+			return RPZ_FAST_LDNS;
+		rr->rd = addr;
+		rr->rdlen = v6 ? 16 : 4;
+	} else
+		return RPZ_FAST_LDNS;
+	*pos = rpz_fast_next(z, eol);
+	return RPZ_FAST_RR;
+}
+
+/* The fields of RR that a policy needs. */
+static void
+rr_fields(const ldns_rr *rr, struct rpz_rr *f)
+{
+	const ldns_rdf *own = ldns_rr_owner(rr), *rd;
+
+	f->owner = own != NULL ? ldns_rdf_data(own) : NULL;
+	f->wl = own != NULL ? ldns_rdf_size(own) : 0;
+	f->type = (uint16_t)ldns_rr_get_type(rr);
+	f->class = (uint16_t)ldns_rr_get_class(rr);
+	rd = ldns_rr_rd_count(rr) == 1 ? ldns_rr_rdf(rr, 0) : NULL;
+	f->rd = rd != NULL ? ldns_rdf_data(rd) : NULL;
+	f->rdlen = rd != NULL ? ldns_rdf_size(rd) : 0;
 }
 
 /* Whether NAME is the zone's name. */
@@ -903,6 +1141,12 @@ rpz_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 	FILE *fp = NULL;
 	ldns_rdf *origin = NULL, *prev = NULL, *last = NULL, *own;
 	ldns_rr *rr;
+	struct rpz_rr frr;
+	uint8_t fown[RPZ_WIRE_MAX], ftarget[RPZ_WIRE_MAX], faddr[16];
+	enum rpz_fast fast;
+	size_t pos = 0, fpos = 0;
+	long npos;
+	int prev_stale = 0;
 	ldns_status ls;
 	uint32_t ttl = 3600;
 	unsigned long line = 0, good = 0, bad = 0;
@@ -943,16 +1187,58 @@ rpz_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 		goto out;
 	}
 	RPZ_NOLOCK(fp);
-	while (!feof(fp)) {
-		if ((off = ftell(fp)) < 0)
+	for (;;) {
+		/* A line the fast reader takes; at a line start only. */
+		if (RPZ_FAST_READER && z->ol != 0 && origin != NULL &&
+		    pos < len && (pos == 0 || data[pos - 1] == '\n')) {
+			size_t at = pos;
+
+			fast = rpz_fast_line(z, &pos, ldns_rdf_data(origin),
+			    ldns_rdf_size(origin), &frr, fown, ftarget, faddr);
+			if (fast == RPZ_FAST_BLANK)
+				continue;
+			if (fast == RPZ_FAST_RR) {
+				line = rpz_line_at(z, at);
+				good++;
+				memcpy(z->prev, frr.owner, frr.wl);
+				z->pl = frr.wl;
+				prev_stale = 1;
+				if ((rc = rpz_record(z, &frr, line)) < 0)
+					goto out;
+				continue;
+			}
+		}
+		if (pos >= len)
 			break;
+		/* ldns reads on from where the fast reader stopped, with
+		 * the owner it last read. */
+		if (fpos != pos && fseek(fp, (long)pos, SEEK_SET) < 0)
+			break;
+		if (prev_stale) {
+			ldns_rdf_deep_free(prev);
+			if ((prev = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_DNAME,
+			    z->pl, z->prev)) == NULL)
+				goto nomem;
+			prev_stale = 0;
+		}
+		off = (long)pos;
 		line = rpz_line_at(z, (size_t)off);
 		start = z->scan;
 		rr = NULL;
 		ls = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin, &prev, NULL);
+		if ((npos = ftell(fp)) < 0) {
+			ldns_rr_free(rr);
+			break;
+		}
+		fpos = pos = (size_t)npos;
+		if (prev != NULL && (z->pl = ldns_rdf_size(prev)) <=
+		    RPZ_WIRE_MAX)
+			memcpy(z->prev, ldns_rdf_data(prev), z->pl);
+		else
+			z->pl = 0;
 		if (ls == LDNS_STATUS_SYNTAX_EMPTY ||
 		    ls == LDNS_STATUS_SYNTAX_TTL) {
-			if (ftell(fp) == off && !feof(fp))
+			if (npos == off && !feof(fp))
 				goto stuck;
 			continue;
 		}
@@ -988,7 +1274,7 @@ rpz_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 				goto nomem;
 			bad++;
 			rpz_skip(z, 0, line, "%s", ldns_get_errorstr_by_id(ls));
-			if (ftell(fp) == off && !feof(fp))
+			if (npos == off && !feof(fp))
 				goto stuck;
 			continue;
 		}
@@ -1034,7 +1320,8 @@ rpz_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 			rc = -EINVAL;
 			goto out;
 		}
-		rc = rpz_record(z, rr, line);
+		rr_fields(rr, &frr);
+		rc = rpz_record(z, &frr, line);
 		ldns_rr_free(rr);
 		if (rc < 0)
 			goto out;

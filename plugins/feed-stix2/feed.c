@@ -1048,17 +1048,35 @@ struct rule {
 	int dup;
 };
 
-/* One indicator object of the document. */
+/* What an indicator comes to, read with its object. */
+enum ind_kind {
+	IND_VALUES,		/* values to block */
+	IND_REVOKED,
+	IND_EXPIRED,		/* or not yet valid */
+	IND_LOW_CONFIDENCE,
+	IND_SKIPPED,		/* why says why */
+	IND_UNSUPPORTED,	/* why says why */
+};
+
+/*
+ * One indicator object of the document, read when the object is parsed
+ * (the object itself is not kept) and used only when it is the latest
+ * version of its id: then it counts and its rules go out.
+ */
 struct ind {
-	json_t *obj;
-	const char *id;
+	char *id;
 	struct ts modified;
 	size_t idx;
+	enum ind_kind kind;
+	char *why;		/* the skip's description, or NULL */
+	struct vset vs;		/* IND_VALUES */
+	char *refs;		/* object_marking_refs: strings one after the
+				   other, an empty one last; or NULL */
 };
 
 /* A marking-definition of the document that says a TLP level. */
 struct mark {
-	const char *id;
+	char *id;
 	enum rg_tlp tlp;
 };
 
@@ -1066,7 +1084,9 @@ struct ctx {
 	const struct rg_feed_settings *s;
 	struct rg_feed_out out;
 	struct mark *marks;
-	size_t n_marks;
+	size_t n_marks, cap_marks;
+	struct ind *inds;
+	size_t n_inds, cap_inds;
 };
 
 static int
@@ -1129,18 +1149,42 @@ marking_tlp(json_t *o)
 	return RG_TLP_NONE;
 }
 
-/* The most restrictive TLP among the object_marking_refs of O. */
+/* The string references of O's object_marking_refs, one after the other
+ * and an empty one last, into *REFS (NULL when there are none). */
+static int
+object_refs(json_t *o, char **refs)
+{
+	json_t *v, *a = json_object_get(o, "object_marking_refs");
+	size_t i, n = 1;
+	char *p;
+
+	*refs = NULL;
+	json_array_foreach(a, i, v)
+		if (json_is_string(v))
+			n += strlen(json_string_value(v)) + 1;
+	if (n == 1)
+		return 0;
+	if ((*refs = p = malloc(n)) == NULL)
+		return -ENOMEM;
+	json_array_foreach(a, i, v)
+		if (json_is_string(v)) {
+			strcpy(p, json_string_value(v));
+			p += strlen(p) + 1;
+		}
+	*p = '\0';
+	return 0;
+}
+
+/* The most restrictive TLP among the marking references REFS. */
 static enum rg_tlp
-object_tlp(const struct ctx *c, json_t *o)
+object_tlp(const struct ctx *c, const char *refs)
 {
 	struct mark key, *m;
 	enum rg_tlp t, best = RG_TLP_NONE;
-	json_t *v;
-	size_t i, k;
+	size_t k;
 
-	json_array_foreach(json_object_get(o, "object_marking_refs"), i, v) {
-		if ((key.id = json_string_value(v)) == NULL)
-			continue;
+	for (; refs != NULL && refs[0] != '\0'; refs += strlen(refs) + 1) {
+		key.id = (char *)(uintptr_t)refs;
 		t = RG_TLP_NONE;
 		for (k = 0; k < sizeof(tlp_known) / sizeof(tlp_known[0]); k++)
 			if (strcmp(tlp_known[k].id, key.id) == 0)
@@ -1259,53 +1303,59 @@ ts_prop(json_t *o, const char *name, struct ts *t)
 	return 1;
 }
 
-/* Use indicator O (the latest version of ID); 0 or a negative code. */
+/* IND is skipped (or of a kind not supported, KIND) for the reason in
+ * FMT; 0 or -ENOMEM. */
+static int ind_why(struct ind *, enum ind_kind, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
-indicator_use(struct ctx *c, json_t *o, const char *id)
+ind_why(struct ind *ind, enum ind_kind kind, const char *fmt, ...)
 {
-	struct rg_feed_stats *st = c->out.st;
+	char why[sizeof(((struct rg_feed_stats *)0)->first_skip)];
+	va_list ap;
+
+	ind->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return (ind->why = strdup(why)) == NULL ? -ENOMEM : 0;
+}
+
+/* Read indicator O, of id IND->id, into IND; 0 or -ENOMEM. */
+static int
+indicator_read(struct ctx *c, json_t *o, struct ind *ind)
+{
+	const char *id = ind->id;
 	struct ts from, until, now;
-	struct vset vs;
 	struct pat p;
 	const char *ptype;
 	json_t *v, *pattern;
 	json_int_t conf;
 	int has_until, rc;
 
-	memset(&vs, 0, sizeof(vs));
 	if (json_is_true(json_object_get(o, "revoked"))) {
-		st->revoked++;
+		ind->kind = IND_REVOKED;
 		return 0;
 	}
 	/* STIX 2.0 had no pattern_type: its patterns were all STIX. */
 	if ((v = json_object_get(o, "pattern_type")) != NULL) {
-		if ((ptype = json_string_value(v)) == NULL) {
-			rg_feed_skip(st, &st->skipped, "%s: pattern_type is "
+		if ((ptype = json_string_value(v)) == NULL)
+			return ind_why(ind, IND_SKIPPED, "%s: pattern_type is "
 			    "not a string", id);
-			return 0;
-		}
-		if (strcmp(ptype, "stix") != 0) {
-			rg_feed_skip(st, &st->unsupported, "%s: pattern_type "
-			    "\"%.40s\" (only \"stix\" is supported)", id,
-			    ptype);
-			return 0;
-		}
+		if (strcmp(ptype, "stix") != 0)
+			return ind_why(ind, IND_UNSUPPORTED, "%s: "
+			    "pattern_type \"%.40s\" (only \"stix\" is "
+			    "supported)", id, ptype);
 	}
-	if (!json_is_string(pattern = json_object_get(o, "pattern"))) {
-		rg_feed_skip(st, &st->skipped, "%s: no pattern", id);
-		return 0;
-	}
+	if (!json_is_string(pattern = json_object_get(o, "pattern")))
+		return ind_why(ind, IND_SKIPPED, "%s: no pattern", id);
 	if ((rc = ts_prop(o, "valid_from", &from)) == 0)
 		rc = ts_prop(o, "created", &from);
-	if (rc <= 0) {
-		rg_feed_skip(st, &st->skipped, "%s: %s", id, rc == 0 ?
+	if (rc <= 0)
+		return ind_why(ind, IND_SKIPPED, "%s: %s", id, rc == 0 ?
 		    "neither valid_from nor created" : "bad valid_from");
-		return 0;
-	}
-	if ((has_until = ts_prop(o, "valid_until", &until)) < 0) {
-		rg_feed_skip(st, &st->skipped, "%s: bad valid_until", id);
-		return 0;
-	}
+	if ((has_until = ts_prop(o, "valid_until", &until)) < 0)
+		return ind_why(ind, IND_SKIPPED, "%s: bad valid_until", id);
 	if (!has_until && c->s->default_lifetime_s > 0 &&
 	    c->s->default_lifetime_s < (uint64_t)INT64_MAX / 4 &&
 	    from.sec < INT64_MAX / 4) {
@@ -1317,42 +1367,165 @@ indicator_use(struct ctx *c, json_t *o, const char *id)
 	now.nsec = 0;
 	if (ts_cmp(&from, &now) > 0 || (has_until &&
 	    ts_cmp(&until, &now) <= 0)) {
-		st->expired++;
+		ind->kind = IND_EXPIRED;
 		return 0;
 	}
 	if ((v = json_object_get(o, "confidence")) != NULL &&
 	    !json_is_null(v)) {
 		if (!json_is_integer(v) || (conf = json_integer_value(v)) < 0 ||
-		    conf > 100) {
-			rg_feed_skip(st, &st->skipped, "%s: confidence is not "
-			    "0..100", id);
-			return 0;
-		}
+		    conf > 100)
+			return ind_why(ind, IND_SKIPPED, "%s: confidence is "
+			    "not 0..100", id);
 		if (conf < c->s->min_confidence) {
-			st->low_confidence++;
+			ind->kind = IND_LOW_CONFIDENCE;
 			return 0;
 		}
 	}
 	rc = pattern_parse(&p, json_string_value(pattern),
-	    json_string_length(pattern), &vs);
-	if (rc == -ENOMEM) {
-		rg_feed_say(c->out.msg, c->out.msglen, "out of memory");
-		goto out;
-	}
-	rc = 0;
+	    json_string_length(pattern), &ind->vs);
+	if (rc == -ENOMEM)
+		return rc;
 	if (p.syntax[0] != '\0')
-		rg_feed_skip(st, &st->skipped, "%s: %s", id, p.syntax);
+		rc = ind_why(ind, IND_SKIPPED, "%s: %s", id, p.syntax);
 	else if (p.unsup[0] != '\0')
-		rg_feed_skip(st, &st->unsupported, "%s: %s", id, p.unsup);
+		rc = ind_why(ind, IND_UNSUPPORTED, "%s: %s", id, p.unsup);
 	else if (p.bad[0] != '\0')
-		rg_feed_skip(st, &st->skipped, "%s: %s", id, p.bad);
-	else if (vs.n == 0)
-		rg_feed_skip(st, &st->skipped, "%s: pattern has no value", id);
-	else
-		rc = emit_values(c, id, object_tlp(c, o), &vs);
-out:
-	vset_free(&vs);
+		rc = ind_why(ind, IND_SKIPPED, "%s: %s", id, p.bad);
+	else if (ind->vs.n == 0)
+		rc = ind_why(ind, IND_SKIPPED, "%s: pattern has no value", id);
+	else {
+		ind->kind = IND_VALUES;
+		return object_refs(o, &ind->refs);
+	}
+	vset_free(&ind->vs);
 	return rc;
+}
+
+/* Use IND, the latest version of its id: count it, hand its rules over;
+ * 0 or a negative code. */
+static int
+indicator_use(struct ctx *c, const struct ind *ind)
+{
+	struct rg_feed_stats *st = c->out.st;
+
+	switch (ind->kind) {
+	case IND_REVOKED:
+		st->revoked++;
+		return 0;
+	case IND_EXPIRED:
+		st->expired++;
+		return 0;
+	case IND_LOW_CONFIDENCE:
+		st->low_confidence++;
+		return 0;
+	case IND_SKIPPED:
+		rg_feed_skip(st, &st->skipped, "%s", ind->why);
+		return 0;
+	case IND_UNSUPPORTED:
+		rg_feed_skip(st, &st->unsupported, "%s", ind->why);
+		return 0;
+	case IND_VALUES:
+		break;
+	}
+	return emit_values(c, ind->id, object_tlp(c, ind->refs), &ind->vs);
+}
+
+static void
+ind_free(struct ind *ind)
+{
+	free(ind->id);
+	free(ind->why);
+	free(ind->refs);
+	vset_free(&ind->vs);
+}
+
+/* Forget what reading the objects found, as if nothing had been read. */
+static void
+ctx_clear(struct ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_inds; i++)
+		ind_free(&c->inds[i]);
+	for (i = 0; i < c->n_marks; i++)
+		free(c->marks[i].id);
+	free(c->inds);
+	free(c->marks);
+	c->inds = NULL;
+	c->marks = NULL;
+	c->n_inds = c->cap_inds = c->n_marks = c->cap_marks = 0;
+}
+
+/* Room for one more element in *V (N used of *CAP, SIZE bytes each). */
+static int
+grow(void *vp, size_t n, size_t *cap, size_t size)
+{
+	void **v = vp, *nv;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap == 0 ? 64 : *cap * 2;
+	if ((nv = reallocarray(*v, ncap, size)) == NULL)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* Object number I of the document, O: a marking-definition or an
+ * indicator is read, the others are passed over.  0 or -ENOMEM. */
+static int
+object_read(void *arg, json_t *o, size_t i)
+{
+	struct ctx *c = arg;
+	struct rg_feed_stats *st = c->out.st;
+	const char *type, *id;
+	struct ind *ind;
+	enum rg_tlp tlp;
+
+	if (!json_is_object(o)) {
+		rg_feed_skip(st, &st->skipped, "objects[%zu]: not an object", i);
+		return 0;
+	}
+	type = json_string_value(json_object_get(o, "type"));
+	id = json_string_value(json_object_get(o, "id"));
+	if (type == NULL) {
+		rg_feed_skip(st, &st->skipped, "objects[%zu]: no type", i);
+		return 0;
+	}
+	if (strcmp(type, "marking-definition") == 0 && id != NULL) {
+		if ((tlp = marking_tlp(o)) == RG_TLP_NONE)
+			return 0;
+		if (grow(&c->marks, c->n_marks, &c->cap_marks,
+		    sizeof(*c->marks)) < 0 ||
+		    (c->marks[c->n_marks].id = strdup(id)) == NULL)
+			return -ENOMEM;
+		c->marks[c->n_marks++].tlp = tlp;
+		return 0;
+	}
+	if (strcmp(type, "indicator") != 0)
+		return 0;
+	if (id == NULL || id[0] == '\0') {
+		rg_feed_skip(st, &st->skipped, "objects[%zu]: indicator "
+		    "without an id", i);
+		return 0;
+	}
+	if (grow(&c->inds, c->n_inds, &c->cap_inds, sizeof(*c->inds)) < 0)
+		return -ENOMEM;
+	ind = &c->inds[c->n_inds];
+	memset(ind, 0, sizeof(*ind));
+	if ((ind->id = strdup(id)) == NULL)
+		return -ENOMEM;
+	c->n_inds++;
+	ind->idx = i;
+	/* Without a readable modified, any other version wins. */
+	if (ts_prop(o, "modified", &ind->modified) <= 0 &&
+	    ts_prop(o, "created", &ind->modified) <= 0) {
+		ind->modified.sec = INT64_MIN;
+		ind->modified.nsec = 0;
+	}
+	return indicator_read(c, o, ind);
 }
 
 /* The objects of document ROOT: *OBJS, or NULL when there are none. */
@@ -1386,22 +1559,16 @@ document_objects(json_t *root, json_t **objs, char *msg, size_t msglen)
 	return -EINVAL;
 }
 
+/* Read the whole document DATA at once: the way for documents that are
+ * not a bundle, an envelope or an array of objects, or do not read. */
 static long
-stix_parse(const struct rg_feed_settings *s, const char *data, size_t len,
-    rg_feed_emit_cb *emit, void *arg, struct rg_feed_stats *st, char *msg,
+document_read(struct ctx *c, const char *data, size_t len, char *msg,
     size_t msglen)
 {
-	static const struct rg_feed_settings none;
-	struct ctx c;
-	struct ind *inds = NULL;
-	json_t *root = NULL, *objs, *o;
-	const char *type, *id;
-	size_t i, k, n, n_inds = 0;
+	json_t *root = NULL, *objs;
+	size_t i, n;
 	long rc;
 
-	memset(&c, 0, sizeof(c));
-	c.s = s != NULL ? s : &none;
-	rg_feed_out_init(&c.out, emit, arg, st, msg, msglen);
 	if ((rc = rg_json_load(data, len, &root, msg, msglen)) < 0)
 		return rc;
 	if (!json_is_object(root) && !json_is_array(root)) {
@@ -1412,70 +1579,58 @@ stix_parse(const struct rg_feed_settings *s, const char *data, size_t len,
 	if ((rc = document_objects(root, &objs, msg, msglen)) < 0 ||
 	    objs == NULL)
 		goto out;
-
 	n = json_array_size(objs);
-	if (n > 0 && ((inds = calloc(n, sizeof(*inds))) == NULL ||
-	    (c.marks = calloc(n, sizeof(*c.marks))) == NULL)) {
-		rg_feed_say(msg, msglen, "out of memory");
-		rc = -ENOMEM;
-		goto out;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = object_read(c, json_array_get(objs, i), i);
+out:
+	json_decref(root);
+	return rc;
+}
+
+static long
+stix_parse(const struct rg_feed_settings *s, const char *data, size_t len,
+    rg_feed_emit_cb *emit, void *arg, struct rg_feed_stats *st, char *msg,
+    size_t msglen)
+{
+	static const struct rg_feed_settings none;
+	struct ctx c;
+	size_t i, k;
+	long rc;
+
+	memset(&c, 0, sizeof(c));
+	c.s = s != NULL ? s : &none;
+	rg_feed_out_init(&c.out, emit, arg, st, msg, msglen);
+	/* Object by object; a document of another shape, or one that does
+	 * not read, is read again whole, which says what is wrong. */
+	if ((rc = rg_json_each(data, len, "objects", object_read, &c)) == 1) {
+		ctx_clear(&c);
+		memset(st, 0, sizeof(*st));
+		rc = document_read(&c, data, len, msg, msglen);
 	}
-	for (i = 0; i < n; i++) {
-		o = json_array_get(objs, i);
-		if (!json_is_object(o)) {
-			rg_feed_skip(st, &st->skipped, "objects[%zu]: not an "
-			    "object", i);
-			continue;
-		}
-		type = json_string_value(json_object_get(o, "type"));
-		id = json_string_value(json_object_get(o, "id"));
-		if (type == NULL) {
-			rg_feed_skip(st, &st->skipped, "objects[%zu]: no type",
-			    i);
-			continue;
-		}
-		if (strcmp(type, "marking-definition") == 0 && id != NULL) {
-			c.marks[c.n_marks].id = id;
-			if ((c.marks[c.n_marks].tlp = marking_tlp(o)) !=
-			    RG_TLP_NONE)
-				c.n_marks++;
-			continue;
-		}
-		if (strcmp(type, "indicator") != 0)
-			continue;
-		if (id == NULL || id[0] == '\0') {
-			rg_feed_skip(st, &st->skipped, "objects[%zu]: "
-			    "indicator without an id", i);
-			continue;
-		}
-		inds[n_inds].obj = o;
-		inds[n_inds].id = id;
-		inds[n_inds].idx = i;
-		/* Without a readable modified, any other version wins. */
-		if (ts_prop(o, "modified", &inds[n_inds].modified) <= 0 &&
-		    ts_prop(o, "created", &inds[n_inds].modified) <= 0) {
-			inds[n_inds].modified.sec = INT64_MIN;
-			inds[n_inds].modified.nsec = 0;
-		}
-		n_inds++;
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			rg_feed_say(msg, msglen, "out of memory");
+		goto out;
 	}
 	if (c.n_marks > 0)
 		qsort(c.marks, c.n_marks, sizeof(*c.marks), mark_cmp);
 
 	/* The latest version of each id, then back in document order. */
-	if (n_inds > 0)
-		qsort(inds, n_inds, sizeof(*inds), ind_cmp);
-	for (i = 0, k = 0; i < n_inds; i++)
-		if (i == 0 || strcmp(inds[i].id, inds[i - 1].id) != 0)
-			inds[k++] = inds[i];
+	if (c.n_inds > 0)
+		qsort(c.inds, c.n_inds, sizeof(*c.inds), ind_cmp);
+	for (i = 0, k = 0; i < c.n_inds; i++) {
+		if (k == 0 || strcmp(c.inds[i].id, c.inds[k - 1].id) != 0)
+			c.inds[k++] = c.inds[i];
+		else
+			ind_free(&c.inds[i]);
+	}
+	c.n_inds = k;
 	if (k > 0)
-		qsort(inds, k, sizeof(*inds), ind_idx_cmp);
+		qsort(c.inds, k, sizeof(*c.inds), ind_idx_cmp);
 	for (i = 0, rc = 0; i < k && rc == 0; i++)
-		rc = indicator_use(&c, inds[i].obj, inds[i].id);
+		rc = indicator_use(&c, &c.inds[i]);
 out:
-	free(inds);
-	free(c.marks);
-	json_decref(root);
+	ctx_clear(&c);
 	return rc < 0 ? rc : c.out.emitted;
 }
 

@@ -26,4 +26,21 @@
 int rg_json_load(const char *data, size_t len, json_t **root, char *msg,
     size_t msglen);
 
+/** Takes element number IDX of an array; 0, or a negative code to stop. */
+typedef int rg_json_each_cb(void *arg, json_t *elem, size_t idx);
+
+/**
+ * Hand every element of the array of document DATA (LEN bytes, as
+ * rg_json_load() takes it) to CB, each parsed alone and freed after the
+ * call, so that a large document is never whole in memory as JSON values:
+ * the elements of a document that is an array, or those of the array that
+ * is member KEY of a document that is an object.  Returns 0 when every
+ * element was handed over, the negative code of CB, or 1 when the document
+ * is of another shape or does not read (CB may have been called): the
+ * caller then undoes what CB did and loads the document whole with
+ * rg_json_load(), which says what is wrong with it.
+ */
+int rg_json_each(const char *data, size_t len, const char *key,
+    rg_json_each_cb *cb, void *arg);
+
 #endif

@@ -1,9 +1,10 @@
 #!/bin/sh
 # feeds.sh -- domains feeds from files into the live blocklist, as
 # "resguardctl check" and "feeds" see it: exact and wildcard rules, hosts
-# lines, the allowlist, a bad new version rejected while the old rules
-# stay, a changed file picked up, a feed removed by a reload, a STIX 2.1
-# bundle with its indicator ids and TLP markings, a source that is gone.
+# lines, a name in Unicode (its punycode blocks), the allowlist, a bad new
+# version rejected while the old rules stay, a changed file picked up, a
+# feed removed by a reload, a STIX 2.1 bundle with its indicator ids and
+# TLP markings, a source that is gone.
 # The lab's primary Unbound is the upstream.
 
 # transport.sh uses the first hundred ports from RG_TEST_PORT_BASE.
@@ -34,7 +35,8 @@ ads.example
 127.0.0.1 localhost
 not a name at all!
 EOF
-printf 'second.example\nads.example\n' > "$T/second.txt"
+# The last name in Unicode (bücher): the rule is its punycode.
+printf 'second.example\nads.example\nb\303\274cher.example\n' > "$T/second.txt"
 cat > "$T/bundle.json" <<'EOF'
 { "type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
   "objects": [
@@ -78,6 +80,10 @@ expect_match '"blocked": true' "hosts line, first name" "$(check_json hosts-styl
 expect_match '"blocked": true' "hosts line, second name" "$(check_json other.example)"
 expect_match '"blocked": false' "hosts-file localhost skipped" "$(check_json localhost)"
 expect_match '"feed": "second"' "second feed" "$(check_json second.example)"
+out=$(check_json xn--bcher-kva.example)
+expect_match '"rule": "xn--bcher-kva.example"' \
+    "a name in Unicode in a list blocks as its punycode" "$out"
+expect_match '"indicator": "line 3"' "and names its line" "$out"
 printf '%s\n' "$(ctl check ads.example)" | grep -q "hub" &&
     ok "check in text names the feed" || not_ok "check text"
 expect_exit 1 "check of an invalid name" -- ctl check "bad..name"
@@ -90,7 +96,7 @@ expect_match '"indicator": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"' \
     "check names the STIX indicator" "$out"
 expect_match '"tlp": "amber"' "check gives the TLP marking" "$out"
 out=$(ctl --json status)
-expect_match '"entries": 6' "status: blocklist entries (a name in two feeds counts once)" "$out"
+expect_match '"entries": 7' "status: blocklist entries (a name in two feeds counts once)" "$out"
 wait_until 10 "primary up" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock status | grep -q 'lab-primary.* up '"
 expect_exit 1 "status warns about the feed whose source is gone" -- ctl status

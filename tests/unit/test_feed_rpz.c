@@ -936,6 +936,76 @@ test_many_records(void **state)
 	free(zone);
 }
 
+/*
+ * Lines of the common shape are read without ldns, the others by it; the
+ * two take turns without a seam: the owner of a line that starts blank is
+ * the last one read by either, a new $ORIGIN applies to the lines after
+ * it, carriage returns are spaces, ldns skips the line separators after a
+ * record and not an empty line or a comment before one, and errors name
+ * their line whichever read the lines before.
+ */
+static void
+test_mixed_lines(void **state)
+{
+	static const char zone[] =
+	    "$ORIGIN rpz.example.\n"					/* 1 */
+	    "@ 3600 IN SOA ns.example. h.example. ( 1 3600\n"
+	    "  600 86400 60 )\n"
+	    "@ NS ns.example.\n"
+	    "one CNAME .\n"						/* 5 */
+	    "two.rpz.example. 60 IN CNAME *.\n"
+	    "THREE\tcname\trpz-drop. ; a comment\n"
+	    "four ( CNAME\n"
+	    "  rpz-passthru. )\n"
+	    " A 192.0.2.4\n"						/* 10 */
+	    "five A 192.0.2.5\n"
+	    "\tAAAA 2001:db8::5\n"
+	    "$ORIGIN sub\n"
+	    "six CNAME .\r\n"
+	    "seven 1h CNAME garden.example.\n"				/* 15 */
+	    "; a comment\n"
+	    "\n"
+	    "eight\tin\tCNAME\t@\n"
+	    "nine CNAME . extra\n"
+	    "ten CNAME .\n";						/* 20 */
+	struct run run;
+
+	(void)state;
+	memset(&run, 0, sizeof(run));
+	assert_int_equal(parse(&run, zone, NULL), 8);
+	expect_rule(&run, "one", RG_FEED_QNAME, RG_FEED_NXDOMAIN, NULL, "one");
+	expect_rule(&run, "two", RG_FEED_QNAME, RG_FEED_NODATA, NULL, "two");
+	expect_rule(&run, "three", RG_FEED_QNAME, RG_FEED_DROP, NULL,
+	    "three");
+	/* four has a CNAME (read by ldns) and, on a line that starts
+	 * blank, an A record: no rule. */
+	assert_false(has(&run, "four"));
+	expect_rule(&run, "five", RG_FEED_QNAME, RG_FEED_LOCAL,
+	    "A 192.0.2.5\nAAAA 2001:db8::5", "five");
+	expect_rule(&run, "six.sub", RG_FEED_QNAME, RG_FEED_NXDOMAIN, NULL,
+	    "six.sub");
+	expect_rule(&run, "seven.sub", RG_FEED_QNAME, RG_FEED_LOCAL,
+	    "CNAME garden.example.", "seven.sub");
+	/* A CNAME to the zone's name is local data pointing at it. */
+	expect_rule(&run, "eight.sub", RG_FEED_QNAME, RG_FEED_LOCAL,
+	    "CNAME sub.rpz.example.", "eight.sub");
+	assert_false(has(&run, "nine.sub"));
+	expect_rule(&run, "ten.sub", RG_FEED_QNAME, RG_FEED_NXDOMAIN, NULL,
+	    "ten.sub");
+	assert_int_equal(run.st.skipped, 2);
+	assert_contains(run.st.first_skip, "line 8: four: a CNAME and other "
+	    "data");
+	run_free(&run);
+
+	/* The error of a line ldns refuses after lines read without it. */
+	memset(&run, 0, sizeof(run));
+	assert_int_equal(parse(&run, "one CNAME .\ntwo CNAME .\n\n"
+	    "three CNAME . extra\n", "rpz.example"), 2);
+	assert_int_equal(run.st.skipped, 1);
+	assert_contains(run.st.first_skip, "line 4: ");
+	run_free(&run);
+}
+
 int
 main(void)
 {
@@ -960,6 +1030,7 @@ main(void)
 		cmocka_unit_test(test_emit_error),
 		cmocka_unit_test(test_sample_file),
 		cmocka_unit_test(test_many_records),
+		cmocka_unit_test(test_mixed_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1155,6 +1155,80 @@ test_emit_error(void **state)
 	assert_int_equal(g.calls, 1);
 }
 
+/*
+ * A document is read one object at a time; whatever that way cannot take
+ * is read whole, as before, so that the outcome is the same: an object
+ * that does not parse late in the document, or anything after the bundle,
+ * refuses the whole document where it is wrong with no rule handed over;
+ * members before or after "objects" count as they did; "objects" twice or
+ * spelled with an escape is what the JSON library makes of it.
+ */
+static void
+test_object_by_object(void **state)
+{
+	struct rg_feed_settings s = settings();
+	struct got g;
+	char doc[1024];
+	const char *ind = "{\"type\": \"indicator\", \"id\": \"indicator--%d\", "
+	    "\"valid_from\": \"" T0 "\", \"pattern\": \"[domain-name:value = "
+	    "'%s.example']\"}";
+	char a[256], b[256];
+
+	snprintf(a, sizeof(a), ind, 1, "one");
+	snprintf(b, sizeof(b), ind, 2, "two");
+
+	/* The third object is cut short, on line 4. */
+	memset(&g, 0, sizeof(g));
+	snprintf(doc, sizeof(doc), "{\"type\": \"bundle\", \"objects\": [\n"
+	    "%s,\n%s,\n{\"type\": \"indicator\", \"id\": }\n]}", a, b);
+	assert_int_equal(rg_test_run_str(&s, doc, &g), -EINVAL);
+	assert_contains(g.msg, "not JSON: line 4, column ");
+	assert_int_equal(g.calls, 0);
+	assert_int_equal(g.st.rules + g.st.skipped, 0);
+
+	/* Something after the bundle. */
+	memset(&g, 0, sizeof(g));
+	snprintf(doc, sizeof(doc), "{\"objects\": [%s]}\n{}", a);
+	assert_int_equal(rg_test_run_str(&s, doc, &g), -EINVAL);
+	assert_contains(g.msg, "line 2");
+	assert_int_equal(g.calls, 0);
+
+	/* A bad member after "objects". */
+	memset(&g, 0, sizeof(g));
+	snprintf(doc, sizeof(doc), "{\"objects\": [%s], \"more\": tru}", a);
+	assert_int_equal(rg_test_run_str(&s, doc, &g), -EINVAL);
+	assert_int_equal(g.calls, 0);
+
+	/* Members around "objects", one of them nested. */
+	memset(&g, 0, sizeof(g));
+	snprintf(doc, sizeof(doc), "{\"type\": \"bundle\", \"x\": {\"objects\":"
+	    " []}, \"objects\": [%s, %s], \"more\": false, \"y\": [1, \"]\"]}",
+	    a, b);
+	assert_int_equal(rg_test_run_str(&s, doc, &g), 2);
+	rg_test_expect_rules(&g, "N one.example", "N two.example", NULL);
+
+	/* "objects" twice: the JSON library keeps the last. */
+	memset(&g, 0, sizeof(g));
+	snprintf(doc, sizeof(doc), "{\"objects\": [%s], \"objects\": [%s]}", a,
+	    b);
+	assert_int_equal(rg_test_run_str(&s, doc, &g), 1);
+	rg_test_expect_rules(&g, "N two.example", NULL);
+
+	/* "objects" with an escape is "objects". */
+	memset(&g, 0, sizeof(g));
+	snprintf(doc, sizeof(doc), "{\"obj\\u0065cts\": [%s]}", a);
+	assert_int_equal(rg_test_run_str(&s, doc, &g), 1);
+	rg_test_expect_rules(&g, "N one.example", NULL);
+
+	/* A bare array, objects that are not objects among them. */
+	memset(&g, 0, sizeof(g));
+	snprintf(doc, sizeof(doc), " [ 1 , %s , \"s\" , [] ]\n", a);
+	assert_int_equal(rg_test_run_str(&s, doc, &g), 1);
+	rg_test_expect_rules(&g, "N one.example", NULL);
+	assert_int_equal(g.st.skipped, 3);
+	assert_string_equal(g.st.first_skip, "objects[0]: not an object");
+}
+
 /* Without a callback (a dry run), rules are only counted. */
 static void
 test_count_only(void **state)
@@ -1197,6 +1271,7 @@ main(void)
 		cmocka_unit_test(test_tlp),
 		cmocka_unit_test(test_emit_error),
 		cmocka_unit_test(test_count_only),
+		cmocka_unit_test(test_object_by_object),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
