@@ -85,6 +85,8 @@
 #define BL_BLOB_MAX	UINT32_MAX
 #define BL_IND_MAX	0x7fffffffu	/* indicator offsets leave BL_LINE free */
 #define BL_LINE		0x80000000u	/* an indicator "line N", kept as N */
+#define BL_SELF		BL_LINE		/* the indicator is the rule itself
+					   ("line 0" is never kept as N) */
 #define BL_RULES_MAX	(UINT32_MAX / 2)
 #define BL_FEEDS_MAX	65535
 
@@ -663,6 +665,18 @@ meta_check(enum rg_action action, int feed, const struct rg_bl_builder *b,
 	return 0;
 }
 
+/* Whether IND is the rule (WIRE, WL, WILD) as a match shows it. */
+static int
+indicator_is_rule(const char *ind, const uint8_t *wire, size_t wl, int wild)
+{
+	char text[258];
+
+	if (strlen(ind) != wl - 1 + (wild ? 2 : 0))
+		return 0;
+	name_format(wire, wl, wild, text);
+	return strcmp(text, ind) == 0;
+}
+
 int
 rg_bl_builder_add_meta(struct rg_bl_builder *b, const char *name,
     enum rg_action action, int feed, const struct rg_bl_meta *meta)
@@ -681,7 +695,15 @@ rg_bl_builder_add_meta(struct rg_bl_builder *b, const char *name,
 		return -EINVAL;
 	if (b->count >= BL_RULES_MAX)
 		return -ENOMEM;
-	if ((rc = meta_intern(b, meta, 0, &ind, &is_meta)) < 0)
+	/* An RPZ rule's indicator is its owner: a million of them would be
+	 * a million strings kept twice. */
+	if (meta != NULL && meta->indicator != NULL &&
+	    (meta->tlp == NULL || meta->tlp[0] == '\0') &&
+	    (meta->local == NULL || meta->local[0] == '\0') &&
+	    indicator_is_rule(meta->indicator, wire, wl, wild)) {
+		ind = BL_SELF;
+		is_meta = 0;
+	} else if ((rc = meta_intern(b, meta, 0, &ind, &is_meta)) < 0)
 		return rc;
 	n = 2 + wl + (feed > 255 ? 2 : 1) + (ind != 0 ? 4 : 0);
 	if ((rc = grow(&b->blob, &b->cap, b->len, n, BL_BLOB_MAX)) < 0)
@@ -1363,6 +1385,10 @@ meta_fill(const struct rg_blocklist *bl, uint32_t ind, int is_meta,
 	m->indicator = m->tlp = m->local = NULL;
 	if (ind == 0)
 		return;
+	if (ind == BL_SELF) {
+		m->indicator = m->rule;
+		return;
+	}
 	if (ind & BL_LINE) {
 		snprintf(m->indicator_buf, sizeof(m->indicator_buf), "line %u",
 		    (unsigned)(ind & ~BL_LINE));

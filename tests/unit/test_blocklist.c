@@ -703,6 +703,42 @@ test_many(void **state)
 	rg_bl_free(bl);
 }
 
+/* An indicator that is the rule itself (an RPZ owner) reads back as it
+ * was given, whatever way the snapshot keeps it. */
+static void
+test_indicator_self(void **state)
+{
+	struct rg_bl_builder *b;
+	struct rg_blocklist *bl;
+	struct rg_bl_match m;
+	int feed;
+
+	assert_non_null(b = rg_bl_builder_new());
+	assert_int_equal(feed = rg_bl_builder_feed(b, "rpz"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "ads.example",
+	    RG_ACTION_NXDOMAIN, feed, "ads.example"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "*.w.example",
+	    RG_ACTION_NXDOMAIN, feed, "*.w.example"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "Up.example",
+	    RG_ACTION_NXDOMAIN, feed, "Up.example"), 0);
+	assert_int_equal(rg_bl_builder_add(b, "dot.example.",
+	    RG_ACTION_NXDOMAIN, feed, "dot.example."), 0);
+	assert_int_equal(rg_bl_builder_add(b, "other.example",
+	    RG_ACTION_NXDOMAIN, feed, "ads.example"), 0);
+	assert_non_null(bl = rg_bl_build(b));
+	assert_int_equal(rg_bl_lookup_str(bl, "ads.example", &m), 1);
+	assert_string_equal(m.indicator, "ads.example");
+	assert_int_equal(rg_bl_lookup_str(bl, "x.w.example", &m), 1);
+	assert_string_equal(m.indicator, "*.w.example");
+	assert_int_equal(rg_bl_lookup_str(bl, "up.example", &m), 1);
+	assert_string_equal(m.indicator, "Up.example");
+	assert_int_equal(rg_bl_lookup_str(bl, "dot.example", &m), 1);
+	assert_string_equal(m.indicator, "dot.example.");
+	assert_int_equal(rg_bl_lookup_str(bl, "other.example", &m), 1);
+	assert_string_equal(m.indicator, "ads.example");
+	rg_bl_free(bl);
+}
+
 static void
 test_empty(void **state)
 {
@@ -1097,6 +1133,7 @@ main(void)
 		cmocka_unit_test(test_meta_ip),
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_indicator_self),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_domains_plain),
 		cmocka_unit_test(test_domains_hosts),
