@@ -45,6 +45,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -198,10 +199,15 @@ varint_get(const uint8_t *p, uint64_t *v)
 {
 	unsigned shift = 0;
 
+	uint8_t c;
+
 	*v = 0;
-	do
-		*v |= (uint64_t)(*p & 0x7f) << shift;
-	while ((shift += 7) < 64 && (*p++ & 0x80));
+	do {
+		c = *p++;
+		if (shift < 64)
+			*v |= (uint64_t)(c & 0x7f) << shift;
+		shift += 7;
+	} while (c & 0x80);
 	return p;
 }
 
@@ -399,6 +405,7 @@ struct job {
 	size_t n;
 	struct rg_blocklist *bl;
 	uint64_t started_ms;
+	int own_thread;			/* job_run() on a thread of its own */
 };
 
 struct rg_feeds {
@@ -817,8 +824,10 @@ static const struct rg_feed_ops domains_ops = {
 };
 
 /* NAME ("*." allowed, final dot allowed) is a TLD or another public
- * suffix (the Public Suffix List built into libpsl): no feed may block all
- * of it. */
+ * suffix of the ICANN section of the Public Suffix List built into libpsl:
+ * no feed may block all of it.  The private section (github.io, a dynamic
+ * DNS provider's domain) is one company's domain, which an operator may
+ * well mean to block whole. */
 static int
 public_suffix(const char *name)
 {
@@ -834,11 +843,13 @@ public_suffix(const char *name)
 	if (strchr(buf, '.') != NULL && strchr(strchr(buf, '.') + 1, '.') !=
 	    NULL && strchr(strchr(strchr(buf, '.') + 1, '.') + 1, '.') != NULL)
 		return 0;
-	/* libpsl without its built-in list: only the TLD rule above. */
+	/* One label: a TLD, in the list or not. */
+	if (strchr(buf, '.') == NULL)
+		return 1;
 	if (psl_builtin() == NULL)
-		return strchr(buf, '.') == NULL;
+		return 0;
 	return psl_is_public_suffix2(psl_builtin(), buf,
-	    PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
+	    PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE);
 }
 
 static int
@@ -1218,6 +1229,23 @@ feed_check(const struct feed *fd, struct job_feed *jf)
 
 /* Fetch what is due, check what is new, build from every feed's good
  * version: a new one from the rules its check kept, a kept one parsed. */
+#define JOB_NICE	19
+
+/* On the job's own thread: the lowest CPU priority from now on (see
+ * job_thread()). */
+static void
+job_lower_priority(struct job *job)
+{
+#ifdef __linux__
+	/* Linux keeps a nice value per thread. */
+	if (job->own_thread)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+		    JOB_NICE);
+#else
+	(void)job;
+#endif
+}
+
 static void
 job_run(struct job *job)
 {
@@ -1236,7 +1264,16 @@ job_run(struct job *job)
 		    (!jf->fetch && jf->push_data == NULL))
 			continue;
 		feed_fetch(fd, jf);
-		if (jf->new_data == NULL)
+	}
+	/* The fetches are done at the normal priority, against their time
+	 * limits; the parses and the build take what the workers leave. */
+	job_lower_priority(job);
+	for (i = 0; i < job->n; i++) {
+		struct job_feed *jf = &job->jf[i];
+		const struct feed *fd = jf->fd;
+
+		/* What was fetched or pushed: feed_fetch() took the push. */
+		if (fd->state == FEED_UNSUPPORTED || jf->new_data == NULL)
 			continue;
 		if (feed_check(fd, jf) < 0) {
 			rg_feed_rules_free(jf->rules);
@@ -1310,18 +1347,17 @@ fail:
  * waiting for a core holds every query it has; niced, the rebuild takes
  * what the workers leave, and a worker that wakes up takes the core from
  * it at once.  A thread of the pool is not niced itself: an unprivileged
- * process could not undo it for the other users of the pool.
+ * process could not undo it for the other users of the pool.  The
+ * fetches come first, at the normal priority.
  */
-#define JOB_NICE	19
 
 static void *
 job_thread(void *arg)
 {
-#ifdef __linux__
-	/* Linux keeps a nice value per thread. */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), JOB_NICE);
-#endif
-	job_run(arg);
+	struct job *job = arg;
+
+	job->own_thread = 1;
+	job_run(job);
 	return NULL;
 }
 

@@ -1158,16 +1158,18 @@ object_refs(json_t *o, char **refs)
 	size_t i, n = 1;
 	char *p;
 
+	/* An empty reference would end the list: it matches nothing, so it
+	 * is left out. */
 	*refs = NULL;
 	json_array_foreach(a, i, v)
-		if (json_is_string(v))
+		if (json_is_string(v) && json_string_value(v)[0] != '\0')
 			n += strlen(json_string_value(v)) + 1;
 	if (n == 1)
 		return 0;
 	if ((*refs = p = malloc(n)) == NULL)
 		return -ENOMEM;
 	json_array_foreach(a, i, v)
-		if (json_is_string(v)) {
+		if (json_is_string(v) && json_string_value(v)[0] != '\0') {
 			strcpy(p, json_string_value(v));
 			p += strlen(p) + 1;
 		}

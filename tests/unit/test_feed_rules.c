@@ -38,6 +38,14 @@ static const struct rg_feed_rule kinds[] = {
 	    "line 007", NULL },
 	{ RG_FEED_QNAME, "huge.example", NULL, RG_FEED_POLICY, NULL,
 	    "line 18446744073709551615", NULL },
+	/* A line number kept in ten bytes, and the rule after it. */
+	{ RG_FEED_QNAME, "huger.example", NULL, RG_FEED_POLICY, NULL,
+	    "line 9999999999999999999", NULL },
+	{ RG_FEED_QNAME, "after.example", NULL, RG_FEED_NODATA, NULL,
+	    "line 5", NULL },
+	/* The private section of the Public Suffix List may be blocked. */
+	{ RG_FEED_QNAME, "github.io", NULL, RG_FEED_POLICY, NULL, "private",
+	    NULL },
 	{ RG_FEED_QNAME, "word.example", NULL, RG_FEED_POLICY, NULL,
 	    "line x", NULL },
 	{ RG_FEED_QNAME, "none.example", NULL, RG_FEED_DROP, NULL, NULL,
@@ -57,6 +65,7 @@ static const struct rg_feed_rule kinds[] = {
 	{ RG_FEED_QNAME, "bad-action.example", NULL, RG_FEED_ACTION_COUNT,
 	    NULL, NULL, NULL },
 	{ RG_FEED_QNAME, "co.uk", NULL, RG_FEED_POLICY, NULL, "wide", NULL },
+	{ RG_FEED_QNAME, "zz", NULL, RG_FEED_POLICY, NULL, "wide", NULL },
 	{ RG_FEED_IP, NULL, "10.0.0.0/7", RG_FEED_POLICY, NULL, "wide",
 	    NULL },
 	/* Refused when built: no name, not a name, local data missing. */
@@ -68,7 +77,7 @@ static const struct rg_feed_rule kinds[] = {
 	{ RG_FEED_IP, NULL, NULL, RG_FEED_POLICY, NULL, NULL, NULL },
 };
 #define N_KINDS		(sizeof(kinds) / sizeof(kinds[0]))
-#define N_PARSE_REFUSED	3
+#define N_PARSE_REFUSED	4
 #define N_BUILD_REFUSED	4
 
 #define MANY		100000
@@ -211,6 +220,11 @@ test_kinds(void **state)
 	    NULL);
 	expect(bl, "huge.example", RG_ACTION_SINKHOLE,
 	    "line 18446744073709551615", NULL, NULL);
+	expect(bl, "huger.example", RG_ACTION_SINKHOLE,
+	    "line 9999999999999999999", NULL, NULL);
+	expect(bl, "after.example", RG_ACTION_NODATA, "line 5", NULL, NULL);
+	expect(bl, "github.io", RG_ACTION_SINKHOLE, "private", NULL, NULL);
+	assert_int_equal(rg_bl_lookup_str(bl, "zz", NULL), 0);
 	expect(bl, "word.example", RG_ACTION_SINKHOLE, "line x", NULL, NULL);
 	expect(bl, "none.example", RG_ACTION_DROP, NULL, NULL, NULL);
 	expect(bl, "empty.example", RG_ACTION_NODATA, "", NULL, NULL);

@@ -1103,6 +1103,11 @@ test_tlp(void **state)
 	    "[s, i, s]", "marking-definition--unknown", 5, known[3].ref)), &g),
 	    1);
 	assert_string_equal(g.tlp[0], "amber+strict");
+	/* An empty reference does not hide the ones after it. */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(run_one(&s, marked("indicator--t", json_pack(
+	    "[s, s]", "", known[4].ref)), &g), 1);
+	assert_string_equal(g.tlp[0], "red");
 	memset(&g, 0, sizeof(g));
 	assert_int_equal(run_one(&s, marked("indicator--t", json_pack("[s]",
 	    "marking-definition--unknown")), &g), 1);
