@@ -8,27 +8,77 @@
 # hundred names change each time; refresh-s = 10), by the lab hub's RPZ
 # zone (transfer with TSIG, NOTIFY), and reporting to an HTTPS collector
 # (tests/system/report-fixture.py: client certificate, bearer token, a
-# test CA made here; interval-s = 10).  dnsperf first finds the highest
-# rate resguardd answers (20 s, unthrottled), then sends half that rate
-# for MINUTES with a 2 s time-out.  Meanwhile the primary Unbound is
+# test CA made here; interval-s = 10).  Meanwhile the primary Unbound is
 # frozen for 40 s every 2 minutes, the collector is down 60 s out of every
 # 120, and a name is blocked or unblocked in the hub's zone every 30 s.
 #
-# Prints queries sent, answered, SERVFAIL and lost (with the datagrams the
-# kernel dropped at resguardd's and at the primary's sockets), resguardd's
-# resident memory (VmRSS, sampled every second; its mean over the first
-# 120 s cycle of the schedule after the warm-up against its mean over the
-# last one), the failovers it saw (within an outage or not), the events
-# its journal holds against the events the collector took, and the spool
-# left once the collector has been up for 60 s after the load, with PASS
-# or MISS against the targets (0 lost, memory growth < 5 %, every event
-# delivered).  A benchmark: it exits 0 whatever the figures.
+# The rate: dnsperf first finds the highest rate resguardd answers in this
+# very setup (20 s, unthrottled, BENCH_OUTSTANDING queries in flight: the
+# usual dnsperf maximum, with dnsperf, both Unbound and the soak's helpers
+# on the same CPUs), then sends half that rate for MINUTES, paced, with a
+# 2 s time-out.  Paced queries cost every program more CPU than the
+# maximum's back-to-back ones (fewer per wake-up: about twice as much for
+# resguardd and dnsperf), so on a small machine half the maximum keeps it
+# nearly as busy as the search did.  dnsperf uses BENCH_CLIENTS sockets:
+# the kernel spreads them over resguardd's workers by a hash of their
+# ports, and with a handful of them one worker may get most (with 4 and
+# two workers, all four one time in eight), so that the maximum would
+# measure that draw.
+#
+# Two things in the lab are set here for the load, in a copy of conf/lab
+# (the lab itself is left as the system tests use it):
+#  - both Unbound get 4 MiB socket buffers (so-rcvbuf, so-sndbuf): with
+#    the system's 208 KiB, a resolver that is not scheduled for a few
+#    milliseconds drops datagrams, and the soak would measure the lab;
+#  - dnsperf gets 4 MiB socket buffers (-b) for the same reason, and at
+#    most BENCH_SOAK_OUTSTANDING queries in flight (default: 40 ms of the
+#    soak's rate, at least 2000): until it has sent that many, dnsperf
+#    yields the CPU after every other query, so on a busy machine it
+#    falls behind its rate and then sends what it owes at once (with
+#    100,000: some 150,000 queries at three times the rate, which the
+#    soak would measure instead of resguardd).  "queries sent" against
+#    the planned count shows when dnsperf was held back by the cap.
+# The soak's names are the lab's, which both Unbound answer from their
+# cache (the negative answers from the validated NSEC records), and the
+# blocked names resguardd answers itself.
+#
+# Prints queries sent, answered, SERVFAIL and lost; the datagrams the
+# kernel dropped for want of buffer room, per program (resguardd's
+# listeners and its upstream sockets, each Unbound, dnsperf); resguardd's
+# resident memory (VmRSS, sampled every second; see below); the failovers
+# it saw (within an outage or not); the events its journal holds against
+# the events the collector took, and the spool left once the collector has
+# been up for 60 s after the load; the CPU time each program used; with
+# PASS or MISS against the targets (0 lost, memory growth < 5 %, every
+# event delivered).  A benchmark: it exits 0 whatever the figures.
+#
+# Memory: resguardd's resident size grows while what it has allocated does
+# not (heaptrack: 20 to 24 MB of heap in use from the first minute to the
+# last, at 15,000 and at 65,000 queries/s).  Each new blocklist is built
+# beside the one in use (the heap peaks at 27 to 41 MB with a
+# 100,000-name list, every 10 s here); libc serves the largest buffers of
+# a build by mmap(2) at first, then, having seen them freed, raises its
+# threshold and serves them from its per-thread arenas, which keep the
+# pages for the next peak.  So the resident size climbs towards the high
+# water mark of those peaks, quickly at first, then in rarer steps.  The
+# start is therefore taken after a warm-up of one whole
+# cycle (BENCH_WARMUP_S, 120 s: an outage and its fail-back, the collector
+# down and up, a dozen list updates), and each end is the mean over one
+# cycle (shorter in a short run): the first after the warm-up against the
+# last.  Growth between the two is what the target is about; the growth
+# from the start of the load is printed too.  With the threshold fixed
+# (BENCH_RG_ENV below) the resident size stayed flat after the warm-up
+# (+0.4 % in 5 minutes at 65,000 queries/s, against +10 % without).
 #
 # Environment: BENCH_PORT_BASE (default 57300: resguardd on it, the lab on
-# base+1..+5, the collector on base+20), BENCH_CLIENTS (4),
-# BENCH_OUTSTANDING (200, for the rate search), BENCH_QPS (the soak's rate
-# instead of half the highest), BENCH_WARMUP_S (30), BENCH_NAMES (100000),
-# BENCH_KEEP (1: keep the work directory).  Everything is on 127.0.0.1.
+# base+1..+5, the collector on base+20), BENCH_CLIENTS (32),
+# BENCH_OUTSTANDING (200, for the rate search), BENCH_SOAK_OUTSTANDING
+# (see above), BENCH_QPS (the soak's rate instead of half the highest),
+# BENCH_WARMUP_S (120), BENCH_NAMES (100000), BENCH_RG_ENV (NAME=VALUE
+# words for resguardd's environment, for instance
+# GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576, which keeps the
+# blocklist's large buffers out of libc's arenas), BENCH_KEEP (1: keep the
+# work directory).  Everything is on 127.0.0.1.
 #
 set -uo pipefail
 
@@ -36,7 +86,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/.." && pwd -P)
 BUILDDIR=${RG_BUILDDIR:-$repo}
 PATH=$PATH:/usr/sbin:/sbin
-LAB=$repo/conf/lab/lab.sh
 FIXTURE=$repo/tests/system/report-fixture.py
 
 MINUTES=${1:-10}
@@ -45,13 +94,15 @@ case $MINUTES in
 esac
 DUR=$((MINUTES * 60))
 BASE=${BENCH_PORT_BASE:-57300}
-CLIENTS=${BENCH_CLIENTS:-4}
+CLIENTS=${BENCH_CLIENTS:-32}
 OUTSTANDING=${BENCH_OUTSTANDING:-200}
-WARMUP=${BENCH_WARMUP_S:-30}
+WARMUP=${BENCH_WARMUP_S:-120}
 NAMES=${BENCH_NAMES:-100000}
 RG_PORT=$BASE
 FIX_PORT=$((BASE + 20))
 TOGGLE=soak-toggle.lab.test
+SOCKBUF_KB=4096		# dnsperf's socket buffers
+MAX_S=20		# the rate search
 
 # The schedule, in seconds from the start of the load.
 OUTAGE_EVERY=120
@@ -86,18 +137,21 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
     no_proxy NO_PROXY
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/rg-soak.XXXXXX") || exit 1
+LAB=$T/labsrc/conf/lab/lab.sh
 RG_PID=
 FIX_PID=
 REW_PID=
 PERF_PID=
+MON_PID=
 FROZEN=
+LAB_UP=
 cleanup() {
 	local p
 	trap - EXIT INT TERM
-	for p in $PERF_PID $REW_PID $FIX_PID $RG_PID; do
+	for p in $PERF_PID $MON_PID $REW_PID $FIX_PID $RG_PID; do
 		kill "$p" 2>/dev/null
 	done
-	for p in $PERF_PID $REW_PID $FIX_PID $RG_PID; do
+	for p in $PERF_PID $MON_PID $REW_PID $FIX_PID $RG_PID; do
 		# resguardd gets 10 s to stop, then SIGKILL.
 		for _ in $(seq 100); do
 			kill -0 "$p" 2>/dev/null || break
@@ -106,8 +160,10 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	[ -n "$FROZEN" ] && "$LAB" thaw primary >/dev/null 2>&1
-	"$LAB" stop >/dev/null 2>&1
+	if [ -n "$LAB_UP" ]; then
+		[ -n "$FROZEN" ] && "$LAB" thaw primary >/dev/null 2>&1
+		"$LAB" stop >/dev/null 2>&1
+	fi
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "soak.sh: work directory kept: $T" >&2
 	else
@@ -117,8 +173,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
+# -- the lab, from a copy of conf/lab whose Unbound get large socket
+# buffers (see above)
+mkdir -p "$T/labsrc/conf" && cp -R "$repo/conf/lab" "$T/labsrc/conf/" ||
+    die "cannot copy $repo/conf/lab"
+for f in "$T"/labsrc/conf/lab/unbound-*.conf.in; do
+	sed -i -e 's/^\([[:space:]]*\)so-reuseport: no$/&\
+\1so-rcvbuf: 4m\
+\1so-sndbuf: 4m/' "$f"
+	grep -q 'so-rcvbuf: 4m' "$f" || die "could not set so-rcvbuf in $f"
+done
 export RG_LAB_DIR=$T/lab RG_LAB_PORT_BASE=$BASE
-note "starting the lab in $T/lab (ports $BASE..$((BASE + 5)), collector $FIX_PORT)"
+note "starting the lab in $T/lab (ports $BASE..$((BASE + 5)), collector $FIX_PORT;" \
+    "Unbound with 4 MiB socket buffers)"
+LAB_UP=1
 "$LAB" start > "$T/lab.log" 2>&1 || { cat "$T/lab.log"; die "cannot start the lab"; }
 eval "$("$LAB" env)"
 STATE=$RG_LAB_DIR/resguard/state
@@ -212,7 +280,9 @@ report = ( { name = "hub"; type = "http"; url = "https://127.0.0.1:$FIX_PORT/rep
 EOF
 "$BUILDDIR/resguardd" -t -c "$T/resguard.conf" > "$T/conf-check.log" 2>&1 ||
     { cat "$T/conf-check.log"; die "resguardd rejects $T/resguard.conf"; }
-"$BUILDDIR/resguardd" -f -c "$T/resguard.conf" > "$T/resguardd.log" 2>&1 &
+# shellcheck disable=SC2086 # BENCH_RG_ENV is words: NAME=VALUE ...
+env ${BENCH_RG_ENV:-} "$BUILDDIR/resguardd" -f -c "$T/resguard.conf" \
+    > "$T/resguardd.log" 2>&1 &
 RG_PID=$!
 
 # status_py EXPR: EXPR (Python) on "resguardctl --json status" as s
@@ -263,40 +333,142 @@ EOF
 # Warm the caches and resguardd's sockets.
 dnsperf -s 127.0.0.1 -p "$RG_PORT" -d "$T/queries" -l 2 -Q 1000 > "$T/warm.out" 2>&1
 
+# -- the monitor: every second, resguardd's resident size, the datagrams
+# each program's sockets dropped for want of room (resguardd's upstream
+# sockets come and go, so they are read while they live), and the CPU
+# time of each program and of the machine.  It stops at the stop file.
+python3 - "$T/mon" "$T/mon.stop" "$$" "$RG_PID" "$RG_PORT" "$RG_LAB_DIR" \
+    "$FIX_PID" "$REW_PID" <<'EOF' > "$T/mon.log" 2>&1 &
+import json, os, sys, time
+out, stop, shell, rg, rg_port, lab, fix, rew = sys.argv[1:9]
+HZ = os.sysconf("SC_CLK_TCK")
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+def classify():
+    # pid -> class, for the programs of this soak
+    r = {rg: "resguardd", fix: "helpers", rew: "helpers"}
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or p in r:
+            continue
+        cmd = read("/proc/%s/cmdline" % p)
+        if not cmd:
+            continue
+        cmd = cmd.replace("\0", " ")
+        if lab + "/primary/unbound.conf" in cmd:
+            r[p] = "primary"
+        elif lab + "/fallback/unbound.conf" in cmd:
+            r[p] = "fallback"
+        elif lab + "/root/nsd.conf" in cmd:
+            r[p] = "nsd"
+        elif cmd.startswith("dnsperf "):
+            st = read("/proc/%s/stat" % p)
+            if st and st.rsplit(")", 1)[1].split()[1] == shell:
+                r[p] = "dnsperf"
+    return r
+
+def cpu_of(p):
+    st = read("/proc/%s/stat" % p)
+    if not st:
+        return None
+    x = st.rsplit(")", 1)[1].split()
+    return (int(x[11]) + int(x[12])) / HZ
+
+def inodes(p):
+    s = set()
+    try:
+        fds = os.listdir("/proc/%s/fd" % p)
+    except OSError:
+        return s
+    for fd in fds:
+        try:
+            l = os.readlink("/proc/%s/fd/%s" % (p, fd))
+        except OSError:
+            continue
+        if l.startswith("socket:["):
+            s.add(l[8:-1])
+    return s
+
+def machine():
+    x = list(map(int, read("/proc/stat").split("\n", 1)[0].split()[1:]))
+    # user nice system idle iowait irq softirq steal
+    return {"busy": (sum(x[:8]) - x[3] - x[4]) / HZ,
+            "softirq": x[6] / HZ, "idle": (x[3] + x[4]) / HZ}
+
+def udp_errors():
+    l = [x.split() for x in read("/proc/net/snmp").splitlines()
+         if x.startswith("Udp:")]
+    d = dict(zip(l[0][1:], l[1][1:]))
+    return int(d.get("RcvbufErrors", 0))
+
+drops = {}	# inode -> [class, drops]
+cpu = {}	# pid -> [class, seconds]
+pids = {}
+n = 0
+with open(out, "w") as f:
+    while not os.path.exists(stop):
+        if n % 5 == 0 or rg not in pids:
+            pids = classify()
+        n += 1
+        own = {}
+        for p, c in pids.items():
+            v = cpu_of(p)
+            if v is not None:
+                cpu[p] = [c, v]
+            for i in inodes(p):
+                own[i] = c
+        for path in ("/proc/net/udp", "/proc/net/udp6"):
+            for line in (read(path) or "").splitlines()[1:]:
+                x = line.split()
+                if len(x) < 13 or x[9] not in own:
+                    continue
+                c = own[x[9]]
+                if c == "resguardd":
+                    port = int(x[1].split(":")[1], 16)
+                    c = "rg-listen" if port == int(rg_port) else "rg-up"
+                d = drops.setdefault(x[9], [c, 0])
+                d[1] = max(d[1], int(x[-1]))
+        rss = None
+        for line in (read("/proc/%s/status" % rg) or "").splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+        dsum, csum = {}, {}
+        for c, v in drops.values():
+            dsum[c] = dsum.get(c, 0) + v
+        for c, v in cpu.values():
+            csum[c] = csum.get(c, 0) + v
+        f.write(json.dumps({"t": time.time(), "rss": rss, "drops": dsum,
+                            "cpu": csum, "machine": machine(),
+                            "rcvbuf_errors": udp_errors()}) + "\n")
+        f.flush()
+        time.sleep(1 - time.time() % 1)
+EOF
+MON_PID=$!
+
 field() {
 	sed -n "s/^ *$1: *\([0-9.]*\).*/\1/p" "$2" | head -n 1
 }
 
-note "$(nproc) CPUs; blocklist $entries rules; searching the highest rate (20 s)"
-dnsperf -s 127.0.0.1 -p "$RG_PORT" -d "$T/queries" -l 20 -c "$CLIENTS" \
-    -q "$OUTSTANDING" -t 2 > "$T/max.out" 2>&1
+note "$(nproc) CPUs; blocklist $entries rules; searching the highest rate ($MAX_S s)"
+max_t0=$(date +%s)
+dnsperf -s 127.0.0.1 -p "$RG_PORT" -d "$T/queries" -l "$MAX_S" -c "$CLIENTS" \
+    -q "$OUTSTANDING" -t 2 -b "$SOCKBUF_KB" > "$T/max.out" 2>&1
+max_t1=$(date +%s)
 max_qps=$(field 'Queries per second' "$T/max.out")
 max_qps=${max_qps%.*}
 [ -n "$max_qps" ] && [ "$max_qps" -gt 0 ] 2>/dev/null ||
     { cat "$T/max.out"; die "no rate from dnsperf"; }
 rate=${BENCH_QPS:-$((max_qps / 2))}
-note "highest rate $max_qps queries/s; soaking at $rate queries/s for $MINUTES min"
-
-rss() {
-	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$RG_PID/status" 2>/dev/null
-}
-
-# udp_drops: datagrams the kernel dropped for want of room in a receive
-# buffer, summed over resguardd's listening sockets and over the primary's
-udp_drops() {
-	python3 - "$RG_PORT" "$RG_LAB_PRIMARY_PORT" <<'EOF'
-import sys
-rg, pr = int(sys.argv[1]), int(sys.argv[2])
-d = {rg: 0, pr: 0}
-with open("/proc/net/udp") as f:
-    for line in f.readlines()[1:]:
-        x = line.split()
-        port = int(x[1].split(":")[1], 16)
-        if port in d:
-            d[port] += int(x[-1])
-print(d[rg], d[pr])
-EOF
-}
+soak_q=${BENCH_SOAK_OUTSTANDING:-$((rate / 25 > 2000 ? rate / 25 : 2000))}
+note "highest rate $max_qps queries/s; soaking at $rate queries/s for $MINUTES min" \
+    "(at most $soak_q in flight)"
+# Let the search's queries drain before the load.
+sleep 3
 
 # sample: the time, resguardd's SERVFAIL and upstream time-out counters
 # and its mode
@@ -308,24 +480,22 @@ try:
 except ValueError:
     sys.exit(0)
 g = s.get("guard", {})
-print("%d %d %d %s" % (time.time(), g.get("servfail", 0),
-      g.get("upstream_timeouts", 0), s.get("mode")))'
+print("%d %d %d %s %d" % (time.time(), g.get("servfail", 0),
+      g.get("upstream_timeouts", 0), s.get("mode"), g.get("inflight", 0)))'
 }
 
 # -- the load, and what happens around it
-drops_before=$(udp_drops)
-rss_idle_before=$(rss)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-dnsperf -s 127.0.0.1 -p "$RG_PORT" -d "$T/queries" -l "$DUR" -c "$CLIENTS" \
-    -Q "$rate" -q 100000 -t 2 > "$T/soak.out" 2> "$T/soak.err" &
-PERF_PID=$!
 t0=$(date +%s)
+dnsperf -s 127.0.0.1 -p "$RG_PORT" -d "$T/queries" -l "$DUR" -c "$CLIENTS" \
+    -Q "$rate" -q "$soak_q" -t 2 -b "$SOCKBUF_KB" -S 10 \
+    > "$T/soak.out" 2> "$T/soak.err" &
+PERF_PID=$!
 recv=up
 block_k=-1
 outages=0
 recv_downs=0
 blocks=0
-: > "$T/rss"
 : > "$T/outages"
 : > "$T/timeline"
 last_sample=-1
@@ -369,8 +539,6 @@ while kill -0 "$PERF_PID" 2>/dev/null; do
 			    blocks=$((blocks + 1))
 		fi
 	fi
-	r=$(rss)
-	[ -n "$r" ] && echo "$t $r" >> "$T/rss"
 	if [ $((t % 5)) -eq 0 ] && [ "$t" -ne "$last_sample" ]; then
 		last_sample=$t
 		sample >> "$T/timeline"
@@ -380,10 +548,9 @@ while kill -0 "$PERF_PID" 2>/dev/null; do
 done
 wait "$PERF_PID" 2>/dev/null
 PERF_PID=
-drops_after=$(udp_drops)
+t1=$(date +%s)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-t=$(($(date +%s) - t0))
-note "t=${t}s: load over"
+note "t=$((t1 - t0))s: load over"
 if [ -n "$FROZEN" ]; then
 	"$LAB" thaw primary >> "$T/events.log" 2>&1 && FROZEN= &&
 	    date +%s >> "$T/outages"
@@ -396,84 +563,158 @@ fi
 kill -0 "$RG_PID" 2>/dev/null || { tail -n 30 "$T/resguardd.log"; die "resguardd died"; }
 note "the collector is up; reading the spool in $DRAIN_S s"
 sleep "$DRAIN_S"
-rss_idle_after=$(rss)
+: > "$T/mon.stop"
+wait "$MON_PID" 2>/dev/null
+MON_PID=
 
 # -- figures
 ctl --json status > "$T/status.json" 2>/dev/null
 ctl --json events --limit 0 > "$T/events.json" 2>/dev/null
 spool_files=$(find "$STATE/spool/hub" -maxdepth 1 -name '*.json' ! -name dropped.json 2>/dev/null | wc -l)
 
-python3 - "$T" "$STATE" <<EOF
-import datetime, json, os, re, sys
-T, STATE = sys.argv[1], sys.argv[2]
+export T STATE MINUTES DUR WARMUP CLIENTS OUTAGE_EVERY OUTAGE_S RECV_DOWN_S \
+    DRAIN_S rate max_qps soak_q outages recv_downs blocks load_before \
+    load_after spool_files t0 t1 max_t0 max_t1 MAX_S OUTSTANDING
+NCPU=$(nproc) python3 - <<'EOF'
+import datetime, json, os, re
+
+E = os.environ
+T, STATE = E["T"], E["STATE"]
+DUR, WARMUP, EVERY = int(E["DUR"]), int(E["WARMUP"]), int(E["OUTAGE_EVERY"])
+WARMUP = min(WARMUP, DUR // 3)	# a short run keeps two thirds to compare
+t0, t1 = int(E["t0"]), int(E["t1"])
 
 def recs(path):
+    out = []
     try:
         with open(path) as f:
-            out = []
             for l in f:
                 try:
                     out.append(json.loads(l))
                 except ValueError:
                     pass
-            return out
     except OSError:
-        return []
+        pass
+    return out
 
 def verdict(ok):
     return "PASS" if ok else "MISS"
 
-text = open(os.path.join(T, "soak.out")).read()
-def num(label):
-    m = re.search(r"%s:\s+([0-9.]+)" % label, text)
-    return int(float(m.group(1))) if m else 0
-sent, done, lost = num("Queries sent"), num("Queries completed"), num("Queries lost")
-codes = {}
-if "Response codes:" in text:
-    line = text.split("Response codes:")[1].splitlines()[0]
-    codes = dict((k, int(v)) for k, v in re.findall(r"([A-Z]+) (\d+) \(", line))
+def perf(path):
+    try:
+        text = open(path).read()
+    except OSError:
+        text = ""
+    def num(label):
+        m = re.search(r"%s:\s+([0-9.]+)" % label, text)
+        return int(float(m.group(1))) if m else 0
+    codes = {}
+    if "Response codes:" in text:
+        line = text.split("Response codes:")[1].splitlines()[0]
+        codes = dict((k, int(v)) for k, v in
+                     re.findall(r"([A-Z]+) (\d+) \(", line))
+    lat = re.search(r"Average Latency \(s\):\s+([0-9.]+) \(min ([0-9.]+), "
+                    r"max ([0-9.]+)\)", text)
+    return (num("Queries sent"), num("Queries completed"),
+            num("Queries lost"), codes, lat, text)
+
+sent, done, lost, codes, lat, text = perf(os.path.join(T, "soak.out"))
 servfail = codes.get("SERVFAIL", 0)
-lat = re.search(r"Average Latency \(s\):\s+([0-9.]+) \(min ([0-9.]+), max ([0-9.]+)\)", text)
+rate = int(E["rate"])
+planned = rate * DUR
 
 print()
-print("soak: $MINUTES min at $rate queries/s (half of $max_qps), $CLIENTS clients, "
-      "2 s time-out; $outages primary outages of ${OUTAGE_S} s, collector down "
-      "$recv_downs times for ${RECV_DOWN_S} s, $blocks RPZ changes")
-print("machine: $(nproc) CPUs, load average $load_before at the start of "
-      "the load, $load_after at its end")
+print("soak: %s min at %d queries/s (half of %s, the highest rate found in "
+      "%s s with %s in flight), %s clients, at most %s in flight, 2 s "
+      "time-out; %s primary outages of %s s, collector down %s times for "
+      "%s s, %s RPZ changes" % (E["MINUTES"], rate, E["max_qps"],
+      E["MAX_S"], E["OUTSTANDING"], E["CLIENTS"], E["soak_q"],
+      E["outages"], E["OUTAGE_S"], E["recv_downs"], E["RECV_DOWN_S"],
+      E["blocks"]))
+print("machine: %s CPUs, load average %s at the start of the load, %s at "
+      "its end%s" % (E["NCPU"], E["load_before"], E["load_after"],
+      "; resguardd's environment: " + E["BENCH_RG_ENV"]
+      if E.get("BENCH_RG_ENV") else ""))
 print()
-print("queries sent        %10d" % sent)
+print("queries sent        %10d   (%.2f %% of the %d planned)" %
+      (sent, sent * 100.0 / planned if planned else 0, planned))
 print("answered            %10d   (%s)" % (done - servfail, ", ".join(
     "%s %d" % kv for kv in sorted(codes.items())) or "-"))
 print("SERVFAIL            %10d" % servfail)
-print("lost                %10d   target 0: %s" % (lost, verdict(lost == 0)))
-d0, d1 = "$drops_before".split(), "$drops_after".split()
-print("receive-buffer drops during the load: resguardd's listening sockets %d, "
-      "the primary Unbound's %d" % (int(d1[0]) - int(d0[0]), int(d1[1]) - int(d0[1])))
+print("lost                %10d   target 0: %s" % (lost, verdict(
+    sent > 0 and lost == 0)))
 if lat:
     print("latency             mean %.3f ms, max %.3f ms" %
           (float(lat.group(1)) * 1000, float(lat.group(3)) * 1000))
 
-# Resident memory moves with the load, and in steps with each new
-# blocklist (built beside the old one), so each end is the mean over one
-# whole cycle of the schedule (120 s, shorter in a short run): the first
-# after the warm-up and the last.
-rss = [tuple(map(int, l.split())) for l in open(os.path.join(T, "rss")) if l.strip()]
-W = min($OUTAGE_EVERY, ($DUR - $WARMUP) // 2)
+# The monitor's samples, and the outages.
+mon = recs(os.path.join(T, "mon"))
+outages = []
+for l in open(os.path.join(T, "outages")):
+    x = l.split()
+    if len(x) == 2:
+        outages.append((int(x[0]), int(x[1])))
+# An outage lasts from the freeze to the thaw; what follows within
+# SLACK s (rise, fail-back hold) still belongs to it.
+SLACK = 20
+def in_outage(a, b):
+    return any(a < o1 + SLACK and b > o0 for o0, o1 in outages)
+
+def at(t):
+    # the last sample at or before epoch t (the first one if none)
+    best = mon[0] if mon else None
+    for m in mon:
+        if m["t"] <= t + 0.5:
+            best = m
+    return best
+
+def delta(a, b, key, cls):
+    return (b[key].get(cls, 0) if b else 0) - (a[key].get(cls, 0) if a else 0)
+
+m0, m1 = at(t0), at(t1 + 2)
+names = [("rg-listen", "resguardd's listening sockets"),
+         ("rg-up", "resguardd's upstream sockets"),
+         ("primary", "the primary Unbound's"),
+         ("fallback", "the fallback Unbound's"),
+         ("dnsperf", "dnsperf's")]
+if m0 and m1:
+    print("datagrams dropped for want of buffer room during the load: %s; "
+          "all UDP sockets of the machine %d" % (", ".join(
+          "%s %d" % (n, delta(m0, m1, "drops", c)) for c, n in names),
+          m1["rcvbuf_errors"] - m0["rcvbuf_errors"]))
+    # The primary's drops while it is frozen are resguardd's queries to a
+    # stopped process, not lost client queries.
+    fr = 0
+    for o0, o1 in outages:
+        a, b = at(o0), at(o1 + 2)
+        fr += delta(a, b, "drops", "primary")
+    if delta(m0, m1, "drops", "primary"):
+        print("                    (the primary's: %d while it was frozen, "
+              "%d otherwise)" % (fr, delta(m0, m1, "drops", "primary") - fr))
+
+# Resident memory: see the head of this script.
+rss = [(int(m["t"]) - t0, m["rss"]) for m in mon
+       if m.get("rss") and t0 <= m["t"] <= t1]
+W = min(EVERY, (DUR - WARMUP) // 2)
 def mean(v):
     return sum(v) // len(v) if v else None
-start = mean([r for t, r in rss if $WARMUP <= t < $WARMUP + W])
-end = mean([r for t, r in rss if $DUR - W <= t < $DUR])
+start = mean([r for t, r in rss if WARMUP <= t < WARMUP + W])
+end = mean([r for t, r in rss if DUR - W <= t < DUR])
+first = mean([r for t, r in rss if t < W])
+idle = [m["rss"] for m in mon if m.get("rss") and m["t"] < t0]
+after = [m["rss"] for m in mon if m.get("rss") and m["t"] > t1 + 2]
 if start and end:
     growth = (end - start) * 100.0 / start
-    print("resguardd VmRSS     %d kB after the warm-up (mean of %d..%d s), "
-          "%d kB at the end (mean of %d..%d s): growth %+.1f %%   "
-          "target < 5 %%: %s" % (start, $WARMUP, $WARMUP + W, end, $DUR - W,
-          $DUR, growth, verdict(growth < 5)))
-    print("                    range under load %d..%d kB; idle %s kB before "
-          "the load, %s kB after it" % (min(r for _, r in rss),
-          max(r for _, r in rss), "$rss_idle_before" or "?",
-          "$rss_idle_after" or "?"))
+    print("resguardd VmRSS     %d kB after the %d s warm-up (mean of %d..%d "
+          "s), %d kB at the end (mean of %d..%d s): growth %+.1f %%   "
+          "target < 5 %%: %s" % (start, WARMUP, WARMUP, WARMUP + W, end,
+          DUR - W, DUR, growth, verdict(growth < 5)))
+    print("                    from the start of the load (mean of 0..%d s, "
+          "%d kB): %+.1f %%; range under load %d..%d kB; %s kB before the "
+          "rate search, %s kB %d s after the load" % (W, first,
+          (end - first) * 100.0 / first, min(r for _, r in rss),
+          max(r for _, r in rss), idle[0] if idle else "?",
+          after[-1] if after else "?", int(E["DRAIN_S"])))
 else:
     print("resguardd VmRSS     not measured (too few samples): MISS")
 
@@ -481,16 +722,6 @@ try:
     ctl_events = json.load(open(os.path.join(T, "events.json")))["events"]
 except (OSError, ValueError, KeyError):
     ctl_events = []
-# An outage lasts from the freeze to the thaw; what follows within
-# SLACK s (rise, fail-back hold) still belongs to it.
-SLACK = 20
-outages = []
-for l in open(os.path.join(T, "outages")):
-    x = l.split()
-    if len(x) == 2:
-        outages.append((int(x[0]), int(x[1])))
-def in_outage(a, b):
-    return any(a < t1 + SLACK and b > t0 for t0, t1 in outages)
 def epoch(iso):
     t = datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ")
     return t.replace(tzinfo=datetime.timezone.utc).timestamp()
@@ -504,10 +735,11 @@ print("failovers seen      %10d   (%d in the %d outages, %d outside them; "
 tl = []
 for l in open(os.path.join(T, "timeline")):
     x = l.split()
-    if len(x) == 4:
-        tl.append((int(x[0]), int(x[1]), int(x[2])))
+    if len(x) >= 4:
+        tl.append((int(x[0]), int(x[1]), int(x[2]),
+                   int(x[4]) if len(x) > 4 else 0))
 sf_in = sf_out = to_in = to_out = 0
-for (a, s0, u0), (b, s1, u1) in zip(tl, tl[1:]):
+for (a, s0, u0, _), (b, s1, u1, _) in zip(tl, tl[1:]):
     if in_outage(a, b):
         sf_in += s1 - s0
         to_in += u1 - u0
@@ -515,8 +747,9 @@ for (a, s0, u0), (b, s1, u1) in zip(tl, tl[1:]):
         sf_out += s1 - s0
         to_out += u1 - u0
 print("resguardd SERVFAIL  %10d   in the outages (to %d s after the thaw), "
-      "%d outside; upstream time-outs %d in, %d outside" %
-      (sf_in, SLACK, sf_out, to_in, to_out))
+      "%d outside; upstream time-outs %d in, %d outside; queries in "
+      "flight at most %d (sampled every 5 s)" % (sf_in + sf_out, SLACK,
+      sf_out, to_in, to_out, max([x[3] for x in tl] or [0])))
 
 journal = recs(os.path.join(STATE, "events.jsonl.1")) + \
     recs(os.path.join(STATE, "events.jsonl"))
@@ -543,15 +776,35 @@ if other:
 try:
     st = json.load(open(os.path.join(T, "status.json")))
     hub = [r for r in st.get("reporters", []) if r.get("name") == "hub"][0]
-    print("spool at the end    %10s   (queued, $spool_files files, after the "
-          "collector was up $DRAIN_S s; delivered %s, last error %s)" %
-          (hub.get("queued"), hub.get("delivered"), hub.get("last_error")))
+    print("spool at the end    %10s   (queued, %s files, after the "
+          "collector was up %s s; delivered %s, last error %s)" %
+          (hub.get("queued"), E["spool_files"], E["DRAIN_S"],
+           hub.get("delivered"), hub.get("last_error")))
     g = st.get("guard", {})
     print("resguardd counters  forwarded %s, hedged %s, retried %s, upstream "
-          "time-outs %s, SERVFAIL %s; mode at the end %s" % (g.get("forwarded"),
-          g.get("hedged"), g.get("retried"), g.get("upstream_timeouts"),
-          g.get("servfail"), st.get("mode")))
+          "time-outs %s, SERVFAIL %s, over the in-flight cap %s; mode at "
+          "the end %s" % (g.get("forwarded"), g.get("hedged"),
+          g.get("retried"), g.get("upstream_timeouts"), g.get("servfail"),
+          g.get("overloaded"), st.get("mode")))
 except (OSError, ValueError, IndexError):
-    print("spool at the end    unknown (no status), $spool_files files")
+    print("spool at the end    unknown (no status), %s files" % E["spool_files"])
+
+# CPU: who had the machine, during the search and during the load.
+def cpu_line(a, b, secs):
+    if not a or not b:
+        return "not measured"
+    cls = [("resguardd", "resguardd"), ("primary", "primary Unbound"),
+           ("fallback", "fallback Unbound"), ("nsd", "NSD"),
+           ("dnsperf", "dnsperf"), ("helpers", "collector and list writer")]
+    own = sum(delta(a, b, "cpu", c) for c, _ in cls)
+    busy = b["machine"]["busy"] - a["machine"]["busy"]
+    idle = b["machine"]["idle"] - a["machine"]["idle"]
+    return "%s; the rest %.0f (the kernel's packet delivery, this script, " \
+        "other programs on the machine); idle %.0f of %.0f" % (", ".join(
+        "%s %.0f" % (n, delta(a, b, "cpu", c)) for c, n in cls),
+        busy - own, idle, secs * int(E["NCPU"]))
+print("CPU seconds         rate search: %s" % cpu_line(at(int(E["max_t0"])),
+      at(int(E["max_t1"])), int(E["max_t1"]) - int(E["max_t0"])))
+print("                    load: %s" % cpu_line(m0, m1, t1 - t0))
 EOF
 exit 0

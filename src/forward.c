@@ -12,8 +12,19 @@
  * fails, and gives up when the candidates or the client's budget run out.
  * Hedges are rationed (a tenth of the queries, with a small burst), so that
  * an overloaded upstream does not get its load doubled onto the next one;
- * but an upstream that has just timed out several times in a row in this
- * worker is not waited for: the next candidate is asked at the same time.
+ * but an upstream that has gone silent is not rationed, and one that has
+ * just timed out several times in a row in this worker and gone silent is
+ * not waited for: the next candidate is asked at the same time.
+ *
+ * Silence and time-outs are judged from what the worker has read, not from
+ * the clock alone: when the worker has been busy, or has not been
+ * scheduled at all (a loaded host), replies wait unread in its sockets
+ * while the clock runs on, and libuv runs the timers of the next loop
+ * iteration before reading them.  A deadline that passed after the worker
+ * last read its sockets is therefore judged only once it has read them
+ * again.  Otherwise a stall of the worker's own turns into time-outs and
+ * unrationed hedges, which add load to an overloaded host and make the
+ * next stall longer.
  *
  * An attempt on a recursive pool is handed to the owner (which has the
  * main thread's libunbound resolve it) under an ID of its own, and may use
@@ -67,6 +78,8 @@
 #define FWD_SWEEP_MS	1000
 #define FWD_REPORT_MS	50	/* one report per upstream this often */
 #define FWD_SUSPECT	2	/* time-outs in a row: do not wait for it */
+#define FWD_SILENT_MS	20	/* no reply this long: silent, if also past
+				 * its hedge delay (above scheduling noise) */
 #define FWD_HEDGE_RATE	0.1	/* hedges earned per query */
 #define FWD_HEDGE_BURST	20.0
 #define FWD_FREE_MAX	1024	/* idle requests kept for reuse */
@@ -441,6 +454,7 @@ struct rg_fwd_req {
 	void *arg;
 	uint64_t budget_at;
 	uint64_t hedge_at;		/* 0: no hedge pending */
+	int hedge_again;		/* refused once: asked again already */
 	unsigned next_cand;
 	unsigned inflight;
 	int active;
@@ -480,6 +494,7 @@ struct rg_fwd {
 	uint8_t rnd[512];
 	size_t rnd_pos;
 	uint8_t *rbuf;
+	uint64_t read_ms;		/* loop time of the last read of sockets */
 	unsigned n_retired;		/* retired UDP sockets still open */
 	unsigned handles;		/* open handles: freed at 0 */
 	int closing;
@@ -1158,9 +1173,24 @@ att_start(struct rg_fwd_req *req, unsigned cand)
 }
 
 /*
+ * Has UP been silent for D milliseconds (or FWD_SILENT_MS, if longer) as
+ * far as the worker knows: nothing read from it in that time before the
+ * worker last read its sockets?
+ */
+static int
+up_silent(const struct fwd_up *up, uint64_t d)
+{
+	const struct rg_fwd *fw = up->fw;
+
+	if (d < FWD_SILENT_MS)
+		d = FWD_SILENT_MS;
+	return fw->read_ms >= up->last_reply_ms + d;
+}
+
+/*
  * Start the next candidate that will start.  An upstream that keeps
- * timing out in this worker is not waited for: the one after it starts
- * too.  Returns the number started.
+ * timing out in this worker and has gone silent is not waited for: the
+ * one after it starts too.  Returns the number started.
  */
 static int
 req_launch(struct rg_fwd_req *req)
@@ -1171,6 +1201,7 @@ req_launch(struct rg_fwd_req *req)
 	int n = 0;
 
 	req->hedge_at = 0;
+	req->hedge_again = 0;
 	while (req->next_cand < r->n_ups && req->inflight < FWD_ATT_MAX) {
 		c = req->next_cand++;
 		/* The recursion is the last resort for upstreams that cannot
@@ -1184,7 +1215,8 @@ req_launch(struct rg_fwd_req *req)
 		n++;
 		up = req->route->ups[c];
 		if (up->timeouts_row >= FWD_SUSPECT &&
-		    req->next_cand < r->n_ups) {
+		    req->next_cand < r->n_ups &&
+		    up_silent(up, r->ups[c].hedge_ms)) {
 			STAT_INC(req->fw, hedged);
 			continue;
 		}
@@ -1231,8 +1263,9 @@ req_timer_cb(uv_timer_t *t)
 {
 	struct rg_fwd_req *req = t->data;
 	struct rg_fwd *fw = req->fw;
-	uint64_t now = uv_now(fw->loop);
+	uint64_t now = uv_now(fw->loop), seen = fw->read_ms;
 	struct fwd_up *up;
+	uint32_t d;
 	int failed = 0, stalled, n;
 	unsigned i;
 
@@ -1240,8 +1273,10 @@ req_timer_cb(uv_timer_t *t)
 		req_fail(req);
 		return;
 	}
+	/* Only what fell due before the worker last read its sockets is
+	 * judged: what fell due since may have its reply waiting there. */
 	for (i = 0; i < FWD_ATT_MAX; i++)
-		if (req->att[i].used && req->att[i].deadline <= now) {
+		if (req->att[i].used && req->att[i].deadline <= seen) {
 			att_fail(&req->att[i], RG_FWD_TIMEOUT, 1);
 			failed = 1;
 		}
@@ -1249,15 +1284,19 @@ req_timer_cb(uv_timer_t *t)
 		req_next(req, 1);
 		return;
 	}
-	if (req->hedge_at != 0 && now >= req->hedge_at) {
+	if (req->hedge_at != 0 && req->hedge_at <= seen) {
 		/*
 		 * Hedges are rationed against overload, where an upstream
 		 * is slow but answers.  One that has answered nothing at
-		 * all for a hedge delay has stalled: no ration then.
+		 * all for a hedge delay (and FWD_SILENT_MS) has stalled: no
+		 * ration then.  A hedge refused is asked for once more, when
+		 * an upstream that stopped as it was due would count as
+		 * stalled: the queries of an outage's first milliseconds
+		 * need not wait for their time-out.
 		 */
+		d = req->route->r->ups[req->next_cand - 1].hedge_ms;
 		up = req->route->ups[req->next_cand - 1];
-		stalled = now - up->last_reply_ms >=
-		    req->route->r->ups[req->next_cand - 1].hedge_ms;
+		stalled = up_silent(up, d);
 		req->hedge_at = 0;
 		/* Real traffic noticed first: the health part probes now. */
 		if (stalled)
@@ -1267,11 +1306,24 @@ req_timer_cb(uv_timer_t *t)
 				fw->tokens -= 1.0;
 			if ((n = req_launch(req)) > 0)
 				STAT_INC(fw, hedged);
+		} else if (!req->hedge_again) {
+			req->hedge_again = 1;
+			req->hedge_at = now + (d > FWD_SILENT_MS ? d :
+			    FWD_SILENT_MS);
 		}
 		if (req->inflight == 0) {
 			req_fail(req);
 			return;
 		}
+	}
+	/* Due, but not judged yet: after the next read (a timer due now
+	 * would run again before it). */
+	for (i = 0; i < FWD_ATT_MAX; i++)
+		if (req->att[i].used && req->att[i].deadline <= now)
+			break;
+	if (i < FWD_ATT_MAX || (req->hedge_at != 0 && req->hedge_at <= now)) {
+		uv_timer_start(&req->timer, req_timer_cb, 1, 0);
+		return;
 	}
 	req_arm(req);
 }
@@ -1298,6 +1350,12 @@ att_answer(struct fwd_att *att, const uint8_t *pkt, size_t len)
 			att->deadline = now + req->route->r->attempt_timeout_ms;
 			if (att->deadline > req->budget_at)
 				att->deadline = req->budget_at;
+			/* It did answer: its hedge delay starts again with
+			 * the exchange over TCP. */
+			if (req->hedge_at != 0 &&
+			    att->up == req->route->ups[req->next_cand - 1])
+				req->hedge_at = now +
+				    req->route->r->ups[req->next_cand - 1].hedge_ms;
 			req_arm(req);
 			return;
 		}
@@ -1954,10 +2012,15 @@ prep_cb(uv_prepare_t *p)
 	fwd_flush(p->data);
 }
 
+/* Right after the loop's I/O callbacks: the loop time is the time its
+ * poll returned, when the sockets were last read. */
 static void
 check_cb(uv_check_t *c)
 {
-	fwd_flush(c->data);
+	struct rg_fwd *fw = c->data;
+
+	fw->read_ms = uv_now(fw->loop);
+	fwd_flush(fw);
 }
 
 struct rg_fwd *

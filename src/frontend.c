@@ -85,7 +85,7 @@
 #define FE_FREE_MAX	1024		/* idle query contexts kept */
 #define FE_OUTQ		256		/* outcomes waiting for the main loop */
 #define FE_RECQ		1024		/* questions for the recursion */
-#define FE_UDP_RCVBUF	(1024 * 1024)
+#define FE_UDP_RCVBUF	(4 * 1024 * 1024)
 #define FE_BATCH	64		/* replies sent by one sendmmsg(2) */
 #define FE_STALE_TTL	30		/* TTL of a stale answer (RFC 8767) */
 #define FE_STALE_MAX_S	86400		/* served at most this long expired */
@@ -2712,7 +2712,10 @@ sock_open(const struct sockaddr_storage *ss, int type, const char *name,
 	    (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &one, sizeof(one)) < 0))
 		goto fail;
-	if (type == SOCK_DGRAM)
+	/* Room for the queries that come while a worker is not scheduled
+	 * (a busy host): beyond net.core.rmem_max while we may. */
+	if (type == SOCK_DGRAM && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE,
+	    &size, sizeof(size)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
 		    sizeof(size));
 	if (type == SOCK_DGRAM && addr_is_any(ss) && (ss->ss_family ==

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1209,6 +1210,14 @@ main(int argc, char *argv[])
 	unsigned workers;
 	int ch, foreground = 0, check = 0, verbose = 0, rc;
 
+#ifdef M_MMAP_THRESHOLD
+	/* Each blocklist build allocates tens of megabytes for a moment,
+	 * from the arena of the thread that builds it; below glibc's
+	 * adaptive threshold those pages stay with the arena after they are
+	 * freed, and the resident size climbs build after build.  Blocks of
+	 * a megabyte or more are mapped and unmapped instead. */
+	(void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
 	while ((ch = getopt(argc, argv, "c:fhtvV")) != -1) {
 		switch (ch) {
 		case 'c':
