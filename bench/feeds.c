@@ -265,29 +265,6 @@ name_new(struct rng *r, struct seen *s, char *out, int wild)
 	while (seen_add(s, out));
 }
 
-/*
- * The clock of the parts linked in with the feeds (the core library has
- * none: the daemon and the tests bring theirs).  Nothing here runs them
- * on a timer; they only stamp what they record.
- */
-uint64_t
-rg_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-rg_clock_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static double
 now_cpu(void)
 {
