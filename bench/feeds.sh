@@ -51,6 +51,12 @@
 # slowest query is the noise floor: a figure during swaps near it is
 # scheduling, not the swap.
 #
+# The workers' own measure, beside it: each worker times every turn of its
+# loop away from its sockets, on the wall clock and on its thread's CPU
+# clock (resguardctl status --json, guard.stalls).  The count of turns
+# over 5 ms on a CPU during the swap run is resguardd's own stall, which
+# scheduling cannot make up: the target's verdict on it is printed too.
+#
 # Environment: RG_BUILDDIR (default the source tree), BENCH_PORT_BASE
 # (58300: the lab on base+1..base+5, resguardd on base+10), BENCH_SECONDS,
 # BENCH_QPS, BENCH_CLIENTS (4), BENCH_THREADS (resguardd's workers;
@@ -226,12 +232,24 @@ psi() {
 	    "$(sed -n 's/^full .*total=//p' /proc/pressure/io)"
 }
 
+# The workers' own measure of their stalls (resguardctl status --json,
+# guard.stalls): turns of a worker's loop over 1, 5 and 20 ms on the wall
+# clock, the same on a CPU, then the longest since the start, wall and CPU.
+stalls() {
+	ctl --json status | python3 -c '
+import json, sys
+g = json.load(sys.stdin)["guard"]; s = g["stalls"]; m = g["stall_max_ms"]
+print(*[s["over_%dms" % k] for k in (1, 5, 20)],
+    *[s["cpu_over_%dms" % k] for k in (1, 5, 20)], m["wall"], m["cpu"])'
+}
+
 # run NAME SWAPS: one run of dnsperf and the probe, SWAPS refreshes in it.
 run() {
 	local name=$1 swaps=$2 k iv lines
 	lines=$(wc -l <"$T/resguardd.log")
 	sched >"$T/sched0.$name"
 	psi >"$T/psi0.$name"
+	stalls >"$T/stalls0.$name"
 	dnsperf -s 127.0.0.1 -p "$RG_PORT" -d "$T/queries" -l "$SECS" \
 	    -c "$CLIENTS" -Q "$QPS" -v >"$T/dnsperf.$name" 2>&1 &
 	local dp=$!
@@ -253,6 +271,7 @@ run() {
 	BG_PIDS=
 	sched >"$T/sched1.$name"
 	psi >"$T/psi1.$name"
+	stalls >"$T/stalls1.$name"
 	# The publications of this run: "EPOCH JOB_SECONDS" each.
 	tail -n +"$((lines + 1))" "$T/resguardd.log" |
 	    sed -n 's/^\([0-9T:.-]*Z\) .*blocklist of .* rules published .*built in \([0-9]*\) ms.*/\1 \2/p' |
@@ -347,6 +366,25 @@ for r in base swap; do
 			    ($8 - $4) / s / 1e4) }')"
 	fi
 done
+echo
+echo "the workers' own count of loop turns that kept them from their sockets" \
+    "(wall clock; on a CPU):"
+for r in base swap; do
+	paste -d' ' "$T/stalls0.$r" "$T/stalls1.$r" | awk -v r="$r" '{
+		printf("%s: over 1 ms %d, over 5 ms %d, over 20 ms %d; on a CPU" \
+		    " over 1 ms %d, over 5 ms %d, over 20 ms %d; longest: %s, on a" \
+		    " CPU %s\n", r, $9 - $1, $10 - $2, $11 - $3, $12 - $4,
+		    $13 - $5, $14 - $6,
+		    $15 > $7 ? sprintf("%.3f ms", $15) : sprintf("<= %.3f ms", $7),
+		    $16 > $8 ? sprintf("%.3f ms", $16) : sprintf("<= %.3f ms", $8))
+		}'
+done
+paste -d' ' "$T/stalls0.swap" "$T/stalls1.swap" "$T/stalls0.base" \
+    "$T/stalls1.base" | awk -v t="$STALL_MS" '{
+	c = $13 - $5; w = $10 - $2; bw = $26 - $18
+	printf("%s worker stall: %d turns over %d ms on a CPU during the swap" \
+	    " run (wall clock: %d, baseline run %d)\n", c == 0 ? "PASS" : "MISS",
+	    c, t, w, bw) }'
 nb=$(field 'probe not blocked' "$T/probe.swap")
 [ "${nb:-0}" -eq 0 ] || echo "warning: $nb probe replies were not NXDOMAIN during the swaps"
 

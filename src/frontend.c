@@ -62,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ldns/ldns.h>
@@ -120,6 +121,10 @@
 #define EDE_NO_REACHABLE	22
 
 /* Counters of one worker: written by it alone, read by the main thread. */
+/* The steps that stalls are counted over, in milliseconds. */
+#define FE_STALL_STEPS	3
+static const unsigned fe_stall_ms[FE_STALL_STEPS] = { 1, 5, 20 };
+
 struct fe_stats {
 	_Atomic uint64_t queries;
 	_Atomic uint64_t tcp_queries;
@@ -142,6 +147,11 @@ struct fe_stats {
 	 * rules. */
 	_Atomic uint64_t blocked[RG_ACTION_COUNT];
 	_Atomic uint64_t ip_blocked[RG_ACTION_COUNT];
+	/* Stalls: loop turns in which a worker was away from its sockets
+	 * for a millisecond or more, by how long (wall clock) and by how
+	 * much of it the worker itself spent on a CPU. */
+	_Atomic uint64_t stall_wall[FE_STALL_STEPS];
+	_Atomic uint64_t stall_cpu[FE_STALL_STEPS];
 };
 
 #define STAT_ADD(w, f, n)	atomic_store_explicit(&(w)->st.f,	\
@@ -319,6 +329,23 @@ struct fe_tconn {
 	int again;		/* ... and must go round once more */
 };
 
+/*
+ * How long a worker goes without reading its sockets: the time between
+ * two waits for I/O less the time spent waiting (libuv's idle time).  A
+ * turn of the loop that takes long is a stall; what of it the thread
+ * spent on a CPU (its CPU clock, read once every FE_CPU_SAMPLE_NS at
+ * most, so that the figure is an upper bound by that much) tells the
+ * worker's own work apart from the machine's scheduling.
+ */
+#define FE_STALL_NS		1000000ULL
+#define FE_CPU_SAMPLE_NS	250000ULL
+
+struct fe_loopmon {
+	uint64_t prep_ns, idle_ns;	/* at the last wait for I/O */
+	uint64_t cpu_ns, cpu_at_ns;	/* thread CPU time, and when read */
+	_Atomic uint64_t max_wall_us, max_cpu_us;
+};
+
 struct fe_worker {
 	struct rg_frontend *fe;
 	unsigned index;
@@ -365,6 +392,7 @@ struct fe_worker {
 	size_t fuzz_cap, fuzz_len;
 	int fuzz_forwarded;
 	struct fe_stats st;
+	struct fe_loopmon mon;
 };
 
 /* A question for the main thread's recursion. */
@@ -2615,6 +2643,61 @@ tcp_conn_cb(uv_stream_t *srv, int status)
 
 /* Workers */
 
+static uint64_t
+thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void
+stall_max(_Atomic uint64_t *max, uint64_t us)
+{
+	if (us > atomic_load_explicit(max, memory_order_relaxed))
+		atomic_store_explicit(max, us, memory_order_relaxed);
+}
+
+/* Before a wait for I/O: account for the turn that ends here. */
+static void
+loop_turn(struct fe_worker *w)
+{
+	struct fe_loopmon *m = &w->mon;
+	uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(&w->loop);
+	uint64_t busy, cpu;
+	unsigned k;
+
+	if (m->prep_ns == 0) {
+		m->cpu_ns = thread_cpu_ns();
+		m->cpu_at_ns = now;
+	} else {
+		busy = now - m->prep_ns - (idle - m->idle_ns);
+		if (busy > now - m->prep_ns)	/* idle time ahead of us */
+			busy = 0;
+		if (busy >= FE_STALL_NS) {
+			cpu = thread_cpu_ns();
+			for (k = 0; k < FE_STALL_STEPS; k++) {
+				if (busy >= fe_stall_ms[k] * 1000000ULL)
+					STAT_INC(w, stall_wall[k]);
+				if (cpu - m->cpu_ns >= fe_stall_ms[k] *
+				    1000000ULL)
+					STAT_INC(w, stall_cpu[k]);
+			}
+			stall_max(&m->max_wall_us, busy / 1000);
+			stall_max(&m->max_cpu_us, (cpu - m->cpu_ns) / 1000);
+			m->cpu_ns = cpu;
+			m->cpu_at_ns = now;
+		} else if (now - m->cpu_at_ns >= FE_CPU_SAMPLE_NS) {
+			m->cpu_ns = thread_cpu_ns();
+			m->cpu_at_ns = now;
+		}
+	}
+	m->prep_ns = now;
+	m->idle_ns = idle;
+}
+
 static void
 prep_cb(uv_prepare_t *p)
 {
@@ -2622,6 +2705,7 @@ prep_cb(uv_prepare_t *p)
 
 	/* Replies made by timers go before the wait, not after it. */
 	worker_flush(w);
+	loop_turn(w);
 	/* About to wait for I/O: no blocklist snapshot is held across. */
 	rg_bl_quiescent(w->fe->bl, w->index);
 }
@@ -2809,6 +2893,7 @@ worker_start(struct fe_worker *w)
 	if ((rc = uv_loop_init(&w->loop)) < 0)
 		return rc;
 	w->loop_init = 1;
+	(void)uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME);
 	if ((w->udp = calloc(fe->n_listen + 1, sizeof(*w->udp))) == NULL)
 		return -ENOMEM;
 	for (j = 0; j < fe->n_listen; j++)
@@ -2902,7 +2987,8 @@ rg_frontend_json(const struct rg_frontend *fe)
 {
 	uint64_t v[sizeof(struct fe_stats) / sizeof(uint64_t)] = { 0 };
 	uint64_t fv[sizeof(struct rg_fwd_stats) / sizeof(uint64_t)] = { 0 };
-	json_t *o, *b, *ib, *l;
+	json_t *o, *b, *ib, *l, *st, *mx;
+	uint64_t max_wall = 0, max_cpu = 0;
 	unsigned i, k;
 	size_t j;
 
@@ -2975,6 +3061,33 @@ rg_frontend_json(const struct rg_frontend *fe)
 	json_object_set_new(o, "recursion_late",
 	    json_integer(G(recursion_late)));
 	json_object_set_new(o, "udp_retired", json_integer(G(udp_retired)));
+	/* Stalls of the workers' loops: counts over each step, then the
+	 * longest of any worker since the start. */
+	st = json_object();
+	mx = json_object();
+	for (k = 0; k < FE_STALL_STEPS; k++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "over_%ums", fe_stall_ms[k]);
+		json_object_set_new(st, key, json_integer((json_int_t)
+		    v[offsetof(struct fe_stats, stall_wall) / W + k]));
+		snprintf(key, sizeof(key), "cpu_over_%ums", fe_stall_ms[k]);
+		json_object_set_new(st, key, json_integer((json_int_t)
+		    v[offsetof(struct fe_stats, stall_cpu) / W + k]));
+	}
+	for (i = 0; i < fe->n_workers; i++) {
+		uint64_t a = atomic_load_explicit(&fe->w[i].mon.max_wall_us,
+		    memory_order_relaxed);
+		uint64_t c = atomic_load_explicit(&fe->w[i].mon.max_cpu_us,
+		    memory_order_relaxed);
+
+		max_wall = a > max_wall ? a : max_wall;
+		max_cpu = c > max_cpu ? c : max_cpu;
+	}
+	json_object_set_new(mx, "wall", json_real((double)max_wall / 1000));
+	json_object_set_new(mx, "cpu", json_real((double)max_cpu / 1000));
+	json_object_set_new(o, "stalls", st);
+	json_object_set_new(o, "stall_max_ms", mx);
 #undef F
 #undef G
 #undef W

@@ -330,6 +330,21 @@ render_guard(struct out *o, const json_t *guard)
 	json_object_foreach((json_t *)guard, key, v) {
 		size_t n;
 
+		if (strcmp(key, "stall_max_ms") == 0 && json_is_object(v)) {
+			family(o, "resguard_guard_stall_max_seconds", "gauge",
+			    "The longest a guard worker went without reading "
+			    "its sockets since the start (wall clock), and "
+			    "what of it the worker spent on a CPU.");
+			json_object_foreach((json_t *)v, sub, w)
+				if (json_is_number(w)) {
+					out_printf(o, "resguard_guard_stall_max_"
+					    "seconds{clock=\"");
+					out_label(o, sub);
+					out_printf(o, "\"} %.6f\n",
+					    json_number_value(w) / 1000);
+				}
+			continue;
+		}
 		snprintf(name, sizeof(name), "resguard_guard_%s_total", key);
 		for (n = 0; name[n] != '\0'; n++)
 			if (!isalnum((unsigned char)name[n]))
@@ -340,8 +355,12 @@ render_guard(struct out *o, const json_t *guard)
 			out_printf(o, "%s %" JSON_INTEGER_FORMAT "\n", name,
 			    json_integer_value(v));
 		} else if (json_is_object(v)) {
-			family(o, name, "counter", "Guard-mode queries, by "
-			    "outcome (summed over the workers).");
+			family(o, name, "counter", strcmp(key, "stalls") == 0 ?
+			    "Turns of a guard worker's loop that kept it from "
+			    "its sockets for at least N ms (over_Nms: wall "
+			    "clock; cpu_over_Nms: on a CPU)." :
+			    "Guard-mode queries, by outcome (summed over the "
+			    "workers).");
 			json_object_foreach((json_t *)v, sub, w)
 				if (json_is_integer(w)) {
 					out_printf(o, "%s{%s=\"", name,

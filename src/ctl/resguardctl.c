@@ -1174,6 +1174,19 @@ guard_line_print(const json_t *res)
 	    guard_int(g, "forwarded"), guard_int(g, "hedged"),
 	    guard_int(g, "retried"), blocked, guard_int(g, "stale"),
 	    guard_int(g, "servfail"), guard_int(g, "refused_acl"));
+	/* A worker held from its sockets is a latency every client felt. */
+	v = json_object_get(g, "stalls");
+	if (json_integer_value(json_object_get(v, "over_5ms")) > 0) {
+		const json_t *m = json_object_get(g, "stall_max_ms");
+
+		printf("guard: %" JSON_INTEGER_FORMAT " worker stalls over 5 ms"
+		    " (%" JSON_INTEGER_FORMAT " of them on a CPU); longest "
+		    "%.1f ms, %.1f ms on a CPU\n",
+		    json_integer_value(json_object_get(v, "over_5ms")),
+		    json_integer_value(json_object_get(v, "cpu_over_5ms")),
+		    json_number_value(json_object_get(m, "wall")),
+		    json_number_value(json_object_get(m, "cpu")));
+	}
 }
 
 static void

@@ -425,6 +425,18 @@ ev=$(ctl --json events --limit 0)
 [ "$(printf '%s\n' "$ev" | grep -c '"type": "feed-applied"')" -ge 3 ] &&
     ok "snapshots were published meanwhile" ||
     echo "# (feed-applied events: $(printf '%s\n' "$ev" | grep -c feed-applied))"
+# The workers' loops were timed meanwhile: counts by step, each step a
+# subset of the one before, on a CPU a subset of the turns counted.
+st=$(ctl --json status | python3 -c '
+import json, sys
+g = json.load(sys.stdin)["guard"]; s = g["stalls"]; m = g["stall_max_ms"]
+w = [s["over_%dms" % k] for k in (1, 5, 20)]
+c = [s["cpu_over_%dms" % k] for k in (1, 5, 20)]
+ok = all(isinstance(x, int) and x >= 0 for x in w + c) and \
+    w[0] >= w[1] >= w[2] and c[0] >= c[1] >= c[2] and c[0] <= w[0] and \
+    m["wall"] >= 0 and m["cpu"] >= 0 and (w[0] > 0) == (m["wall"] >= 1)
+print("ok" if ok else "bad", w, c, m["wall"], m["cpu"])')
+expect_match "^ok " "status: worker loop stalls counted by step ($st)" "$st"
 
 # -- reload: listeners need a restart, access control does not
 sed -e "s|\"127.0.0.1/32\"|\"127.0.0.0/8\"|" -e "s|threads = 2;|threads = 1;|" \

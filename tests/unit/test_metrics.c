@@ -37,7 +37,9 @@ static const char *doc_text =
     "\"entries\":1200,\"updated\":\"2026-11-30T10:00:00Z\"}],"
     "\"blocklist\":{\"entries\":1200,\"bytes\":40000,\"hits\":3},"
     "\"guard\":{\"queries\":10,\"blocked\":{\"nxdomain\":2},"
-    "\"blocked_by_feed\":{\"hub\":3}},"
+    "\"blocked_by_feed\":{\"hub\":3},"
+    "\"stalls\":{\"over_5ms\":2,\"cpu_over_5ms\":0},"
+    "\"stall_max_ms\":{\"wall\":7.25,\"cpu\":0.5}},"
     "\"reporters\":[{\"name\":\"hub\",\"type\":\"http\",\"queued\":4,"
     "\"delivered\":17,\"dropped\":{\"event\":0,\"status\":2,"
     "\"sighting\":1},\"last_error\":\"HTTP 500 from https://hub\"}],"
@@ -89,6 +91,14 @@ test_metrics_lines(void **state)
 	    "2\n");
 	assert_contains(m, "resguard_guard_blocked_by_feed_total{feed=\"hub\"} "
 	    "3\n");
+	assert_contains(m, "resguard_guard_stalls_total{kind=\"over_5ms\"} 2\n");
+	assert_contains(m, "resguard_guard_stalls_total{kind=\"cpu_over_5ms\"} "
+	    "0\n");
+	assert_contains(m, "# TYPE resguard_guard_stall_max_seconds gauge\n");
+	assert_contains(m, "resguard_guard_stall_max_seconds{clock=\"wall\"} "
+	    "0.007250\n");
+	assert_contains(m, "resguard_guard_stall_max_seconds{clock=\"cpu\"} "
+	    "0.000500\n");
 	assert_contains(m, "resguard_report_queued{reporter=\"hub\"} 4\n");
 	assert_contains(m, "resguard_report_delivered_total{reporter=\"hub\"} "
 	    "17\n");
