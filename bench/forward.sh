@@ -207,4 +207,9 @@ ctl --json status 2>/dev/null | python3 -c '
 import json, sys
 g = json.load(sys.stdin)["guard"]
 print("resguardd counters: forwarded %d, hedged %d, retried %d, upstream timeouts %d, SERVFAIL %d" %
-      (g["forwarded"], g["hedged"], g["retried"], g["upstream_timeouts"], g["servfail"]))'
+      (g["forwarded"], g["hedged"], g["retried"], g["upstream_timeouts"], g["servfail"]))
+s, m = g["stalls"], g["stall_max_ms"]
+print("resguardd worker stalls (turns away from the sockets): over 1 ms %d, 5 ms %d, 20 ms %d;"
+      " on a CPU over 1 ms %d, 5 ms %d; longest %.1f ms, %.1f ms on a CPU" %
+      (s["over_1ms"], s["over_5ms"], s["over_20ms"], s["cpu_over_1ms"], s["cpu_over_5ms"],
+       m["wall"], m["cpu"]))'
