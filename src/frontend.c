@@ -52,6 +52,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <linux/filter.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -2820,6 +2821,30 @@ fail:
 	return -1;
 }
 
+/*
+ * The kernel spreads the datagrams of a SO_REUSEPORT group by a hash of
+ * their addresses and ports, so a few busy clients can land on one worker
+ * while another idles.  A query needs no state of its client's: each
+ * datagram goes to a worker drawn at random instead (a classic BPF
+ * program on the group, the workers' sockets in the order they joined).
+ * Without it (an old kernel) the hash stays.
+ */
+static void
+udp_spread(int fd, unsigned workers)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, workers),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+
+	if (workers > 1 && setsockopt(fd, SOL_SOCKET,
+	    SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
+		rg_log_debug("guard: queries spread by the kernel's "
+		    "hash: %s", strerror(errno));
+}
+
 struct rg_frontend *
 rg_frontend_new(const struct rg_conf *conf, unsigned workers,
     struct rg_bl_domain *bl, char *err, size_t err_len)
@@ -2875,6 +2900,8 @@ rg_frontend_new(const struct rg_conf *conf, unsigned workers,
 				goto fail;
 		}
 	}
+	for (j = 0; j < fe->n_listen; j++)
+		udp_spread(fe->w[0].fd_udp[j], workers);
 	return fe;
 nomem:
 	snprintf(err, err_len, "out of memory");
@@ -2987,7 +3014,7 @@ rg_frontend_json(const struct rg_frontend *fe)
 {
 	uint64_t v[sizeof(struct fe_stats) / sizeof(uint64_t)] = { 0 };
 	uint64_t fv[sizeof(struct rg_fwd_stats) / sizeof(uint64_t)] = { 0 };
-	json_t *o, *b, *ib, *l, *st, *mx;
+	json_t *o, *b, *ib, *l, *st, *mx, *wq;
 	uint64_t max_wall = 0, max_cpu = 0;
 	unsigned i, k;
 	size_t j;
@@ -3086,6 +3113,13 @@ rg_frontend_json(const struct rg_frontend *fe)
 	}
 	json_object_set_new(mx, "wall", json_real((double)max_wall / 1000));
 	json_object_set_new(mx, "cpu", json_real((double)max_cpu / 1000));
+	/* How the queries spread over the workers. */
+	wq = json_array();
+	for (i = 0; i < fe->n_workers; i++)
+		json_array_append_new(wq, json_integer((json_int_t)
+		    atomic_load_explicit(&fe->w[i].st.queries,
+		    memory_order_relaxed)));
+	json_object_set_new(o, "worker_queries", wq);
 	json_object_set_new(o, "stalls", st);
 	json_object_set_new(o, "stall_max_ms", mx);
 #undef F

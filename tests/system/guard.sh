@@ -425,6 +425,31 @@ ev=$(ctl --json events --limit 0)
 [ "$(printf '%s\n' "$ev" | grep -c '"type": "feed-applied"')" -ge 3 ] &&
     ok "snapshots were published meanwhile" ||
     echo "# (feed-applied events: $(printf '%s\n' "$ev" | grep -c feed-applied))"
+# -- one client's datagrams spread over both workers, not hashed onto one
+wq0=$(guard_get '["worker_queries"]')
+python3 - "$G" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+q = b'\x03www\x03lab\x04test\x00' + struct.pack('>HH', 1, 1)
+for i in range(200):
+    s.sendto(struct.pack('>HHHHHH', i, 0x0100, 1, 0, 0, 0) + q,
+             ('127.0.0.1', int(sys.argv[1])))
+    try:
+        s.recv(512)
+    except socket.timeout:
+        pass
+EOF
+wq1=$(guard_get '["worker_queries"]')
+out=$(python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+d = [y - x for x, y in zip(a, b)]
+print("spread" if len(d) == 2 and sum(d) >= 200 and min(d) > 0 else "one",
+      d)' "$wq0" "$wq1")
+expect_match "^spread " \
+    "200 queries from one socket reach both workers ($out)" "$out"
+
 # The workers' loops were timed meanwhile: counts by step, each step a
 # subset of the one before, on a CPU a subset of the turns counted.
 st=$(ctl --json status | python3 -c '
