@@ -12,11 +12,16 @@
 # per second and mean latency, and a latency pass at a fixed rate every
 # server sustains (BENCH_QPS) giving mean and 99th percentile latency from
 # each query's time.  The query names are the lab's, so the resolver
-# answers from its cache and the figures are the forwarders' cost.  Prints
-# the figures and the ratios b/c; it asserts nothing.
+# answers from its cache and the figures are the forwarders' cost.
+#
+# On a shared machine one pass can fall on a noisy minute, so the passes
+# run in BENCH_ROUNDS rounds, the three servers in turn within each (in a
+# different order each round).  Prints each round's figures and ratios
+# b/c, then the median of the rounds for each figure and ratio; it asserts
+# nothing.
 #
 # Environment: BENCH_PORT_BASE (default 25300), BENCH_SECONDS (10),
-# BENCH_QPS (20000), BENCH_OUTSTANDING (200), BENCH_CLIENTS (8),
+# BENCH_ROUNDS (3), BENCH_QPS (20000), BENCH_OUTSTANDING (200), BENCH_CLIENTS (8),
 # BENCH_THREADS (workers of both forwarders; default: CPUs), BENCH_NAMES
 # (blocklist size, 1000000).  Everything listens on 127.0.0.1.
 #
@@ -35,6 +40,7 @@ OUTSTANDING=${BENCH_OUTSTANDING:-200}
 CLIENTS=${BENCH_CLIENTS:-8}
 THREADS=${BENCH_THREADS:-$(nproc)}
 NAMES=${BENCH_NAMES:-1000000}
+ROUNDS=${BENCH_ROUNDS:-3}
 RG_PORT=$((BASE + 10))
 DD_PORT=$((BASE + 11))
 
@@ -145,64 +151,114 @@ for p in "$RG_LAB_PRIMARY_PORT" "$RG_PORT" "$DD_PORT"; do
 	dnsperf -s 127.0.0.1 -p "$p" -d "$T/queries" -l 1 -Q 1000 > /dev/null 2>&1
 done
 
+port_of() {
+	case $1 in
+	a) echo "$RG_LAB_PRIMARY_PORT" ;;
+	b) echo "$RG_PORT" ;;
+	c) echo "$DD_PORT" ;;
+	esac
+}
+
 field() {
 	sed -n "s/^ *$1: *\([0-9.]*\).*/\1/p" "$2" | head -n 1
 }
 
-# throughput NAME PORT: queries per second and mean latency at saturation
+# throughput NAME PORT ROUND: queries per second, mean latency and lost
+# queries at saturation, as a line "ROUND NAME tp QPS MEAN LOST" of
+# $T/figures
 throughput() {
 	dnsperf -s 127.0.0.1 -p "$2" -d "$T/queries" -l "$SECS" -c "$CLIENTS" \
 	    -q "$OUTSTANDING" > "$T/tp.$1" 2>&1
-	eval "tp_qps_$1=$(field 'Queries per second' "$T/tp.$1")"
-	eval "tp_mean_$1=$(field 'Average Latency (s)' "$T/tp.$1")"
-	eval "tp_lost_$1=$(field 'Queries lost' "$T/tp.$1")"
+	echo "$3 $1 tp $(field 'Queries per second' "$T/tp.$1") \
+$(field 'Average Latency (s)' "$T/tp.$1") $(field 'Queries lost' "$T/tp.$1")" \
+	    >> "$T/figures"
 }
 
-# latency NAME PORT: mean and 99th percentile at BENCH_QPS
+# latency NAME PORT ROUND: mean, 99th percentile and maximum latency at
+# BENCH_QPS, from each query's time: "ROUND NAME lt MEAN P99 MAX"
 latency() {
 	dnsperf -s 127.0.0.1 -p "$2" -d "$T/queries" -l "$SECS" -c "$CLIENTS" \
 	    -Q "$QPS" -v 2>/dev/null | awk '$1 == ">" && $2 != "T" { print $NF }' |
 	    sort -g > "$T/lat.$1"
-	eval "$(awk '{ v[NR] = $1; s += $1 } END {
-		if (NR == 0) { print "lat_n=0 lat_mean=0 lat_p99=0 lat_max=0"; exit }
+	awk -v r="$3" -v n="$1" '{ v[NR] = $1; s += $1 } END {
+		if (NR == 0) { printf("%s %s lt 0 0 0\n", r, n); exit }
 		i = int(NR * 0.99); if (i < 1) i = 1
-		printf("lat_n=%d lat_mean=%.6f lat_p99=%.6f lat_max=%.6f\n",
-		    NR, s / NR, v[i], v[NR]) }' "$T/lat.$1")"
-	eval "lt_n_$1=$lat_n lt_mean_$1=$lat_mean lt_p99_$1=$lat_p99 lt_max_$1=$lat_max"
+		printf("%s %s lt %.6f %.6f %.6f\n", r, n, s / NR, v[i], v[NR])
+	}' "$T/lat.$1" >> "$T/figures"
 }
 
 echo "# $(nproc) CPUs; $THREADS worker threads for resguardd and dnsdist;" \
-    "blocklist: $entries rules; $SECS s per pass"
-for s in a:"$RG_LAB_PRIMARY_PORT" b:"$RG_PORT" c:"$DD_PORT"; do
-	throughput "${s%%:*}" "${s#*:}"
-done
-for s in a:"$RG_LAB_PRIMARY_PORT" b:"$RG_PORT" c:"$DD_PORT"; do
-	latency "${s%%:*}" "${s#*:}"
-done
-
-ms() {
-	awk -v v="$1" 'BEGIN { printf("%.3f", v * 1000) }'
-}
-
-printf '\n%-38s %12s %10s %8s | %10s %10s %10s\n' "server" "qps" "mean ms" "lost" \
-    "mean ms" "p99 ms" "max ms"
-printf '%-38s %12s %10s %8s | %10s %10s %10s\n' "" "(throughput, $OUTSTANDING in flight)" "" "" \
-    "(at $QPS qps)" "" ""
-for s in a b c; do
-	case $s in
-	a) name="(a) lab Unbound directly" ;;
-	b) name="(b) resguardd, $entries-rule blocklist" ;;
-	c) name="(c) dnsdist $(dnsdist --version 2>/dev/null | awk 'NR==1 { print $2 }'), no list" ;;
+    "blocklist: $entries rules; $ROUNDS rounds of $SECS s passes"
+: > "$T/figures"
+for r in $(seq "$ROUNDS"); do
+	# In turn within a round, so that a noisy minute of the machine
+	# falls on every server alike; the order turns each round.
+	case $((r % 3)) in
+	1) order="a b c" ;;
+	2) order="c a b" ;;
+	0) order="b c a" ;;
 	esac
-	eval "q=\$tp_qps_$s m=\$tp_mean_$s l=\$tp_lost_$s lm=\$lt_mean_$s lp=\$lt_p99_$s lx=\$lt_max_$s"
-	printf '%-38s %12.0f %10s %8s | %10s %10s %10s\n' "$name" "$q" "$(ms "$m")" "$l" \
-	    "$(ms "$lm")" "$(ms "$lp")" "$(ms "$lx")"
+	for n in $order; do
+		throughput "$n" "$(port_of "$n")" "$r"
+	done
+	for n in $order; do
+		latency "$n" "$(port_of "$n")" "$r"
+	done
 done
-awk -v qb="$tp_qps_b" -v qc="$tp_qps_c" -v pb="$lt_p99_b" -v pc="$lt_p99_c" \
-    -v mb="$lt_mean_b" -v mc="$lt_mean_c" 'BEGIN {
-	printf("\nratios b/c: queries per second %.2f (target >= 1.2), " \
-	    "p99 latency %.2f (target <= 1), mean latency %.2f\n",
-	    qc > 0 ? qb / qc : 0, pc > 0 ? pb / pc : 0, mc > 0 ? mb / mc : 0) }'
+
+dd_version=$(dnsdist --version 2>/dev/null | awk 'NR==1 { print $2 }')
+awk -v rounds="$ROUNDS" -v qps="$QPS" -v out="$OUTSTANDING" \
+    -v entries="$entries" -v ddv="$dd_version" '
+	function median(arr, n,    i, j, t, v) {
+		for (i = 1; i <= n; i++)
+			v[i] = arr[i]
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+			}
+		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+	}
+	$3 == "tp" { q[$2, $1] = $4; m[$2, $1] = $5; l[$2, $1] = $6 }
+	$3 == "lt" { lm[$2, $1] = $4; lp[$2, $1] = $5; lx[$2, $1] = $6 }
+	END {
+		name["a"] = "(a) lab Unbound directly"
+		name["b"] = "(b) resguardd, " entries "-rule blocklist"
+		name["c"] = "(c) dnsdist " ddv ", no list"
+		printf("\n%-5s %-38s %10s %9s %7s | %9s %9s %9s\n", "round",
+		    "server", "qps", "mean ms", "lost", "mean ms", "p99 ms",
+		    "max ms")
+		printf("%-5s %-38s %27s %7s | %29s\n", "", "",
+		    "(throughput, " out " in flight)", "", "(at " qps " qps)")
+		for (r = 1; r <= rounds; r++) {
+			split("a b c", ns, " ")
+			for (k = 1; k <= 3; k++) {
+				n = ns[k]
+				printf("%-5d %-38s %10.0f %9.3f %7d | %9.3f %9.3f" \
+				    " %9.3f\n", r, name[n], q[n, r],
+				    m[n, r] * 1000, l[n, r], lm[n, r] * 1000,
+				    lp[n, r] * 1000, lx[n, r] * 1000)
+			}
+			rq[r] = q["c", r] > 0 ? q["b", r] / q["c", r] : 0
+			rp[r] = lp["c", r] > 0 ? lp["b", r] / lp["c", r] : 0
+			rm[r] = lm["c", r] > 0 ? lm["b", r] / lm["c", r] : 0
+			printf("%-5s ratios b/c: queries per second %.2f, p99 %.2f," \
+			    " mean latency %.2f\n", "", rq[r], rp[r], rm[r])
+		}
+		printf("\nmedian of %d rounds:\n", rounds)
+		for (k = 1; k <= 3; k++) {
+			n = ns[k]
+			for (r = 1; r <= rounds; r++) {
+				v1[r] = q[n, r]; v2[r] = lm[n, r]; v3[r] = lp[n, r]
+			}
+			printf("%-44s %10.0f qps | mean %.3f ms, p99 %.3f ms\n",
+			    name[n], median(v1, rounds), median(v2, rounds) * 1000,
+			    median(v3, rounds) * 1000)
+		}
+		printf("\nratios b/c, median of the rounds: queries per second" \
+		    " %.2f (target >= 1.2), p99 latency %.2f (target <= 1)," \
+		    " mean latency %.2f\n", median(rq, rounds), median(rp, rounds),
+		    median(rm, rounds))
+	}' "$T/figures"
 ctl --json status 2>/dev/null | python3 -c '
 import json, sys
 g = json.load(sys.stdin)["guard"]
