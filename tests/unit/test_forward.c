@@ -4,8 +4,12 @@
  * that no socket is opened: the test plays the main thread, taking the
  * questions the forwarder hands out and answering them, late ones
  * included.  A late answer or failure (its attempt cancelled or over) must
- * not touch a newer attempt that took the same ID.
+ * not touch a newer attempt that took the same ID.  Last, a worker that
+ * comes late to its loop over two UDP upstreams on loopback.
  */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <uv.h>
@@ -329,6 +334,128 @@ test_answer_after_budget(void **state)
 	assert_int_equal(stat_late(f), 1);
 }
 
+/*
+ * A worker that comes late to its loop (descheduled on a busy host) finds
+ * a reply waiting in its socket after the upstream's hedge delay and
+ * attempt time-out have passed.  The reply was on time: the query must
+ * take it, with no time-out, no hedge and no failure blamed on the
+ * upstream.
+ */
+struct late {
+	struct asked asked;
+	unsigned reports;
+	enum rg_fwd_outcome last;
+};
+
+static void
+late_report_cb(void *arg, const struct rg_route_upstream *u,
+    enum rg_fwd_outcome outcome)
+{
+	struct late *l = arg;
+
+	(void)u;
+	l->reports++;
+	l->last = outcome;
+}
+
+static int
+udp_bound(struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	int fd;
+
+	assert_true((fd = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	memset(ss, 0, sizeof(*ss));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*len = sizeof(*sin);
+	assert_int_equal(bind(fd, (struct sockaddr *)sin, *len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)ss, len), 0);
+	return fd;
+}
+
+static void
+test_late_worker_takes_waiting_reply(void **state)
+{
+	struct late l;
+	struct done d = { 0 };
+	struct rg_route *r;
+	struct rg_fwd *fw;
+	struct sockaddr_storage from;
+	socklen_t fl;
+	uv_loop_t loop;
+	uint8_t q[64], pkt[512];
+	ssize_t n = -1;
+	size_t ql;
+	int fa, fb, i;
+	struct rg_fwd_query fq;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_non_null(fw = rg_fwd_new(&loop, late_report_cb, recurse_cb,
+	    &l));
+	r = route_recursive();
+	free(r->ups);
+	assert_non_null(r->ups = calloc(2, sizeof(*r->ups)));
+	r->n_ups = 2;
+	fa = udp_bound(&r->ups[0].addr, &r->ups[0].addrlen);
+	fb = udp_bound(&r->ups[1].addr, &r->ups[1].addrlen);
+	for (i = 0; i < 2; i++) {
+		assert_non_null(r->ups[i].name = strdup(i ? "b" : "a"));
+		assert_non_null(r->ups[i].pool = strdup("primary"));
+		r->ups[i].transport = RG_TRANSPORT_UDP;
+		r->ups[i].state = RG_STATE_UP;
+		r->ups[i].hedge_ms = 20;
+	}
+	r->attempt_timeout_ms = 100;
+	r->budget_ms = 3000;
+	rg_fwd_set_route(fw, r);
+	rg_route_unref(r);
+
+	ql = question("late.example", q);
+	memset(&fq, 0, sizeof(fq));
+	fq.question = q;
+	fq.question_len = ql;
+	fq.flags = 0x0100;
+	assert_non_null(rg_fwd_start(fw, &fq, done_cb, &d));
+	/* The query goes out when the loop turns. */
+	for (i = 0; i < 400 && n < 0; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		fl = sizeof(from);
+		n = recvfrom(fa, pkt, sizeof(pkt), MSG_DONTWAIT,
+		    (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			usleep(5000);
+	}
+	assert_true(n >= 12 + (ssize_t)ql);
+	/* Answered at once, same ID and question... */
+	pkt[2] |= 0x80;
+	pkt[3] = 0x80;
+	assert_int_equal(sendto(fa, pkt, (size_t)n, 0,
+	    (struct sockaddr *)&from, fl), n);
+	/* ... but the worker comes back only after its hedge delay and
+	 * attempt time-out have both passed. */
+	usleep(300 * 1000);
+	for (i = 0; i < 200 && d.n == 0; i++)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.failed, 0);
+	assert_true(d.had_pkt);
+	assert_int_equal(d.rcode, 0);
+	assert_int_equal(l.reports, 0);
+	assert_int_equal(atomic_load(&rg_fwd_stats(fw)->timeouts), 0);
+	assert_int_equal(atomic_load(&rg_fwd_stats(fw)->hedged), 0);
+	/* The second upstream was never asked. */
+	assert_true(recv(fb, pkt, sizeof(pkt), MSG_DONTWAIT) < 0);
+
+	rg_fwd_close(fw);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	close(fa);
+	close(fb);
+}
+
 int
 main(void)
 {
@@ -343,6 +470,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_after_budget,
 		    setup, teardown),
+		cmocka_unit_test(test_late_worker_takes_waiting_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
