@@ -1931,46 +1931,84 @@ rg_feeds_new(uv_loop_t *loop, struct rg_journal *j,
 }
 
 int
-rg_feeds_listen_notify(struct rg_feeds *f, char *const *listen, size_t n,
-    char *err, size_t err_len)
+rg_feeds_notify_open(char *const *listen, size_t n, int *fds, char *err,
+    size_t err_len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	size_t i;
-	int rc;
+	size_t i, k;
+	int one = 1, type, fd, rc;
 
-	for (i = 0; i < n && f->n_notify < NOTIFY_MAX_SOCKETS; i++) {
-		uv_udp_t *u = &f->notify[f->n_notify];
-
+	for (i = 0; i < 2 * n; i++)
+		fds[i] = -1;
+	for (i = 0; i < n && i < NOTIFY_MAX_SOCKETS; i++) {
 		if (rg_conf_parse_addr(listen[i], 53, &ss, &sl) < 0) {
 			snprintf(err, err_len, "notify-listen %s: not an "
 			    "address", listen[i]);
-			return -EINVAL;
+			rc = -EINVAL;
+			goto fail;
 		}
+		for (k = 0; k < 2; k++) {
+			type = k == 0 ? SOCK_DGRAM : SOCK_STREAM;
+			if ((fd = socket(ss.ss_family, type | SOCK_NONBLOCK |
+			    SOCK_CLOEXEC, 0)) < 0 ||
+			    (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET,
+			    SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+			    bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+				rc = -errno;
+				snprintf(err, err_len, "notify-listen %s "
+				    "(%s): %s", listen[i], k == 0 ? "udp" :
+				    "tcp", strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				goto fail;
+			}
+			fds[2 * i + k] = fd;
+		}
+	}
+	return 0;
+fail:
+	for (i = 0; i < 2 * n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	return rc;
+}
+
+int
+rg_feeds_listen_notify(struct rg_feeds *f, char *const *listen, size_t n,
+    int *fds, char *err, size_t err_len)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n && i < NOTIFY_MAX_SOCKETS; i++) {
+		uv_udp_t *u = &f->notify[f->n_notify];
+		uv_tcp_t *t = &f->notify_tcp[f->n_notify_tcp];
+
 		uv_udp_init(f->loop, u);
 		u->data = f;
 		f->n_notify++;
-		if ((rc = uv_udp_bind(u, (struct sockaddr *)&ss, 0)) < 0 ||
+		if ((rc = uv_udp_open(u, fds[2 * i])) < 0 ||
 		    (rc = uv_udp_recv_start(u, notify_alloc_cb,
 		    notify_recv_cb)) < 0) {
 			snprintf(err, err_len, "notify-listen %s: %s",
 			    listen[i], uv_strerror(rc));
 			return rc;
 		}
-		if (f->n_notify_tcp < NOTIFY_MAX_SOCKETS) {
-			uv_tcp_t *t = &f->notify_tcp[f->n_notify_tcp];
-
-			uv_tcp_init(f->loop, t);
-			t->data = f;
-			f->n_notify_tcp++;
-			if ((rc = uv_tcp_bind(t, (struct sockaddr *)&ss,
-			    0)) < 0 || (rc = uv_listen((uv_stream_t *)t, 16,
-			    notify_accept_cb)) < 0) {
-				snprintf(err, err_len, "notify-listen %s "
-				    "(tcp): %s", listen[i], uv_strerror(rc));
-				return rc;
-			}
+		fds[2 * i] = -1;
+		uv_tcp_init(f->loop, t);
+		t->data = f;
+		f->n_notify_tcp++;
+		if ((rc = uv_tcp_open(t, fds[2 * i + 1])) < 0 ||
+		    (rc = uv_listen((uv_stream_t *)t, 16,
+		    notify_accept_cb)) < 0) {
+			snprintf(err, err_len, "notify-listen %s (tcp): %s",
+			    listen[i], uv_strerror(rc));
+			return rc;
 		}
+		fds[2 * i + 1] = -1;
 		rg_log_info("feeds: NOTIFY accepted on %s (udp and tcp)",
 		    listen[i]);
 	}

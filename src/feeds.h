@@ -40,11 +40,22 @@ void rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf);
 int rg_feeds_refresh(struct rg_feeds *f, const char *name);
 
 /**
- * Receive NOTIFY messages for the feeds by zone transfer on every
- * "addr@port" of LISTEN.  Returns 0, or a negative errno code with ERR.
+ * Bind the sockets of the NOTIFY listeners, one "addr@port" of LISTEN each
+ * (N of them, at most 8 used): a UDP socket then a TCP socket an address,
+ * in FDS (2 * N entries), so that a port below 1024 is bound before
+ * privileges are dropped.  Returns 0, or a negative errno code with ERR
+ * and nothing left open.
+ */
+int rg_feeds_notify_open(char *const *listen, size_t n, int *fds, char *err,
+    size_t err_len);
+
+/**
+ * Receive NOTIFY messages for the feeds by zone transfer on the sockets
+ * FDS that rg_feeds_notify_open() bound for LISTEN (N addresses); they are
+ * F's from then on.  Returns 0, or a negative errno code with ERR.
  */
 int rg_feeds_listen_notify(struct rg_feeds *f, char *const *listen,
-    size_t n, char *err, size_t err_len);
+    size_t n, int *fds, char *err, size_t err_len);
 
 /**
  * A hub pushed DATA (LEN bytes) for feed NAME, with SIG (SIG_LEN bytes,

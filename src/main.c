@@ -1204,6 +1204,7 @@ main(int argc, char *argv[])
 	struct agent a;
 	struct rg_conf *conf = NULL;
 	struct passwd *pw;
+	int *notify_fds = NULL;
 	const char *path = DEFAULT_CONF;
 	char *abspath = NULL;
 	char err[512];
@@ -1313,6 +1314,15 @@ main(int argc, char *argv[])
 		rg_control_close(a.control);
 		return 1;
 	}
+	/* So are the NOTIFY listeners of feeds by zone transfer. */
+	if (conf->n_notify_listen > 0 && ((notify_fds = calloc(2 *
+	    conf->n_notify_listen, sizeof(int))) == NULL ||
+	    rg_feeds_notify_open(conf->notify_listen, conf->n_notify_listen,
+	    notify_fds, err, sizeof(err)) < 0)) {
+		rg_log_warnx("feeds: %s; not started", notify_fds != NULL ?
+		    err : "out of memory");
+		return 1;
+	}
 	if (conf->user != NULL && geteuid() == 0 &&
 	    (pw = getpwnam(conf->user)) != NULL) {
 		if (chown(conf->state_dir, pw->pw_uid, pw->pw_gid) < 0 ||
@@ -1342,11 +1352,12 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (conf->n_notify_listen > 0 && rg_feeds_listen_notify(a.feeds,
-	    conf->notify_listen, conf->n_notify_listen, err,
+	    conf->notify_listen, conf->n_notify_listen, notify_fds, err,
 	    sizeof(err)) < 0) {
 		rg_log_warnx("feeds: %s", err);
 		return 1;
 	}
+	free(notify_fds);
 	rg_feeds_on_directive(a.feeds, directive_cb, &a);
 	rg_feeds_configure(a.feeds, a.health->conf);
 	rg_feeds_on_publish(a.feeds, feeds_published_cb, &a);

@@ -17,7 +17,8 @@
 # transfer from Knot: applied, and a new version brought in by Knot's
 # NOTIFY long before the feed's refresh.
 #
-# Ports: RG_TEST_PORT_BASE (16300) + 4100 .. 4109.
+# Ports: RG_TEST_PORT_BASE (16300) + 4100 .. 4109; as root, the NOTIFY
+# port is 600 + RG_TEST_PORT_BASE / 100 % 400 instead.
 
 set -u
 PATH=$PATH:/usr/sbin:/sbin
@@ -28,6 +29,13 @@ CHECK=$BUILDDIR/tests/system/xfr-check
 BASE=$(( ${RG_TEST_PORT_BASE:-16300} + 4100 ))
 KNOT_PORT=$BASE
 NOTIFY_PORT=$((BASE + 1))
+# As root, the NOTIFY listener is on a port below 1024 and the daemon
+# drops to nobody: the port must be bound before privileges go.
+DAEMON_USER=
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	NOTIFY_PORT=$((600 + ${RG_TEST_PORT_BASE:-16300} / 100 % 400))
+	DAEMON_USER="user = \"nobody\";"
+fi
 NSD_PORT=$((BASE + 2))
 CLOSED_PORT=$((BASE + 3))
 
@@ -501,10 +509,16 @@ RESGUARDD=$BUILDDIR/resguardd
 RESGUARDCTL=$BUILDDIR/resguardctl
 export RG_PLUGIN_DIR=${RG_PLUGIN_DIR:-$BUILDDIR/plugins}
 D=$T/daemon
-mkdir -p "$D"
+mkdir -p "$D/run"
+CTL_SOCK=$D/control.sock
+if [ -n "$DAEMON_USER" ]; then
+	chmod o+x "$T" "$D"
+	chown nobody "$D/run"
+	CTL_SOCK=$D/run/control.sock
+fi
 cat > "$D/resguard.conf" <<CONF
-server: { control-socket = "$D/control.sock"; state-dir = "$D/state";
-	  notify-listen = [ "127.0.0.1@$NOTIFY_PORT" ]; };
+server: { control-socket = "$CTL_SOCK"; state-dir = "$D/state";
+	  notify-listen = [ "127.0.0.1@$NOTIFY_PORT" ]; $DAEMON_USER };
 pools = ( { name = "primary"; role = "primary";
 	upstreams = ( { name = "closed"; address = "127.0.0.1";
 	    port = $CLOSED_PORT; } ); } );
@@ -517,13 +531,13 @@ CONF
 DAEMON_PID=$!
 LISTEN_PID="$LISTEN_PID $DAEMON_PID"
 blocked() {
-	"$RESGUARDCTL" -s "$D/control.sock" --json check "$1" 2>/dev/null |
+	"$RESGUARDCTL" -s "$CTL_SOCK" --json check "$1" 2>/dev/null |
 	    grep -q '"blocked": true'
 }
 if wait_for 15 "the daemon transfers the zone" -- blocked x.bad.example; then
 	ok "the daemon blocks from the transferred zone"
 fi
-out=$("$RESGUARDCTL" -s "$D/control.sock" --json check new.example)
+out=$("$RESGUARDCTL" -s "$CTL_SOCK" --json check new.example)
 expect_match '"indicator": "new.example"' "the rule's indicator is its owner" \
     "$out"
 # A new version: Knot's NOTIFY (over TCP) makes the daemon transfer it now,
@@ -544,6 +558,11 @@ expect_match 'NOTIFY for rpz.test.: transfer now' "the daemon logs the NOTIFY" \
 out=$(kdig @127.0.0.1 -p "$NOTIFY_PORT" +retry=0 +timeout=2 \
     -y "hmac-sha256:xfr-key.:$OTHER" rpz.test. NOTIFY 2>&1)
 expect_match 'status: BADSIG' "the daemon: a NOTIFY with a wrong secret" "$out"
+if [ -n "$DAEMON_USER" ]; then
+	expect_match "^Uid:[[:space:]]*$(id -u nobody)[[:space:]]" \
+	    "the daemon runs as nobody, NOTIFY on port $NOTIFY_PORT" \
+	    "$(cat /proc/"$DAEMON_PID"/status 2>/dev/null)"
+fi
 [ -s "$D/state/feeds/knot.feed" ] && ok "the zone is kept in the state directory" ||
     not_ok "no kept copy of the zone"
 kill "$DAEMON_PID" 2>/dev/null
