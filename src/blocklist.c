@@ -1434,10 +1434,12 @@ match_fill(const struct rg_blocklist *bl, const uint8_t *e,
  * Look up the lowercased wire name BUF (WL bytes without the root label,
  * then BL_PAD zero bytes) whose labels start at LAB[0..NL).  The keys are
  * the exact name and each parent at a depth where wildcards exist, hashed
- * in one pass from the right; their buckets are prefetched together so
- * that the cache misses overlap, then searched in precedence order.  Only
- * the header line of a bucket is needed to turn a key away; the line after
- * it is fetched early for the exact name, the likeliest to be found.
+ * in one pass from the right.  The header lines of every key's buckets
+ * are asked of memory with its filter block, before the filter has
+ * spoken: a key that is there then waits for one memory read, not for the
+ * filter and then the read.  A key the filter turns away does not wait
+ * for its buckets at all.  Those that pass get their buckets' second
+ * lines too, and are searched in precedence order.
  */
 static int
 bl_find(const struct rg_blocklist *bl, const uint8_t *buf, size_t wl,
@@ -1470,6 +1472,8 @@ bl_find(const struct rg_blocklist *bl, const uint8_t *buf, size_t wl,
 		key[nk].kh = key_final(h, 1);
 		prefetch(key[nk].blk = bf_block(bl,
 		    key[nk].h2 = bf_hash(key[nk].kh)));
+		prefetch(key[nk].b1 = bkt_one(bl, key[nk].kh));
+		prefetch(key[nk].b2 = bkt_two(bl, key[nk].kh));
 		nk++;
 	}
 	if (depth_has(bl->depths[0], nl)) {
@@ -1480,18 +1484,18 @@ bl_find(const struct rg_blocklist *bl, const uint8_t *buf, size_t wl,
 		key[nk].kh = key_final(h, 0);
 		prefetch(key[nk].blk = bf_block(bl,
 		    key[nk].h2 = bf_hash(key[nk].kh)));
+		prefetch(key[nk].b1 = bkt_one(bl, key[nk].kh));
+		prefetch(key[nk].b2 = bkt_two(bl, key[nk].kh));
 		nk++;
 	}
-	/* The keys the filter lets through, their buckets fetched. */
+	/* The keys the filter lets through. */
 	for (k = n = 0; k < nk; k++) {
 		if (!bf_has(key[k].blk, key[k].h2))
 			continue;
 		kh = key[k].kh;
 		key[n] = key[k];
 		key[n].tag = key_tag(kh);
-		prefetch(key[n].b1 = bkt_one(bl, kh));
 		prefetch(key[n].b1 + 64);
-		prefetch(key[n].b2 = bkt_two(bl, kh));
 		prefetch(key[n].b2 + 64);
 		n++;
 	}
