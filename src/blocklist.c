@@ -48,6 +48,8 @@
 #include <strings.h>
 #include <sys/mman.h>
 
+#include <ldns/ldns.h>
+
 #include "blocklist.h"
 
 #define BL_WIRE_MAX	255	/* a name in wire form, root label included */
@@ -427,6 +429,69 @@ name_format(const uint8_t *wire, size_t wl, int wild, char out[258])
 	out[wl - 1] = '\0';
 	for (i = (size_t)wire[0] + 1; i < wl; i += (size_t)wire[i] + 1)
 		out[i - 1] = '.';
+}
+
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+int
+rg_bl_local_next(const char **pos, uint16_t *type, uint8_t rd[255],
+    size_t *rdlen)
+{
+	const char *p = *pos, *e, *t, *r;
+	char tok[256];
+	size_t tl, rl;
+	ldns_rdf *d;
+
+	while (*p == '\n' || is_blank(*p))
+		p++;
+	if (*p == '\0') {
+		*pos = p;
+		return 0;
+	}
+	e = p + strcspn(p, "\n");
+	*pos = e;
+	for (t = p; t < e && !is_blank(*t); t++)
+		;
+	tl = (size_t)(t - p);
+	while (t < e && is_blank(*t))
+		t++;
+	for (r = t; t < e && !is_blank(*t); t++)
+		;
+	rl = (size_t)(t - r);
+	while (t < e && is_blank(*t))
+		t++;
+	if (t != e || rl == 0 || rl >= sizeof(tok))
+		return -1;
+	memcpy(tok, r, rl);
+	tok[rl] = '\0';
+	if (tl == 1 && strncasecmp(p, "A", tl) == 0) {
+		*type = 1;
+		*rdlen = 4;
+		return inet_pton(AF_INET, tok, rd) == 1 ? 1 : -1;
+	}
+	if (tl == 4 && strncasecmp(p, "AAAA", tl) == 0) {
+		*type = 28;
+		*rdlen = 16;
+		return inet_pton(AF_INET6, tok, rd) == 1 ? 1 : -1;
+	}
+	if (tl == 5 && strncasecmp(p, "CNAME", tl) == 0) {
+		if (ldns_str2rdf_dname(&d, tok) != LDNS_STATUS_OK)
+			return -1;
+		*type = 5;
+		*rdlen = ldns_rdf_size(d);
+		if (*rdlen == 0 || *rdlen > 255) {
+			ldns_rdf_deep_free(d);
+			return -1;
+		}
+		memcpy(rd, ldns_rdf_data(d), *rdlen);
+		ldns_rdf_deep_free(d);
+		return 1;
+	}
+	return -1;
 }
 
 struct rg_bl_builder *

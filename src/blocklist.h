@@ -72,6 +72,16 @@ struct rg_bl_meta {
 };
 
 /**
+ * The next record of local data (META->local, "TYPE RDATA" lines) at *POS,
+ * which moves past it: its type (1 A, 28 AAAA, 5 CNAME) in *TYPE and its
+ * rdata in wire form in RD (*RDLEN bytes; room for 255), a CNAME target
+ * with its root label.  Returns 1, 0 at the end, or -1 for a line that is
+ * none of those (*POS still moves past it).
+ */
+int rg_bl_local_next(const char **pos, uint16_t *type, uint8_t rd[255],
+    size_t *rdlen);
+
+/**
  * rg_bl_builder_add() with a marking and local data besides the
  * indicator.  RG_ACTION_LOCAL needs META->local.
  */

@@ -336,12 +336,6 @@ unusable(struct exp *x, const char *what, const char *why)
 	buf_fmt(&x->body, "; left out: %s: %s\n", what, why);
 }
 
-static int
-is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
 /*
  * The line of local data at *POS ("A 192.0.2.1", "AAAA 2001:db8::1",
  * "CNAME name."): its type and its RDATA as zone text in TEXT.  Returns 1
@@ -352,61 +346,24 @@ is_blank(char c)
 static int
 local_next(const char **pos, uint16_t *type, char text[EXP_TEXT_MAX])
 {
-	const char *p = *pos, *e, *t, *r;
-	char tok[EXP_TEXT_MAX];
-	uint8_t addr[16];
-	const uint8_t *d;
-	size_t tl, rl, i, last = 0;
-	ldns_rdf *rd;
-	int ok;
+	uint8_t rd[255];
+	size_t rl, i, last = 0;
+	int rc;
 
-	while (*p == '\n' || is_blank(*p))
-		p++;
-	if (*p == '\0') {
-		*pos = p;
-		return 0;
-	}
-	e = p + strcspn(p, "\n");
-	*pos = e;
-	for (t = p; t < e && !is_blank(*t); t++)
-		;
-	tl = (size_t)(t - p);
-	while (t < e && is_blank(*t))
-		t++;
-	for (r = t; t < e && !is_blank(*t); t++)
-		;
-	rl = (size_t)(t - r);
-	while (t < e && is_blank(*t))
-		t++;
-	if (t != e || rl == 0 || rl >= sizeof(tok))
-		return -1;
-	memcpy(tok, r, rl);
-	tok[rl] = '\0';
-	if ((tl == 1 && strncasecmp(p, "A", 1) == 0) ||
-	    (tl == 4 && strncasecmp(p, "AAAA", 4) == 0)) {
-		*type = tl == 1 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA;
-		if (inet_pton(tl == 1 ? AF_INET : AF_INET6, tok, addr) != 1)
-			return -1;
-		inet_ntop(tl == 1 ? AF_INET : AF_INET6, addr, text,
-		    EXP_TEXT_MAX);
+	if ((rc = rg_bl_local_next(pos, type, rd, &rl)) != 1)
+		return rc;
+	if (*type == LDNS_RR_TYPE_A || *type == LDNS_RR_TYPE_AAAA) {
+		inet_ntop(*type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6, rd,
+		    text, EXP_TEXT_MAX);
 		return 1;
 	}
-	if (tl != 5 || strncasecmp(p, "CNAME", 5) != 0 ||
-	    ldns_str2rdf_dname(&rd, tok) != LDNS_STATUS_OK)
-		return -1;
-	d = ldns_rdf_data(rd);
-	rl = ldns_rdf_size(rd);
-	for (i = 0; i < rl && d[i] != 0; i += (size_t)d[i] + 1)
+	for (i = 0; i < rl && rd[i] != 0; i += (size_t)rd[i] + 1)
 		last = i;
-	ok = rl > 1 && !(d[0] == 1 && d[1] == '*') &&
-	    !(d[last] >= 4 && strncasecmp((const char *)d + last + 1, "rpz-",
-	    4) == 0);
-	if (ok) {
-		*type = LDNS_RR_TYPE_CNAME;
-		wire_text(text, d, rl, 0, 1);
-	}
-	ldns_rdf_deep_free(rd);
-	return ok ? 1 : -1;
+	if (rl <= 1 || (rd[0] == 1 && rd[1] == '*') || (rd[last] >= 4 &&
+	    strncasecmp((const char *)rd + last + 1, "rpz-", 4) == 0))
+		return -1;
+	wire_text(text, rd, rl, 0, 1);
+	return 1;
 }
 
 /*

@@ -1006,78 +1006,9 @@ reply_local(uint8_t *o, const struct fe_msg *m, const struct fe_snap *s,
 
 /*
  * Local data (RG_ACTION_LOCAL): "TYPE RDATA" lines, one record each, A,
- * AAAA or CNAME.  They are parsed again for every answer: this is the
- * blocked path, and the text is short.
- */
-
-static int
-is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-/*
- * The line of LOCAL at *POS: its type and its RDATA in wire form into RD
- * (256 bytes).  Returns 1 and moves *POS past it, 0 at the end, -1 for a
- * line that does not parse.
- */
-static int
-local_next(const char **pos, uint16_t *type, uint8_t *rd, size_t *rdlen)
-{
-	const char *p = *pos, *e, *t, *r;
-	char tok[256];
-	size_t tl, rl;
-	ldns_rdf *d;
-
-	while (*p == '\n' || is_blank(*p))
-		p++;
-	if (*p == '\0') {
-		*pos = p;
-		return 0;
-	}
-	e = p + strcspn(p, "\n");
-	*pos = e;
-	for (t = p; t < e && !is_blank(*t); t++)
-		;
-	tl = (size_t)(t - p);
-	while (t < e && is_blank(*t))
-		t++;
-	for (r = t; t < e && !is_blank(*t); t++)
-		;
-	rl = (size_t)(t - r);
-	while (t < e && is_blank(*t))
-		t++;
-	if (t != e || rl == 0 || rl >= sizeof(tok))
-		return -1;
-	memcpy(tok, r, rl);
-	tok[rl] = '\0';
-	if (tl == 1 && strncasecmp(p, "A", tl) == 0) {
-		*type = DNS_TYPE_A;
-		*rdlen = 4;
-		return inet_pton(AF_INET, tok, rd) == 1 ? 1 : -1;
-	}
-	if (tl == 4 && strncasecmp(p, "AAAA", tl) == 0) {
-		*type = DNS_TYPE_AAAA;
-		*rdlen = 16;
-		return inet_pton(AF_INET6, tok, rd) == 1 ? 1 : -1;
-	}
-	if (tl == 5 && strncasecmp(p, "CNAME", tl) == 0) {
-		if (ldns_str2rdf_dname(&d, tok) != LDNS_STATUS_OK)
-			return -1;
-		*type = DNS_TYPE_CNAME;
-		*rdlen = ldns_rdf_size(d);
-		if (*rdlen == 0 || *rdlen > 255) {
-			ldns_rdf_deep_free(d);
-			return -1;
-		}
-		memcpy(rd, ldns_rdf_data(d), *rdlen);
-		ldns_rdf_deep_free(d);
-		return 1;
-	}
-	return -1;
-}
-
-/*
+ * AAAA or CNAME (rg_bl_local_next()).  They are parsed again for every
+ * answer: this is the blocked path, and the text is short.
+ *
  * The records of LOCAL that answer QTYPE, written at O + *NP, owned by the
  * question name: every record of that type, else the CNAME, which answers
  * every type.  Its target is not followed (nor looked up in the blocklist):
@@ -1098,7 +1029,7 @@ local_put(uint8_t *o, size_t *np, size_t room, uint16_t qtype,
 	for (pass = 0; pass < 2 && count == 0; pass++) {
 		want = pass == 0 ? qtype : DNS_TYPE_CNAME;
 		pos = local;
-		while ((rc = local_next(&pos, &type, rd, &rdlen)) == 1) {
+		while ((rc = rg_bl_local_next(&pos, &type, rd, &rdlen)) == 1) {
 			/* One CNAME at most: an owner has no more. */
 			if (type != want || (type == DNS_TYPE_CNAME &&
 			    count > 0))
