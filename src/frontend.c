@@ -340,6 +340,7 @@ struct fe_tconn {
  */
 #define FE_STALL_NS		1000000ULL
 #define FE_CPU_SAMPLE_NS	250000ULL
+#define FE_STALL_LOG_NS		5000000ULL	/* logged, when the worst yet */
 
 struct fe_loopmon {
 	uint64_t prep_ns, idle_ns;	/* at the last wait for I/O */
@@ -2585,11 +2586,13 @@ thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void
+static int
 stall_max(_Atomic uint64_t *max, uint64_t us)
 {
-	if (us > atomic_load_explicit(max, memory_order_relaxed))
-		atomic_store_explicit(max, us, memory_order_relaxed);
+	if (us <= atomic_load_explicit(max, memory_order_relaxed))
+		return 0;
+	atomic_store_explicit(max, us, memory_order_relaxed);
+	return 1;
 }
 
 /* Before a wait for I/O: account for the turn that ends here. */
@@ -2617,8 +2620,16 @@ loop_turn(struct fe_worker *w)
 				    1000000ULL)
 					STAT_INC(w, stall_cpu[k]);
 			}
-			stall_max(&m->max_wall_us, busy / 1000);
-			stall_max(&m->max_cpu_us, (cpu - m->cpu_ns) / 1000);
+			(void)stall_max(&m->max_wall_us, busy / 1000);
+			/* The worker's own work held it: say so, when it is
+			 * the worst yet. */
+			if (stall_max(&m->max_cpu_us, (cpu - m->cpu_ns) /
+			    1000) && cpu - m->cpu_ns >= FE_STALL_LOG_NS)
+				rg_log_info("guard: worker %u was kept from its "
+				    "sockets for %.1f ms, %.1f ms of it on a "
+				    "CPU: its longest yet", w->index,
+				    (double)busy / 1e6,
+				    (double)(cpu - m->cpu_ns) / 1e6);
 			m->cpu_ns = cpu;
 			m->cpu_at_ns = now;
 		} else if (now - m->cpu_at_ns >= FE_CPU_SAMPLE_NS) {
