@@ -2779,8 +2779,12 @@ udp_spread(int fd, unsigned workers)
 		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, workers),
 		BPF_STMT(BPF_RET | BPF_A, 0),
 	};
-	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+	struct sock_fprog prog;
 
+	/* Its padding too: the kernel copies the whole of it. */
+	memset(&prog, 0, sizeof(prog));
+	prog.len = sizeof(code) / sizeof(code[0]);
+	prog.filter = code;
 	if (workers > 1 && setsockopt(fd, SOL_SOCKET,
 	    SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
 		rg_log_debug("guard: queries spread by the kernel's "
