@@ -406,6 +406,10 @@ struct job {
 	struct rg_blocklist *bl;
 	uint64_t started_ms;
 	int own_thread;			/* job_run() on a thread of its own */
+	int must_build;			/* the feeds or the protected names
+					   changed: build even if no document
+					   did */
+	int skipped;			/* nothing changed: no build */
 };
 
 struct rg_feeds {
@@ -421,6 +425,7 @@ struct rg_feeds {
 	char *state_dir;
 	struct job *job;		/* rebuild in flight, or NULL */
 	int again;			/* another rebuild wanted after it */
+	int dirty;			/* the next rebuild must build */
 	const struct rg_conf *pending;	/* configuration waiting for it */
 	uv_timer_t timer;
 	uv_async_t push_async;
@@ -1246,6 +1251,27 @@ job_lower_priority(struct job *job)
 #endif
 }
 
+/*
+ * Whether the job has a new document to apply, or a feed whose rules
+ * depend on the time (STIX validity): without either, a new snapshot
+ * would be the one in force, and the checks of unchanged sources (every
+ * refresh-s of every feed) would each parse and build every feed again.
+ */
+static int
+job_changes(const struct job *job)
+{
+	size_t i;
+
+	for (i = 0; i < job->n; i++) {
+		const struct feed *fd = job->jf[i].fd;
+
+		if (job->jf[i].fetched || (fd->data != NULL &&
+		    strcmp(fd->cf.format, "stix2") == 0))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 job_run(struct job *job)
 {
@@ -1286,6 +1312,10 @@ job_run(struct job *job)
 			snprintf(jf->persist_error, sizeof(jf->persist_error),
 			    "cannot keep a copy in %s: %s", job->state_dir,
 			    strerror(-rc));
+	}
+	if (!job->must_build && !job_changes(job)) {
+		job->skipped = 1;
+		return;
 	}
 	if ((b = rg_bl_builder_new()) == NULL)
 		return;
@@ -1551,7 +1581,17 @@ job_after_cb(uv_work_t *req, int status)
 			feeds_destroy(f);
 		return;
 	}
+	if (job->skipped) {
+		/* No document changed: what was checked, failed or held is
+		 * recorded; the snapshot in force stays. */
+		for (i = 0; i < job->n && i < f->n; i++)
+			feed_record(f, &f->feeds[i], &job->jf[i], NULL,
+			    (int)i + 1);
+		job_free(job);
+		goto tail;
+	}
 	if (job->bl == NULL) {
+		f->dirty = 1;
 		rg_log_warnx("feeds: cannot build the blocklist: out of memory; "
 		    "the current one stays, and the feeds are asked again");
 		for (i = 0; i < job->n && i < f->n; i++)
@@ -1621,6 +1661,8 @@ feeds_rebuild(struct rg_feeds *f)
 				job->n_protect++;
 	job->n = f->n;
 	job->started_ms = rg_clock_ms();
+	job->must_build = f->dirty;
+	f->dirty = 0;
 	pthread_mutex_lock(&f->push_lock);
 	for (i = 0; i < f->n; i++) {
 		struct feed *fd = &f->feeds[i];
@@ -2233,6 +2275,8 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 	for (j = 0; j < old_n; j++)
 		feed_clear(&old_feeds[j]);
 	free(old_feeds);
+	/* The feeds, their actions or the protected names may differ. */
+	f->dirty = 1;
 	feeds_rebuild(f);
 }
 

@@ -250,6 +250,25 @@ write_conf "{ name = \"many\"; format = \"domains\"; source = \"file://$T/many.t
 daemon_start "$CONF"
 wait_until 10 "200 rules applied" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock --json check many-199.example | grep -q '\"blocked\": true'"
+# A source that has not changed is checked, and nothing is built: the
+# snapshot in force stays (one publication since the start).
+feed_checked() {
+	ctl --json feeds | python3 -c '
+import json, sys
+print([f for f in json.load(sys.stdin)["feeds"] if f["name"] == "many"][0]["checked"])'
+}
+c0=$(feed_checked)
+pubs0=$(grep -c "blocklist of .* rules published" "$T/daemon.log")
+checked_moved() {
+	[ "$(feed_checked)" != "$c0" ]
+}
+ctl feeds refresh many >/dev/null
+wait_until 10 "the unchanged source is checked again" -- checked_moved
+sleep 0.5
+pubs1=$(grep -c "blocklist of .* rules published" "$T/daemon.log")
+[ "$pubs1" -eq "$pubs0" ] &&
+    ok "an unchanged source: no new snapshot built ($pubs0 publications)" ||
+    not_ok "an unchanged source: $pubs0 publications before, $pubs1 after"
 head -n 50 "$T/many.txt" > "$T/many.txt.new" && mv "$T/many.txt.new" "$T/many.txt"
 ctl feeds refresh many >/dev/null
 wait_until 10 "a version with 50 of 200 rules is held" -- sh -c \
