@@ -416,9 +416,11 @@ chapters = [
      "timeout" in e["reason"]),
     ("back to the primary", lambda e: e["type"] == "mode" and
      e["new"] == "normal" and "hold 2 s" in e["reason"]),
+    # A reset in the middle of a reply reads as a reset or, when the
+    # reply's first bytes were read before it came, as a cut reply.
     ("relay-tcp down on resets", lambda e: e["type"] == "upstream" and
      e["subject"] == "relay-tcp" and e["new"] == "down" and
-     "reset" in e["reason"]),
+     ("reset" in e["reason"] or "connection closed after" in e["reason"])),
     ("relay-tcp up again", lambda e: e["type"] == "upstream" and
      e["subject"] == "relay-tcp" and e["new"] == "up"),
 ]
