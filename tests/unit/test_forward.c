@@ -396,6 +396,8 @@ test_late_worker_takes_waiting_reply(void **state)
 	assert_non_null(fw = rg_fwd_new(&loop, late_report_cb, recurse_cb,
 	    &l));
 	r = route_recursive();
+	free(r->ups[0].name);
+	free(r->ups[0].pool);
 	free(r->ups);
 	assert_non_null(r->ups = calloc(2, sizeof(*r->ups)));
 	r->n_ups = 2;
