@@ -121,11 +121,11 @@
 #define EDE_BLOCKED		15
 #define EDE_NO_REACHABLE	22
 
-/* Counters of one worker: written by it alone, read by the main thread. */
 /* The steps that stalls are counted over, in milliseconds. */
 #define FE_STALL_STEPS	3
 static const unsigned fe_stall_ms[FE_STALL_STEPS] = { 1, 5, 20 };
 
+/* Counters of one worker: written by it alone, read by the main thread. */
 struct fe_stats {
 	_Atomic uint64_t queries;
 	_Atomic uint64_t tcp_queries;
@@ -2960,7 +2960,7 @@ rg_frontend_json(const struct rg_frontend *fe)
 {
 	uint64_t v[sizeof(struct fe_stats) / sizeof(uint64_t)] = { 0 };
 	uint64_t fv[sizeof(struct rg_fwd_stats) / sizeof(uint64_t)] = { 0 };
-	json_t *o, *b, *ib, *l, *st, *mx, *wq;
+	json_t *o, *b, *ib, *l, *stl, *mx, *wq;
 	uint64_t max_wall = 0, max_cpu = 0;
 	unsigned i, k;
 	size_t j;
@@ -3036,16 +3036,16 @@ rg_frontend_json(const struct rg_frontend *fe)
 	json_object_set_new(o, "udp_retired", json_integer(G(udp_retired)));
 	/* Stalls of the workers' loops: counts over each step, then the
 	 * longest of any worker since the start. */
-	st = json_object();
+	stl = json_object();
 	mx = json_object();
 	for (k = 0; k < FE_STALL_STEPS; k++) {
 		char key[32];
 
 		snprintf(key, sizeof(key), "over_%ums", fe_stall_ms[k]);
-		json_object_set_new(st, key, json_integer((json_int_t)
+		json_object_set_new(stl, key, json_integer((json_int_t)
 		    v[offsetof(struct fe_stats, stall_wall) / W + k]));
 		snprintf(key, sizeof(key), "cpu_over_%ums", fe_stall_ms[k]);
-		json_object_set_new(st, key, json_integer((json_int_t)
+		json_object_set_new(stl, key, json_integer((json_int_t)
 		    v[offsetof(struct fe_stats, stall_cpu) / W + k]));
 	}
 	for (i = 0; i < fe->n_workers; i++) {
@@ -3066,7 +3066,7 @@ rg_frontend_json(const struct rg_frontend *fe)
 		    atomic_load_explicit(&fe->w[i].st.queries,
 		    memory_order_relaxed)));
 	json_object_set_new(o, "worker_queries", wq);
-	json_object_set_new(o, "stalls", st);
+	json_object_set_new(o, "stalls", stl);
 	json_object_set_new(o, "stall_max_ms", mx);
 #undef F
 #undef G
