@@ -43,7 +43,6 @@
 #include "journal.h"
 #include "report.h"
 #include "log.h"
-#include "plugin.h"
 #include "sandbox.h"
 #include "status.h"
 #include "transport.h"
@@ -1199,26 +1198,6 @@ usage(FILE *fp)
 	    "  -V       print the version and exit\n", DEFAULT_CONF);
 }
 
-static void
-preload_plugins(const struct rg_conf *conf)
-{
-	size_t i;
-
-	for (i = 0; i < conf->n_feeds; i++)
-		if (conf->feeds[i].format != NULL &&
-		    strcmp(conf->feeds[i].format, "domains") != 0)
-			(void)rg_plugin_preload(RG_PLUGIN_FEED,
-			    conf->feeds[i].format);
-	for (i = 0; i < conf->n_reports; i++)
-		if (conf->reports[i].type != NULL)
-			(void)rg_plugin_preload(RG_PLUGIN_REPORT,
-			    conf->reports[i].type);
-	if (conf->backend_type != NULL &&
-	    strcmp(conf->backend_type, "builtin") != 0)
-		(void)rg_plugin_preload(RG_PLUGIN_BACKEND,
-		    conf->backend_type);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -1344,9 +1323,6 @@ main(int argc, char *argv[])
 		    err : "out of memory");
 		return 1;
 	}
-	/* And the plugins the configuration names are mapped, while the
-	 * files can be read whatever directory they are in. */
-	preload_plugins(conf);
 	if (conf->user != NULL && geteuid() == 0 &&
 	    (pw = getpwnam(conf->user)) != NULL) {
 		if (chown(conf->state_dir, pw->pw_uid, pw->pw_gid) < 0 ||

@@ -98,60 +98,6 @@ plugin_find(const char *base, char *buf, size_t len, char *searched,
 	return -ENOENT;
 }
 
-/*
- * Plugins mapped for good by rg_plugin_preload(), by file name: opening
- * one again is dlopen(3) of the same path, which the dynamic linker
- * answers from what it has mapped, without the file.
- */
-struct preloaded {
-	struct preloaded *next;
-	void *dl;
-	char base[96];
-	char path[];
-};
-
-static struct preloaded *preloaded;
-
-static const char *
-preloaded_path(const char *base)
-{
-	const struct preloaded *p;
-
-	for (p = preloaded; p != NULL; p = p->next)
-		if (strcmp(p->base, base) == 0)
-			return p->path;
-	return NULL;
-}
-
-int
-rg_plugin_preload(enum rg_plugin_kind kind, const char *name)
-{
-	char base[96], path[4096 + 256], searched[1024];
-	struct preloaded *p;
-	size_t n;
-
-	if (!plugin_name_ok(name))
-		return -ENOENT;
-	snprintf(base, sizeof(base), "%s-%s", plugin_kind_str[kind], name);
-	if (preloaded_path(base) != NULL)
-		return 0;
-	if (plugin_find(base, path, sizeof(path), searched,
-	    sizeof(searched)) < 0)
-		return -ENOENT;
-	n = strlen(path) + 1;
-	if ((p = calloc(1, sizeof(*p) + n)) == NULL)
-		return -ENOENT;
-	memcpy(p->path, path, n);
-	snprintf(p->base, sizeof(p->base), "%s", base);
-	if ((p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		free(p);
-		return -ENOENT;
-	}
-	p->next = preloaded;
-	preloaded = p;
-	return 0;
-}
-
 struct rg_plugin_handle *
 rg_plugin_open(enum rg_plugin_kind kind, const char *name, char *err,
     size_t len)
@@ -159,7 +105,7 @@ rg_plugin_open(enum rg_plugin_kind kind, const char *name, char *err,
 	struct rg_plugin_handle *h = NULL;
 	const struct rg_plugin *pl;
 	char base[96], path[4096 + 256], searched[1024];
-	const char *e, *pre;
+	const char *e;
 	int rc;
 
 	if (!plugin_name_ok(name)) {
@@ -168,9 +114,7 @@ rg_plugin_open(enum rg_plugin_kind kind, const char *name, char *err,
 		return NULL;
 	}
 	snprintf(base, sizeof(base), "%s-%s", plugin_kind_str[kind], name);
-	if ((pre = preloaded_path(base)) != NULL)
-		snprintf(path, sizeof(path), "%s", pre);
-	else if (plugin_find(base, path, sizeof(path), searched,
+	if (plugin_find(base, path, sizeof(path), searched,
 	    sizeof(searched)) < 0) {
 		snprintf(err, len, "%s plugin \"%s\" not found: no %s.so in %s",
 		    plugin_kind_str[kind], name, base, searched);

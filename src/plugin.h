@@ -39,13 +39,4 @@ struct rg_plugin_handle *rg_plugin_open(enum rg_plugin_kind kind,
 /** Call the unload hook and unload (NULL is allowed). */
 void rg_plugin_close(struct rg_plugin_handle *h);
 
-/**
- * Map the plugin of KIND named NAME for the life of the process, without
- * calling its hooks: a later rg_plugin_open() of it needs no file, so a
- * plugin found by root before privileges are dropped stays usable after.
- * Returns 0, or -ENOENT when it cannot be found or loaded (the later open
- * says why).
- */
-int rg_plugin_preload(enum rg_plugin_kind kind, const char *name);
-
 #endif

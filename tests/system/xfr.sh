@@ -30,14 +30,19 @@ BASE=$(( ${RG_TEST_PORT_BASE:-16300} + 4100 ))
 KNOT_PORT=$BASE
 NOTIFY_PORT=$((BASE + 1))
 # As root, the NOTIFY listener is on a port below 1024 and the daemon
-# drops to nobody: the port must be bound, and the rpz plugin mapped,
-# before privileges go (this build tree may be where nobody cannot read).
+# drops to nobody: the port must be bound before privileges go.  The rpz
+# plugin is loaded after the drop, so only when nobody can read it where
+# this build keeps it.
 DAEMON_USER=
-if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+RPZ_PLUGIN=${RG_PLUGIN_DIR:-$BUILDDIR/plugins}/feed-rpz/.libs/feed-rpz.so
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 &&
+    command -v setpriv >/dev/null 2>&1 &&
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    test -r "$RPZ_PLUGIN"; then
 	NOTIFY_PORT=$((600 + ${RG_TEST_PORT_BASE:-16300} / 100 % 400))
 	DAEMON_USER="user = \"nobody\";"
 else
-	echo "# not root: the daemon keeps its user"
+	echo "# the daemon keeps its user: not root, or nobody cannot read $RPZ_PLUGIN"
 fi
 NSD_PORT=$((BASE + 2))
 CLOSED_PORT=$((BASE + 3))
