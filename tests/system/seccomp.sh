@@ -221,8 +221,13 @@ printf 'web-blocked.example\nweb-fresh.example\n' > "$T/web/list.txt"
 expect_exit 0 "feeds refresh" -- ctl feeds refresh
 wait_until 10 "refreshed file feed applied" -- blocked fresh.example &&
     ok "refreshed file feed applied"
-wait_until 10 "refreshed web feed applied" -- blocked web-fresh.example &&
-    ok "refreshed web feed applied"
+if wait_until 10 "refreshed web feed applied" -- blocked web-fresh.example; then
+	ok "refreshed web feed applied"
+else
+	# What the feed says, and what the web server saw.
+	ctl --json feeds | sed 's/^/     /'
+	sed 's/^/     web: /' "$T/web.log" | tail -n 5
+fi
 expect_match 'EDE: 15 (Blocked): (resguard: blocked by feed "file")' \
     "the new name is blocked" "$(q fresh.example A)"
 alive "after the feed refreshes"
