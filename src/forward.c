@@ -2006,6 +2006,12 @@ sweep_timer_cb(uv_timer_t *t)
 	}
 }
 
+void
+rg_fwd_flush(struct rg_fwd *fw)
+{
+	fwd_flush(fw);
+}
+
 static void
 prep_cb(uv_prepare_t *p)
 {

@@ -175,6 +175,12 @@ void rg_fwd_recursion_reply(struct rg_fwd *fw, uint64_t token,
 void rg_fwd_set_route(struct rg_fwd *fw, struct rg_route *r);
 
 /**
+ * Send the queries queued so far now, in batches per socket; otherwise
+ * they go when the loop's turn ends.
+ */
+void rg_fwd_flush(struct rg_fwd *fw);
+
+/**
  * Forward Q (copied).  CB is called exactly once, later, unless the query
  * is cancelled.  Returns the request, or NULL when it cannot start (no
  * route, no memory): the caller answers SERVFAIL.

@@ -2361,6 +2361,12 @@ udp_poll_cb(uv_poll_t *h, int status, int events)
 			query_in(w, &cl, rx->iov[i].iov_base,
 			    rx->msg[i].msg_len);
 		}
+		/* What this batch asked and answered goes now, not after
+		 * the whole backlog has been read. */
+		if (!w->stopping) {
+			rg_fwd_flush(w->fwd);
+			worker_flush(w);
+		}
 		if (n < FE_RECV_BATCH)
 			break;
 	}
