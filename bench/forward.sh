@@ -16,14 +16,18 @@
 #
 # On a shared machine one pass can fall on a noisy minute, so the passes
 # run in BENCH_ROUNDS rounds, the three servers in turn within each (in a
-# different order each round).  Prints each round's figures and ratios
+# different order each round); within a round's latency pass the servers
+# take turns slice by slice (BENCH_SLICES slices of the pass each), so
+# that the machine's short hiccups, which decide a 99th percentile, fall
+# on each server alike.  Prints each round's figures and ratios
 # b/c, then the median of the rounds for each figure and ratio; it asserts
 # nothing.
 #
 # Environment: BENCH_PORT_BASE (default 25300), BENCH_SECONDS (10),
-# BENCH_ROUNDS (3), BENCH_QPS (20000), BENCH_OUTSTANDING (200), BENCH_CLIENTS (8),
-# BENCH_THREADS (workers of both forwarders; default: CPUs), BENCH_NAMES
-# (blocklist size, 1000000).  Everything listens on 127.0.0.1.
+# BENCH_ROUNDS (3), BENCH_SLICES (10), BENCH_QPS (20000), BENCH_OUTSTANDING
+# (200), BENCH_CLIENTS (8), BENCH_THREADS (workers of both forwarders;
+# default: CPUs), BENCH_NAMES (blocklist size, 1000000).  Everything
+# listens on 127.0.0.1.
 #
 set -uo pipefail
 
@@ -41,6 +45,8 @@ CLIENTS=${BENCH_CLIENTS:-8}
 THREADS=${BENCH_THREADS:-$(nproc)}
 NAMES=${BENCH_NAMES:-1000000}
 ROUNDS=${BENCH_ROUNDS:-3}
+SLICES=${BENCH_SLICES:-10}
+SLICE_SECS=$(awk -v s="$SECS" -v n="$SLICES" 'BEGIN { print s / n }')
 RG_PORT=$((BASE + 10))
 DD_PORT=$((BASE + 11))
 
@@ -174,21 +180,40 @@ $(field 'Average Latency (s)' "$T/tp.$1") $(field 'Queries lost' "$T/tp.$1")" \
 	    >> "$T/figures"
 }
 
-# latency NAME PORT ROUND: mean, 99th percentile and maximum latency at
-# BENCH_QPS, from each query's time: "ROUND NAME lt MEAN P99 MAX"
+# latency ROUND ORDER: mean, 99th percentile and maximum latency at
+# BENCH_QPS, from each query's time, as lines "ROUND NAME lt MEAN P99 MAX".
+# The pass is cut into BENCH_SLICES slices per server, the servers in turn
+# slice by slice, and each server's figures come from all its slices
+# together: a hiccup of the machine (a few hundred milliseconds in which
+# every process waits) then falls on every server alike, where one pass
+# of SECS seconds per server gave it all to whichever server was running.
 latency() {
-	dnsperf -s 127.0.0.1 -p "$2" -d "$T/queries" -l "$SECS" -c "$CLIENTS" \
-	    -Q "$QPS" -v 2>/dev/null | awk '$1 == ">" && $2 != "T" { print $NF }' |
-	    sort -g > "$T/lat.$1"
-	awk -v r="$3" -v n="$1" '{ v[NR] = $1; s += $1 } END {
-		if (NR == 0) { printf("%s %s lt 0 0 0\n", r, n); exit }
-		i = int(NR * 0.99); if (i < 1) i = 1
-		printf("%s %s lt %.6f %.6f %.6f\n", r, n, s / NR, v[i], v[NR])
-	}' "$T/lat.$1" >> "$T/figures"
+	local i n
+	for n in $2; do
+		: > "$T/lat.$n"
+	done
+	for i in $(seq "$SLICES"); do
+		for n in $2; do
+			dnsperf -s 127.0.0.1 -p "$(port_of "$n")" -d "$T/queries" \
+			    -l "$SLICE_SECS" -c "$CLIENTS" -Q "$QPS" -v 2>/dev/null |
+			    awk '$1 == ">" && $2 != "T" { print $NF }' >> "$T/lat.$n"
+		done
+	done
+	for n in $2; do
+		sort -g "$T/lat.$n" | awk -v r="$1" -v n="$n" '
+		{ v[NR] = $1; s += $1 }
+		END {
+			if (NR == 0) { printf("%s %s lt 0 0 0\n", r, n); exit }
+			i = int(NR * 0.99); if (i < 1) i = 1
+			printf("%s %s lt %.6f %.6f %.6f\n", r, n, s / NR, v[i],
+			    v[NR])
+		}' >> "$T/figures"
+	done
 }
 
 echo "# $(nproc) CPUs; $THREADS worker threads for resguardd and dnsdist;" \
-    "blocklist: $entries rules; $ROUNDS rounds of $SECS s passes"
+    "blocklist: $entries rules; $ROUNDS rounds of $SECS s passes" \
+    "(latency: $SLICES slices of $SLICE_SECS s)"
 : > "$T/figures"
 for r in $(seq "$ROUNDS"); do
 	# In turn within a round, so that a noisy minute of the machine
@@ -201,9 +226,7 @@ for r in $(seq "$ROUNDS"); do
 	for n in $order; do
 		throughput "$n" "$(port_of "$n")" "$r"
 	done
-	for n in $order; do
-		latency "$n" "$(port_of "$n")" "$r"
-	done
+	latency "$r" "$order"
 done
 
 dd_version=$(dnsdist --version 2>/dev/null | awk 'NR==1 { print $2 }')
