@@ -29,6 +29,8 @@
  * configuration and calls deliver() from one worker thread at a time; it
  * may block up to the settings' timeout.  A batch is acknowledged in order
  * from its start: deliver() says how many reports the receiver has taken.
+ * A reporter says which kinds of report it sends (kinds); the agent
+ * spools no other kind for it.
  */
 #ifndef RG_PLUGIN_H
 #define RG_PLUGIN_H
@@ -36,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RG_PLUGIN_ABI 3
+#define RG_PLUGIN_ABI 4
 
 enum rg_plugin_kind {
 	RG_PLUGIN_FEED,
@@ -257,7 +259,15 @@ struct rg_report_settings {
 	unsigned timeout_ms;		/**< one delivery attempt */
 };
 
+/* The kinds of report a reporter sends (rg_report_ops.kinds). */
+#define RG_REPORT_TAKES_EVENT		0x1
+#define RG_REPORT_TAKES_STATUS		0x2
+#define RG_REPORT_TAKES_SIGHTING	0x4
+#define RG_REPORT_TAKES_ALL		0x7
+
 struct rg_report_ops {
+	/** RG_REPORT_TAKES_* of what it sends; nothing else is spooled. */
+	unsigned kinds;
 	/** Make an instance (no I/O that can block). */
 	int (*open)(const struct rg_report_settings *s, void **state,
 	    char *msg, size_t len);
@@ -265,7 +275,8 @@ struct rg_report_ops {
 	/**
 	 * Deliver N reports, oldest first.  DOCS[i] is one report, a JSON
 	 * object of LENS[i] bytes with at least "id" (a UUID), "kind"
-	 * ("event", "status", "sighting"), "time" (RFC 3339) and "agent"
+	 * ("event", "status", "sighting"; one of KINDS, but a spool written
+	 * by an older agent may hold others), "time" (RFC 3339) and "agent"
 	 * ({ "id", "host" }).  Returns how many, from the first, the
 	 * receiver acknowledged (0..N), or a negative errno code with one
 	 * line in MSG when none was.

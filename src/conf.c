@@ -2346,6 +2346,23 @@ conf_reports(struct conf_ctx *ctx, const config_setting_t *root,
 		conf_bool(ctx, g, where, "sightings", &r->sightings);
 		conf_bool(ctx, g, where, "client-addresses",
 		    &r->client_addresses);
+		/* A room gets events only: asking it for sightings is a
+		 * mistake to say, not a wish to ignore. */
+		if (r->type != NULL && strcmp(r->type, "matrix") == 0) {
+			const config_setting_t *b;
+			const char *k[] = { "sightings", "client-addresses" };
+			size_t ki;
+
+			for (ki = 0; ki < 2; ki++)
+				if ((b = config_setting_get_member(g, k[ki])) !=
+				    NULL && config_setting_type(b) ==
+				    CONFIG_TYPE_BOOL &&
+				    config_setting_get_bool(b))
+					conf_error(ctx, b, "%s.%s: type "
+					    "\"matrix\" sends events only, not "
+					    "sightings", where, k[ki]);
+			r->sightings = 0;
+		}
 	}
 	return 0;
 }

@@ -4,8 +4,9 @@
  *
  * Each reporter has a queue of its own, STATE_DIR/spool/NAME, opened as a
  * spool of one queue: so each has its own byte limit and takes only the
- * reports meant for it (its own status, sightings only when it asked for
- * them, client addresses only when allowed); the layout on disk is the
+ * reports meant for it (of the kinds its plugin sends, its own status,
+ * sightings only when it asked for them, client addresses only when
+ * allowed); the layout on disk is the
  * one spool.h describes.  Every spool call is made on the loop thread, so
  * the spool is never shared with a worker: a delivery takes the oldest
  * batch on the loop, the plugin's deliver() runs in libuv's thread pool
@@ -218,6 +219,14 @@ inst_open(const struct rg_report *r, const struct rg_conf *conf,
 		rc = -EINVAL;
 		goto fail;
 	}
+	if ((in->ops->kinds & RG_REPORT_TAKES_ALL) == 0 ||
+	    (in->ops->kinds & ~(unsigned)RG_REPORT_TAKES_ALL) != 0) {
+		snprintf(err, len, "report \"%s\": %s: kinds 0x%x: not a set "
+		    "of report kinds", c->name, in->plugin->path,
+		    in->ops->kinds);
+		rc = -EINVAL;
+		goto fail;
+	}
 	if ((rc = in->ops->open(&in->set, &in->state, msg,
 	    sizeof(msg))) < 0) {
 		in->state = NULL;
@@ -233,6 +242,20 @@ fail:
 }
 
 /* Reports. */
+
+static const unsigned kind_bit[RG_REPORT_KIND_COUNT] = {
+	[RG_REPORT_EVENT] = RG_REPORT_TAKES_EVENT,
+	[RG_REPORT_STATUS] = RG_REPORT_TAKES_STATUS,
+	[RG_REPORT_SIGHTING] = RG_REPORT_TAKES_SIGHTING,
+};
+
+/* Does REP's plugin send reports of KIND?  The others are not spooled:
+ * a report acknowledged but never sent would be counted as delivered. */
+static int
+takes(const struct reporter *rep, enum rg_report_kind kind)
+{
+	return (rep->inst->ops->kinds & kind_bit[kind]) != 0;
+}
 
 /* { "id", "kind", "time", "agent": { "id", "host" }, KEY: PAYLOAD }, with
  * a new id when ID is NULL and the time now when TIME is NULL; PAYLOAD is
@@ -263,6 +286,8 @@ report_put(struct reporter *rep, enum rg_report_kind kind,
 {
 	int rc;
 
+	if (!takes(rep, kind))
+		return;
 	if (report == NULL) {
 		rg_log_warnx("report: %s: out of memory building a report",
 		    rep->name);
@@ -337,7 +362,7 @@ status_timer_cb(uv_timer_t *t)
 
 	if (rep->gone)
 		return;
-	if (rep->interval_s > 0) {
+	if (rep->interval_s > 0 && takes(rep, RG_REPORT_STATUS)) {
 		status = r->status_cb != NULL ? r->status_cb(r->status_arg) :
 		    NULL;
 		report = report_build(r, NULL, "status", NULL, "status",
@@ -868,7 +893,7 @@ rg_report_sightings(struct rg_report *r, json_t *sightings)
 	rg_uuid_v4(id);
 	rg_time_format(rg_clock_wall_ms(), now, sizeof(now));
 	for (rep = r->reps; rep != NULL; rep = rep->next) {
-		if (!rep->sightings)
+		if (!rep->sightings || !takes(rep, RG_REPORT_SIGHTING))
 			continue;
 		if (rep->client_addresses)
 			payload = sightings;
@@ -892,13 +917,19 @@ rg_report_json(const struct rg_report *r)
 {
 	const struct reporter *rep;
 	struct rg_spool_stats st;
-	json_t *a, *next;
+	json_t *a, *next, *kinds;
 	uint64_t now = rg_clock_ms();
 	char t[40];
+	int k;
 
 	if ((a = json_array()) == NULL || r == NULL)
 		return a;
 	for (rep = r->reps; rep != NULL; rep = rep->next) {
+		kinds = json_array();
+		for (k = 0; k < RG_REPORT_KIND_COUNT; k++)
+			if (takes(rep, (enum rg_report_kind)k))
+				json_array_append_new(kinds,
+				    json_string(rg_report_kind_str[k]));
 		rg_spool_stats(rep->spool, 0, &st);
 		if (rep->job != NULL || (st.queued > 0 && !rep->failing))
 			next = json_integer(0);
@@ -909,10 +940,11 @@ rg_report_json(const struct rg_report *r)
 			next = json_null();
 		if (rep->last_success_wall_ms != 0)
 			rg_time_format(rep->last_success_wall_ms, t, sizeof(t));
-		json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I, s:I, "
-		    "s:{s:I, s:I, s:I}, s:I, s:s?, s:s?, s:o, s:i, s:b}",
+		json_array_append_new(a, json_pack("{s:s, s:s, s:o*, s:I, s:I, "
+		    "s:I, s:{s:I, s:I, s:I}, s:I, s:s?, s:s?, s:o, s:i, s:b}",
 		    "name", rep->name,
 		    "type", rep->inst->type,
+		    "kinds", kinds,
 		    "queued", (json_int_t)st.queued,
 		    "bytes", (json_int_t)st.bytes,
 		    "delivered", (json_int_t)rep->delivered,

@@ -185,6 +185,7 @@ http_deliver(void *state, const char *const *docs, const size_t *lens,
 }
 
 static const struct rg_report_ops http_ops = {
+	.kinds = RG_REPORT_TAKES_ALL,
 	.open = http_open,
 	.close = http_close,
 	.deliver = http_deliver,

@@ -18,7 +18,8 @@
  *
  * Only events go to the room: periodic status and sightings are for
  * machines, and a room that receives one every minute is a room nobody
- * reads.  They are acknowledged without being sent.
+ * reads.  The plugin says so (kinds), so the agent does not spool them;
+ * those left in a spool by an older agent are acknowledged unsent.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -346,7 +347,8 @@ mx_deliver(void *state, const char *const *docs, const size_t *lens,
 			return i > 0 ? (long)i : -EINVAL;
 		}
 		kind = get_str(rep, "kind");
-		/* Status and sightings: acknowledged, not sent (above). */
+		/* Status and sightings of an older spool: acknowledged,
+		 * not sent (above). */
 		if (kind != NULL && strcmp(kind, "event") != 0) {
 			json_decref(rep);
 			continue;
@@ -367,6 +369,7 @@ mx_deliver(void *state, const char *const *docs, const size_t *lens,
 }
 
 static const struct rg_report_ops mx_ops = {
+	.kinds = RG_REPORT_TAKES_EVENT,
 	.open = mx_open,
 	.close = mx_close,
 	.deliver = mx_deliver,

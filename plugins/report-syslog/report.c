@@ -459,6 +459,7 @@ sl_deliver(void *state, const char *const *docs, const size_t *lens,
 }
 
 static const struct rg_report_ops sl_ops = {
+	.kinds = RG_REPORT_TAKES_ALL,
 	.open = sl_open,
 	.close = sl_close,
 	.deliver = sl_deliver,

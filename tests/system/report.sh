@@ -513,9 +513,16 @@ flaky = [l for l in log if l["mode"] == "flaky"]
 say(any(l["code"] == 200 for l in flaky) and
     any(l["code"] == 429 for l in flaky),
     "in the flaky mode, some PUTs taken and some rate limited")
-say(all(g["kind"] == "event" for g in got), "only events go to the room: "
-    "status and sightings are acknowledged without a message",
+say(all(g["kind"] == "event" for g in got), "only events go to the room",
     set(g["kind"] for g in got))
+room = {x["name"]: x for x in
+        json.load(open(os.path.join(D, "status.json")))["reporters"]}["room"]
+say(room["kinds"] == ["event"], "the status says the room takes events only",
+    room.get("kinds"))
+say(room["delivered"] == len(set(g["id"] for g in got)), "delivered counts "
+    "what the room took: no status or sighting spooled and acknowledged "
+    "unsent (%d delivered, %d taken)" % (room["delivered"],
+    len(set(g["id"] for g in got))))
 say(all(g["txn"] == g["id"] for g in got), "txnId is the report id")
 want = [e["id"] for e in events]
 uniq = set(g["id"] for g in got)

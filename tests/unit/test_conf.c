@@ -891,6 +891,8 @@ test_bad_feeds(void **state)
 	    "No such file or directory",
 	    ":20: error: report[4].room: \"general\" is not a room id "
 	    "(\"!opaque:server\")",
+	    ":20: error: report[4].sightings: type \"matrix\" sends events "
+	    "only, not sightings",
 	    NULL });
 }
 
@@ -986,6 +988,7 @@ test_good_feeds(void **state)
 	assert_string_equal(conf->reports[1].socket, "udp:127.0.0.1@5514");
 	assert_true(conf->reports[1].sightings);
 	assert_string_equal(conf->reports[2].room, "!abc:matrix.example");
+	assert_false(conf->reports[2].sightings);
 	rg_conf_free(conf);
 }
 
