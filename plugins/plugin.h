@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RG_PLUGIN_ABI 4
+#define RG_PLUGIN_ABI 5
 
 enum rg_plugin_kind {
 	RG_PLUGIN_FEED,
@@ -88,30 +88,18 @@ struct rg_backend_target {
 	size_t n_servers;
 };
 
-/** What a blocklist rule does (RPZ policies). */
-enum rg_backend_action {
-	RG_BACKEND_NXDOMAIN,
-	RG_BACKEND_NODATA,
-	RG_BACKEND_DROP,
-	RG_BACKEND_SINKHOLE,		/**< answer with the sinkhole addresses */
-	RG_BACKEND_PASSTHRU,		/**< never blocked (the allowlist) */
-	RG_BACKEND_ACTION_COUNT
-};
-
-/** One rule of the blocklist. */
-struct rg_backend_rule {
-	const char *name;		/**< presentation form, no final dot */
-	int wildcard;			/**< "*.name": the names below NAME */
-	enum rg_backend_action action;
-	const char *feed;		/**< the feed it came from, or NULL */
-};
-
-/** The whole blocklist, flattened, in no particular order. */
+/**
+ * The whole blocklist as a response policy zone: a complete master file
+ * for the settings' rpz_zone ($ORIGIN, SOA with SERIAL, NS, then the
+ * rules: names and wildcards, response-IP triggers, local data, and the
+ * allowlist as rpz-passthru.), the same text "resguardctl feeds export
+ * --rpz" prints.
+ */
 struct rg_backend_rules {
-	const struct rg_backend_rule *rules;
-	size_t n_rules;
-	const char *sinkhole_a;		/**< IPv4 address for RG_BACKEND_SINKHOLE */
-	const char *sinkhole_aaaa;	/**< IPv6 address for RG_BACKEND_SINKHOLE */
+	const char *zone;		/**< NUL-terminated master file */
+	size_t len;			/**< its length */
+	size_t n_rules;			/**< triggers in it */
+	uint32_t serial;		/**< its SOA serial */
 };
 
 /** check(): the resolver is fine but no longer has the target applied. */

@@ -3,11 +3,14 @@
  *
  * What the resolver should have is kept as two immutable, reference-counted
  * objects: the target (mode, active pool, the upstreams to forward to) and
- * the rules (the blocklist flattened, with the allowlist applied).  The
- * agent replaces them on the loop; a job takes references to the ones it
- * works on, runs the plugin's blocking hooks in libuv's thread pool --
- * check the resolver, apply the target, install the rules -- and back on
- * the loop records what it came to.  So a reload or a newer decision never
+ * the rules (which snapshot generation to install, with a copy of the
+ * settings the export reads).  The agent replaces them on the loop; a job
+ * takes references to the ones it works on, runs in libuv's thread pool
+ * -- check the resolver, apply the target, build the blocklist's response
+ * policy zone (export.c's, from the snapshot current when the job started,
+ * held until it ends) and install it unless it is the zone installed
+ * already -- and back on the loop records what it came to.  A million
+ * rules take a second to write: never on the loop.  So a reload or a newer decision never
  * pulls data from under a running job, and the plugin never sees the agent's
  * live structures.  At most one job runs at a time; a failure arms a retry
  * with exponential back-off, and news from the agent (a new target or new
@@ -24,6 +27,7 @@
 #include "backend.h"
 #include "util.h"
 #include "blocklist.h"
+#include "export.h"
 #include "clock.h"
 #include "conf.h"
 #include "failover.h"
@@ -57,21 +61,12 @@ struct target {
 	char *key;			/* canonical text, for comparisons */
 };
 
-/* The blocklist as the backend installs it. */
+/* The blocklist the backend should install: the snapshot current when a
+ * job starts, exported with these settings. */
 struct rules {
 	unsigned refs;
-	struct rg_backend_rules pub;
-	struct rg_backend_rule *v;
-	size_t n, cap;
-	char *text;			/* names, each NUL-terminated */
-	size_t text_len, text_cap;
-	char **feeds;			/* copies of the feed names */
-	size_t n_feeds;
-	char sinkhole_a[INET_ADDRSTRLEN];
-	char sinkhole_aaaa[INET6_ADDRSTRLEN];
-	size_t skipped_allowed, skipped_log_only, skipped_unsupported;
-	uint64_t digest;		/* of the rules, in any order */
 	uint64_t gen;
+	struct rg_conf *conf;		/* allowlist, sinkholes, feed order */
 };
 
 struct job {
@@ -82,6 +77,15 @@ struct job {
 	struct target *applied;		/* what the resolver should have */
 	struct target *apply;		/* to apply, or NULL */
 	struct rules *rules;		/* to install, or NULL */
+	struct rg_bl_domain *dom;	/* held while the job runs */
+	const struct rg_blocklist *bl;
+	char *zone_name;
+	uint32_t serial;
+	uint64_t done_digest;		/* of the zone installed, 0 none */
+	char *zone;			/* built in the pool */
+	size_t zone_len;
+	struct rg_export_stats st;
+	int built, unchanged;
 	int checked, check_rc;
 	int applied_again;		/* the check found drift: re-applied */
 	int apply_rc, rules_rc;
@@ -100,9 +104,8 @@ struct rg_backend {
 	void *next_inst;
 	int next_pending;
 
-	char **allow;			/* allowlist, no final dot, "" = root */
-	size_t n_allow;
-	uint8_t sink_a[4], sink_aaaa[16];
+	struct rg_conf *xconf;		/* what the export reads */
+	struct rg_bl_domain *dom;	/* where the snapshots are */
 	uint32_t check_ms;
 
 	struct target *want, *applied;
@@ -111,7 +114,9 @@ struct rg_backend {
 	uint64_t rules_gen;
 	uint64_t rules_done_gen;	/* gen of the rules installed, 0 none */
 	size_t rules_done_n;
+	uint64_t rules_done_digest;	/* of that zone, 0 none */
 	uint64_t rules_done_wall_ms;
+	uint32_t serial;		/* the last zone's SOA serial */
 
 	struct job *job;
 	uv_timer_t timer;
@@ -410,15 +415,9 @@ target_servers_json(const struct target *t)
 static void
 rules_unref(struct rules *r)
 {
-	size_t i;
-
 	if (r == NULL || --r->refs > 0)
 		return;
-	for (i = 0; i < r->n_feeds; i++)
-		free(r->feeds[i]);
-	free(r->feeds);
-	free(r->v);
-	free(r->text);
+	rg_export_conf_free(r->conf);
 	free(r);
 }
 
@@ -427,221 +426,6 @@ rules_ref(struct rules *r)
 {
 	if (r != NULL)
 		r->refs++;
-	return r;
-}
-
-/* NAME (no final dot, "" for the root) is SUFFIX or below it. */
-static int
-name_under(const char *name, const char *suffix)
-{
-	size_t n = strlen(name), m = strlen(suffix);
-
-	if (m == 0)
-		return 1;
-	if (m > n || strcasecmp(name + n - m, suffix) != 0)
-		return 0;
-	return m == n || name[n - m - 1] == '.';
-}
-
-/* What the walk over a snapshot carries along. */
-struct flatten {
-	struct rg_backend *b;
-	struct rules *r;
-	size_t *name_off;		/* offsets of the names in r->text */
-	const char **feed_src;		/* the snapshot's feed names */
-	unsigned char *covered;		/* allowlist entries under a wildcard */
-};
-
-/* FNV-1a of a rule; the digest of a set of rules is the sum, so that the
- * same rules in another order are the same blocklist. */
-static uint64_t
-rule_hash(const char *name, int wildcard, enum rg_backend_action action)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *name != '\0'; name++)
-		h = (h ^ (unsigned char)*name) * 0x100000001b3ULL;
-	h = (h ^ (unsigned)wildcard) * 0x100000001b3ULL;
-	return (h ^ (unsigned)action) * 0x100000001b3ULL;
-}
-
-static int
-rules_push(struct flatten *fl, const char *name, int wildcard,
-    enum rg_backend_action action, int feed)
-{
-	struct rules *r = fl->r;
-	size_t n = strlen(name) + 1, cap;
-	void *p;
-
-	if (r->n == r->cap) {
-		cap = r->cap > 0 ? r->cap * 2 : 1024;
-		if ((p = reallocarray(r->v, cap, sizeof(*r->v))) == NULL)
-			return -ENOMEM;
-		r->v = p;
-		if ((p = reallocarray(fl->name_off, cap,
-		    sizeof(*fl->name_off))) == NULL)
-			return -ENOMEM;
-		fl->name_off = p;
-		r->cap = cap;
-	}
-	if (r->text_len + n > r->text_cap) {
-		cap = r->text_cap > 0 ? r->text_cap * 2 : 64 * 1024;
-		while (cap < r->text_len + n)
-			cap *= 2;
-		if ((p = realloc(r->text, cap)) == NULL)
-			return -ENOMEM;
-		r->text = p;
-		r->text_cap = cap;
-	}
-	memcpy(r->text + r->text_len, name, n);
-	r->digest += rule_hash(name, wildcard, action);
-	fl->name_off[r->n] = r->text_len;
-	r->text_len += n;
-	r->v[r->n].wildcard = wildcard;
-	r->v[r->n].action = action;
-	r->v[r->n].feed = (const char *)(intptr_t)feed;
-	r->n++;
-	return 0;
-}
-
-/* The index of FEED (a name in the snapshot) among the copies. */
-static int
-rules_feed(struct flatten *fl, const char *feed)
-{
-	struct rules *r = fl->r;
-	size_t i;
-	void *p;
-
-	for (i = 0; i < r->n_feeds; i++)
-		if (fl->feed_src[i] == feed)
-			return (int)i;
-	if ((p = reallocarray(r->feeds, r->n_feeds + 1,
-	    sizeof(*r->feeds))) == NULL)
-		return -ENOMEM;
-	r->feeds = p;
-	if ((p = reallocarray(fl->feed_src, r->n_feeds + 1,
-	    sizeof(*fl->feed_src))) == NULL)
-		return -ENOMEM;
-	fl->feed_src = p;
-	if ((r->feeds[r->n_feeds] = strdup(feed)) == NULL)
-		return -ENOMEM;
-	fl->feed_src[r->n_feeds] = feed;
-	return (int)r->n_feeds++;
-}
-
-static int
-flatten_cb(void *arg, const struct rg_bl_rule *br)
-{
-	struct flatten *fl = arg;
-	struct rg_backend *b = fl->b;
-	const char *name;
-	enum rg_backend_action action;
-	size_t i;
-	int feed;
-
-	/* Response-IP rules and local data are guard mode's alone for now:
-	 * the exported zone has QNAME triggers with CNAME actions. */
-	if (br->name == NULL || br->action == RG_ACTION_LOCAL) {
-		fl->r->skipped_unsupported++;
-		return 0;
-	}
-	name = strcmp(br->name, ".") == 0 ? "" : br->name;
-	switch (br->action) {
-	case RG_ACTION_PASSTHRU:
-		action = RG_BACKEND_PASSTHRU;
-		break;
-	case RG_ACTION_NXDOMAIN:
-	case RG_ACTION_REFUSED:		/* RPZ has no REFUSED */
-		action = RG_BACKEND_NXDOMAIN;
-		break;
-	case RG_ACTION_NODATA:
-		action = RG_BACKEND_NODATA;
-		break;
-	case RG_ACTION_DROP:
-		action = RG_BACKEND_DROP;
-		break;
-	case RG_ACTION_SINKHOLE:
-		action = RG_BACKEND_SINKHOLE;
-		break;
-	case RG_ACTION_LOG_ONLY:
-	case RG_ACTION_LOCAL:
-	case RG_ACTION_COUNT:
-	default:
-		fl->r->skipped_log_only++;
-		return 0;
-	}
-	for (i = 0; i < b->n_allow; i++) {
-		if (name_under(name, b->allow[i])) {
-			fl->r->skipped_allowed++;
-			return 0;
-		}
-		if (br->wildcard && name_under(b->allow[i], name))
-			fl->covered[i] = 1;
-	}
-	if ((feed = rules_feed(fl, br->feed)) < 0)
-		return feed;
-	return rules_push(fl, name, br->wildcard, action, feed);
-}
-
-/*
- * BL flattened: the rules that block, without those the allowlist covers,
- * and for an allowlisted name below a blocking wildcard, passthru rules for
- * it and its subdomains (RPZ takes the most specific match).
- */
-static struct rules *
-rules_build(struct rg_backend *b, const struct rg_blocklist *bl)
-{
-	struct flatten fl;
-	struct rules *r;
-	size_t i;
-	int rc = -ENOMEM;
-
-	memset(&fl, 0, sizeof(fl));
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
-	r->refs = 1;
-	fl.b = b;
-	fl.r = r;
-	if (b->n_allow > 0 &&
-	    (fl.covered = calloc(b->n_allow, 1)) == NULL)
-		goto out;
-	if ((rc = rg_bl_foreach(bl, flatten_cb, &fl)) < 0)
-		goto out;
-	for (i = 0; i < b->n_allow; i++) {
-		if (!fl.covered[i])
-			continue;
-		if ((rc = rules_push(&fl, b->allow[i], 0,
-		    RG_BACKEND_PASSTHRU, -1)) < 0 ||
-		    (rc = rules_push(&fl, b->allow[i], 1,
-		    RG_BACKEND_PASSTHRU, -1)) < 0)
-			goto out;
-	}
-	for (i = 0; i < r->n; i++) {
-		intptr_t feed = (intptr_t)r->v[i].feed;
-
-		r->v[i].name = r->text + fl.name_off[i];
-		r->v[i].feed = feed >= 0 ? r->feeds[feed] : NULL;
-	}
-	inet_ntop(AF_INET, b->sink_a, r->sinkhole_a, sizeof(r->sinkhole_a));
-	inet_ntop(AF_INET6, b->sink_aaaa, r->sinkhole_aaaa,
-	    sizeof(r->sinkhole_aaaa));
-	r->digest += rule_hash(r->sinkhole_a, 0, RG_BACKEND_SINKHOLE) +
-	    rule_hash(r->sinkhole_aaaa, 1, RG_BACKEND_SINKHOLE);
-	r->pub.rules = r->v;
-	r->pub.n_rules = r->n;
-	r->pub.sinkhole_a = r->sinkhole_a;
-	r->pub.sinkhole_aaaa = r->sinkhole_aaaa;
-	rc = 0;
-out:
-	free(fl.name_off);
-	free(fl.feed_src);
-	free(fl.covered);
-	if (rc < 0) {
-		/* The feed pointers are still indices: nothing to free. */
-		r->n = 0;
-		rules_unref(r);
-		return NULL;
-	}
 	return r;
 }
 
@@ -716,7 +500,34 @@ job_free(struct job *job)
 	target_unref(job->applied);
 	target_unref(job->apply);
 	rules_unref(job->rules);
+	free(job->zone_name);
+	free(job->zone);
 	free(job);
+}
+
+/* In the thread pool: the zone of the held snapshot, installed unless it
+ * is the one the resolver has. */
+static void
+job_install(struct job *job)
+{
+	struct rg_backend_rules pub;
+
+	job->rules_rc = rg_export_rpz_zone(job->bl, job->rules->conf,
+	    job->zone_name, job->serial, &job->zone, &job->zone_len, &job->st,
+	    job->rules_msg, sizeof(job->rules_msg));
+	if (job->rules_rc < 0)
+		return;
+	job->built = 1;
+	if (job->done_digest != 0 && job->st.digest == job->done_digest) {
+		job->unchanged = 1;
+		return;
+	}
+	pub.zone = job->zone;
+	pub.len = job->zone_len;
+	pub.n_rules = job->st.rules;
+	pub.serial = job->serial;
+	job->rules_rc = job->ops->blocklist(job->inst, &pub, job->rules_msg,
+	    sizeof(job->rules_msg));
 }
 
 /* In the thread pool: check, apply, install. */
@@ -746,8 +557,7 @@ job_work_cb(uv_work_t *req)
 		job->apply_rc = ops->apply(job->inst, &job->apply->pub,
 		    job->apply_msg, sizeof(job->apply_msg));
 	if (job->rules != NULL && ops->blocklist != NULL)
-		job->rules_rc = ops->blocklist(job->inst, &job->rules->pub,
-		    job->rules_msg, sizeof(job->rules_msg));
+		job_install(job);
 }
 
 /* Swap in the backend that waited for the job to end. */
@@ -769,6 +579,7 @@ backend_swap(struct rg_backend *b)
 	target_unref(b->applied);
 	b->applied = NULL;
 	b->rules_done_gen = 0;
+	b->rules_done_digest = 0;
 	b->resolver = -1;
 	b->resolver_msg[0] = '\0';
 	b->failing = 0;
@@ -791,6 +602,8 @@ job_after_cb(uv_work_t *req, int status)
 	int failed = 0;
 
 	b->job = NULL;
+	if (job->dom != NULL)
+		rg_bl_release(job->dom);
 	if (b->freeing) {
 		job_free(job);
 		if (b->timer_closed)
@@ -858,29 +671,39 @@ job_after_cb(uv_work_t *req, int status)
 	}
 
 	if (job->rules != NULL && !(job->checked && job->check_rc < 0)) {
-		if (job->rules_rc == 0) {
+		if (job->rules_rc == 0 && job->unchanged) {
+			/* The same zone: the resolver has it already. */
+			b->rules_done_gen = job->rules->gen;
+		} else if (job->rules_rc == 0) {
 			rg_journal_add(b->journal, RG_EVENT_BACKEND_APPLIED, 0,
 			    b->set->type, NULL, NULL, job->rules_msg,
-			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:s?, s:i}",
+			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
+			    "s:{s:I, s:I, s:I, s:I}, s:I, s:s?, s:i}",
 			    "what", "blocklist",
-			    "rules", (json_int_t)job->rules->n,
-			    "skipped_allowlisted",
-			    (json_int_t)job->rules->skipped_allowed,
-			    "skipped_log_only",
-			    (json_int_t)job->rules->skipped_log_only,
-			    "skipped_unsupported",
-			    (json_int_t)job->rules->skipped_unsupported,
+			    "rules", (json_int_t)job->st.rules,
+			    "names", (json_int_t)job->st.names,
+			    "wildcards", (json_int_t)job->st.wildcards,
+			    "response_ip", (json_int_t)job->st.ips,
+			    "passthru", (json_int_t)job->st.allowlist,
+			    "refused_as_nxdomain", (json_int_t)job->st.refused,
+			    "left_out",
+			    "log_only", (json_int_t)job->st.log_only,
+			    "allowlisted", (json_int_t)job->st.allowlisted,
+			    "shadowed", (json_int_t)job->st.shadowed,
+			    "unusable", (json_int_t)job->st.unusable,
+			    "serial", (json_int_t)job->serial,
 			    "file", b->set->rpz_file,
 			    "attempts", (int)b->failures + 1));
 			b->rules_done_gen = job->rules->gen;
-			b->rules_done_n = job->rules->n;
+			b->rules_done_n = job->st.rules;
+			b->rules_done_digest = job->st.digest;
 			b->rules_done_wall_ms = rg_clock_wall_ms();
 		} else {
 			failed = 1;
 			backend_failed(b, "blocklist", job->rules_msg,
 			    json_pack("{s:I, s:s?, s:i}", "rules",
-			    (json_int_t)job->rules->n, "file",
-			    b->set->rpz_file, "attempt",
+			    (json_int_t)(job->built ? job->st.rules : 0),
+			    "file", b->set->rpz_file, "attempt",
 			    (int)b->failures + 1));
 		}
 	}
@@ -945,13 +768,34 @@ backend_kick(struct rg_backend *b)
 	job->applied = target_ref(b->applied);
 	if (apply)
 		job->apply = target_ref(b->want);
-	if (install)
+	if (install) {
+		uint64_t secs = rg_clock_wall_ms() / 1000;
+
+		if ((job->zone_name = strdup(b->set->rpz_zone != NULL ?
+		    b->set->rpz_zone : RG_EXPORT_ZONE)) == NULL) {
+			job_free(job);
+			backend_arm(b, now + BACKOFF_MIN_MS, now);
+			return;
+		}
 		job->rules = rules_ref(b->rules);
+		/* The serial only goes up while the agent runs, whatever
+		 * the clock does. */
+		job->serial = secs > b->serial && secs <= UINT32_MAX ?
+		    (uint32_t)secs : b->serial + 1;
+		job->done_digest = b->rules_done_digest;
+		job->dom = b->dom;
+		rg_bl_hold(job->dom);
+		job->bl = rg_bl_current(job->dom);
+	}
 	if (uv_queue_work(b->loop, &job->req, job_work_cb, job_after_cb) < 0) {
+		if (job->dom != NULL)
+			rg_bl_release(job->dom);
 		job_free(job);
 		backend_arm(b, now + BACKOFF_MIN_MS, now);
 		return;
 	}
+	if (install)
+		b->serial = job->serial;
 	uv_timer_stop(&b->timer);
 	b->job = job;
 	b->dirty = 0;
@@ -962,31 +806,13 @@ backend_kick(struct rg_backend *b)
 static int
 backend_policy(struct rg_backend *b, const struct rg_conf *conf)
 {
-	char **allow = NULL;
-	size_t i, n;
+	struct rg_conf *x;
 	uint64_t ms;
 
-	if (conf->n_allowlist > 0 &&
-	    (allow = calloc(conf->n_allowlist, sizeof(*allow))) == NULL)
+	if ((x = rg_export_conf_dup(conf)) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < conf->n_allowlist; i++) {
-		if ((allow[i] = strdup(conf->allowlist[i])) == NULL) {
-			while (i-- > 0)
-				free(allow[i]);
-			free(allow);
-			return -ENOMEM;
-		}
-		n = strlen(allow[i]);
-		if (n > 0 && allow[i][n - 1] == '.')
-			allow[i][n - 1] = '\0';
-	}
-	for (i = 0; i < b->n_allow; i++)
-		free(b->allow[i]);
-	free(b->allow);
-	b->allow = allow;
-	b->n_allow = conf->n_allowlist;
-	memcpy(b->sink_a, conf->sinkhole_a, sizeof(b->sink_a));
-	memcpy(b->sink_aaaa, conf->sinkhole_aaaa, sizeof(b->sink_aaaa));
+	rg_export_conf_free(b->xconf);
+	b->xconf = x;
 	ms = (uint64_t)conf->interval_ms * 4;
 	b->check_ms = (uint32_t)(ms < CHECK_MIN_MS ? CHECK_MIN_MS :
 	    ms > CHECK_MAX_MS ? CHECK_MAX_MS : ms);
@@ -1088,7 +914,7 @@ rg_backend_apply(struct rg_backend *b, const struct rg_failover *f)
 }
 
 void
-rg_backend_blocklist(struct rg_backend *b, const struct rg_blocklist *bl)
+rg_backend_blocklist(struct rg_backend *b, struct rg_bl_domain *dom)
 {
 	const struct rg_backend_ops *ops;
 	const struct settings *s;
@@ -1097,18 +923,15 @@ rg_backend_blocklist(struct rg_backend *b, const struct rg_blocklist *bl)
 	if (b == NULL || (ops = backend_next_ops(b, &s)) == NULL ||
 	    ops->blocklist == NULL || s->rpz_file == NULL)
 		return;
-	if ((r = rules_build(b, bl)) == NULL) {
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->conf = rg_export_conf_dup(b->xconf)) == NULL) {
+		free(r);
 		rg_log_warnx("backend: out of memory exporting the blocklist");
 		return;
 	}
-	/* A snapshot with the same rules (a reload rebuilds them) changes
-	 * nothing on the resolver. */
-	if (b->rules != NULL && b->rules->n == r->n &&
-	    b->rules->digest == r->digest) {
-		rules_unref(r);
-		return;
-	}
+	r->refs = 1;
 	r->gen = ++b->rules_gen;
+	b->dom = dom;
 	rules_unref(b->rules);
 	b->rules = r;
 	b->dirty = 1;
@@ -1212,8 +1035,6 @@ rg_backend_test(const struct rg_conf *conf, char *err, size_t len)
 static void
 backend_destroy(struct rg_backend *b)
 {
-	size_t i;
-
 	backend_unload(b->plugin, b->inst);
 	backend_unload(b->next_plugin, b->next_inst);
 	settings_free(b->set);
@@ -1221,9 +1042,7 @@ backend_destroy(struct rg_backend *b)
 	target_unref(b->want);
 	target_unref(b->applied);
 	rules_unref(b->rules);
-	for (i = 0; i < b->n_allow; i++)
-		free(b->allow[i]);
-	free(b->allow);
+	rg_export_conf_free(b->xconf);
 	free(b);
 }
 

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 struct rg_blocklist;
+struct rg_bl_domain;
 struct rg_conf;
 struct rg_failover;
 struct rg_journal;
@@ -55,12 +56,14 @@ int rg_backend_configure(struct rg_backend *b, const struct rg_conf *conf,
 void rg_backend_apply(struct rg_backend *b, const struct rg_failover *f);
 
 /**
- * A new blocklist snapshot BL (NULL: empty) was published: export it with
- * the allowlist and the sinkhole addresses of the configuration.  The rules
- * are copied before this returns, so BL may be retired right after.  A
- * backend that does not block ignores it.
+ * DOM published a new blocklist snapshot: install the blocklist as a
+ * response policy zone, with the allowlist and the sinkhole addresses of
+ * the configuration.  The zone is built in the thread pool from the
+ * snapshot current when that work starts (held meanwhile, so DOM must
+ * outlive the backend); the resolver gets it only when it differs from
+ * the zone installed.  A backend that does not block ignores it.
  */
-void rg_backend_blocklist(struct rg_backend *b, const struct rg_blocklist *bl);
+void rg_backend_blocklist(struct rg_backend *b, struct rg_bl_domain *dom);
 
 /** The "backend" member of the status document (a new reference). */
 json_t *rg_backend_json(const struct rg_backend *b);

@@ -867,6 +867,10 @@ rg_export_rpz_zone(const struct rg_blocklist *bl, const struct rg_conf *conf,
 		goto out;
 	}
 	x.st.rules = x.st.names + x.st.wildcards + x.st.ips + x.st.allowlist;
+	x.st.digest = 0xcbf29ce484222325ULL;		/* FNV-1a */
+	for (i = 0; i < x.body.len; i++)
+		x.st.digest = (x.st.digest ^ (unsigned char)x.body.p[i]) *
+		    0x100000001b3ULL;
 
 	buf_fmt(&head, "; resguard blocklist as a response policy zone, "
 	    "exported by resguardd\n"
@@ -907,6 +911,50 @@ out:
 	free(x.body.p);
 	free(head.p);
 	return rc;
+}
+
+struct rg_conf *
+rg_export_conf_dup(const struct rg_conf *c)
+{
+	struct rg_conf *x;
+	size_t i;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return NULL;
+	memcpy(x->sinkhole_a, c->sinkhole_a, sizeof(c->sinkhole_a));
+	memcpy(x->sinkhole_aaaa, c->sinkhole_aaaa, sizeof(c->sinkhole_aaaa));
+	if (c->n_feeds > 0 && (x->feeds = calloc(c->n_feeds,
+	    sizeof(*x->feeds))) == NULL)
+		goto fail;
+	for (i = 0; i < c->n_feeds; i++, x->n_feeds++)
+		if ((x->feeds[i].name = strdup(c->feeds[i].name)) == NULL)
+			goto fail;
+	if (c->n_allowlist > 0 && (x->allowlist = calloc(c->n_allowlist,
+	    sizeof(*x->allowlist))) == NULL)
+		goto fail;
+	for (i = 0; i < c->n_allowlist; i++, x->n_allowlist++)
+		if ((x->allowlist[i] = strdup(c->allowlist[i])) == NULL)
+			goto fail;
+	return x;
+fail:
+	rg_export_conf_free(x);
+	return NULL;
+}
+
+void
+rg_export_conf_free(struct rg_conf *x)
+{
+	size_t i;
+
+	if (x == NULL)
+		return;
+	for (i = 0; i < x->n_feeds; i++)
+		free(x->feeds[i].name);
+	free(x->feeds);
+	for (i = 0; i < x->n_allowlist; i++)
+		free(x->allowlist[i]);
+	free(x->allowlist);
+	free(x);
 }
 
 char *

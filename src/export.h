@@ -33,6 +33,8 @@ struct rg_export_stats {
 	size_t shadowed;	/**< left out: response-IP rules inside a
 				     shorter prefix of an earlier feed */
 	size_t unusable;	/**< left out, a comment in the zone says why */
+	uint64_t digest;	/**< of the rules (not the header): equal
+				     digests, the same policy */
 };
 
 /**
@@ -47,6 +49,14 @@ int rg_export_rpz_zone(const struct rg_blocklist *bl,
     const struct rg_conf *conf, const char *zone, uint32_t serial,
     char **out, size_t *len, struct rg_export_stats *st, char *err,
     size_t err_len);
+
+/**
+ * A copy of the settings of C that an export reads (the feeds' names, the
+ * allowlist, the sinkhole addresses), for a thread that may outlive a
+ * reload; NULL when out of memory.  Free it with rg_export_conf_free().
+ */
+struct rg_conf *rg_export_conf_dup(const struct rg_conf *c);
+void rg_export_conf_free(struct rg_conf *c);
 
 /**
  * rg_export_rpz_zone() with the current time as the serial: the text, its

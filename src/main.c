@@ -605,7 +605,7 @@ struct export_job {
 	struct agent *agent;
 	struct rg_control_pending *pending;
 	const struct rg_blocklist *bl;
-	struct rg_conf conf;		/* feed names, allowlist, sinkholes */
+	struct rg_conf *conf;		/* feed names, allowlist, sinkholes */
 	char *zone;
 	uint32_t serial;
 	char *reply;			/* serialized, or NULL */
@@ -616,42 +616,10 @@ struct export_job {
 static void
 export_job_free(struct export_job *x)
 {
-	size_t i;
-
-	for (i = 0; i < x->conf.n_feeds; i++)
-		free(x->conf.feeds[i].name);
-	free(x->conf.feeds);
-	for (i = 0; i < x->conf.n_allowlist; i++)
-		free(x->conf.allowlist[i]);
-	free(x->conf.allowlist);
+	rg_export_conf_free(x->conf);
 	free(x->zone);
 	free(x->reply);
 	free(x);
-}
-
-/* The settings of C that an export reads, copied into X; 0 or -ENOMEM. */
-static int
-export_conf(struct export_job *x, const struct rg_conf *c)
-{
-	size_t i;
-
-	memcpy(x->conf.sinkhole_a, c->sinkhole_a, sizeof(c->sinkhole_a));
-	memcpy(x->conf.sinkhole_aaaa, c->sinkhole_aaaa,
-	    sizeof(c->sinkhole_aaaa));
-	if (c->n_feeds > 0 && (x->conf.feeds = calloc(c->n_feeds,
-	    sizeof(*x->conf.feeds))) == NULL)
-		return -ENOMEM;
-	for (i = 0; i < c->n_feeds; i++, x->conf.n_feeds++)
-		if ((x->conf.feeds[i].name = strdup(c->feeds[i].name)) ==
-		    NULL)
-			return -ENOMEM;
-	if (c->n_allowlist > 0 && (x->conf.allowlist = calloc(c->n_allowlist,
-	    sizeof(*x->conf.allowlist))) == NULL)
-		return -ENOMEM;
-	for (i = 0; i < c->n_allowlist; i++, x->conf.n_allowlist++)
-		if ((x->conf.allowlist[i] = strdup(c->allowlist[i])) == NULL)
-			return -ENOMEM;
-	return 0;
 }
 
 static void
@@ -663,7 +631,7 @@ export_work_cb(uv_work_t *req)
 	char *zone;
 	size_t len;
 
-	if (rg_export_rpz_zone(x->bl, &x->conf, x->zone, x->serial, &zone,
+	if (rg_export_rpz_zone(x->bl, x->conf, x->zone, x->serial, &zone,
 	    &len, &st, x->err, sizeof(x->err)) < 0)
 		return;
 	text = json_stringn(zone, len);
@@ -709,7 +677,7 @@ cmd_export(struct agent *a, json_t *req)
 	if ((x = calloc(1, sizeof(*x))) == NULL ||
 	    (x->zone = strdup(zv != NULL ? json_string_value(zv) :
 	    RG_EXPORT_ZONE)) == NULL ||
-	    export_conf(x, a->health->conf) < 0) {
+	    (x->conf = rg_export_conf_dup(a->health->conf)) == NULL) {
 		if (x != NULL)
 			export_job_free(x);
 		return rg_control_error("out of memory");
@@ -828,7 +796,8 @@ feeds_published_cb(void *arg, const struct rg_blocklist *bl)
 {
 	struct agent *a = arg;
 
-	rg_backend_blocklist(a->backend, bl);
+	(void)bl;
+	rg_backend_blocklist(a->backend, a->bl_domain);
 }
 
 static json_t *

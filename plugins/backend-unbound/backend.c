@@ -78,7 +78,6 @@ struct ub {
 	int no_tls_forward;		/* learnt: no "forward_add +t" */
 	int no_keep_cache;		/* learnt: no "reload_keep_cache" */
 	int reloaded;			/* apply() made Unbound reload */
-	uint32_t serial;
 };
 
 static void ub_close(void *);
@@ -1129,25 +1128,6 @@ ub_check(void *state, const struct rg_backend_target *applied, char *msg,
 	return 0;
 }
 
-/* NAME as an owner in the RPZ zone: relative, special characters
- * escaped ("" is the zone's apex). */
-static void
-ub_owner(FILE *fp, const char *name, int wildcard)
-{
-	const unsigned char *p;
-
-	if (wildcard)
-		fputs(name[0] != '\0' ? "*." : "*", fp);
-	else if (name[0] == '\0')
-		fputc('@', fp);
-	for (p = (const unsigned char *)name; *p != '\0'; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.')
-			fputc(*p, fp);
-		else
-			fprintf(fp, "\\%03u", *p);
-	}
-}
-
 /* 1 when Unbound has the RPZ zone, 0 (MSG says what to add) when not. */
 static int
 ub_has_zone(struct ub *ub, char *msg, size_t len)
@@ -1179,18 +1159,9 @@ static int
 ub_blocklist(void *state, const struct rg_backend_rules *r, char *msg,
     size_t len)
 {
-	static const char *const rdata[] = {
-		[RG_BACKEND_NXDOMAIN] = "CNAME\t.",
-		[RG_BACKEND_NODATA] = "CNAME\t*.",
-		[RG_BACKEND_DROP] = "CNAME\trpz-drop.",
-		[RG_BACKEND_SINKHOLE] = NULL,
-		[RG_BACKEND_PASSTHRU] = "CNAME\trpz-passthru.",
-	};
 	struct ub *ub = state;
 	char tmp[PATH_MAX], cmd[600];
-	uint32_t now = (uint32_t)time(NULL);
 	FILE *fp;
-	size_t i;
 	int rc;
 
 	if (ub->rpz_file == NULL)
@@ -1198,27 +1169,10 @@ ub_blocklist(void *state, const struct rg_backend_rules *r, char *msg,
 	/* A zone Unbound does not have: leave the file as it is. */
 	if ((rc = ub_has_zone(ub, msg, len)) <= 0)
 		return rc < 0 ? rc : -ENOENT;
-	ub->serial = ub->serial < now ? now : ub->serial + 1;
 	if ((fp = ub_file_new("rpz-file", ub->rpz_file, tmp, sizeof(tmp), &rc,
 	    msg, len)) == NULL)
 		return rc;
-	fprintf(fp, "; resguard blocklist, %zu rules: written by resguardd, "
-	    "replaced on every change\n$ORIGIN %s\n$TTL 60\n"
-	    "@\tSOA\tlocalhost. hostmaster.localhost. %u 3600 600 86400 60\n"
-	    "@\tNS\tlocalhost.\n", r->n_rules, ub->rpz_zone, ub->serial);
-	for (i = 0; i < r->n_rules; i++) {
-		const struct rg_backend_rule *rule = &r->rules[i];
-
-		if ((unsigned)rule->action >= RG_BACKEND_ACTION_COUNT)
-			continue;
-		ub_owner(fp, rule->name, rule->wildcard);
-		if (rule->action == RG_BACKEND_SINKHOLE) {
-			fprintf(fp, "\tA\t%s\n", r->sinkhole_a);
-			ub_owner(fp, rule->name, rule->wildcard);
-			fprintf(fp, "\tAAAA\t%s\n", r->sinkhole_aaaa);
-		} else
-			fprintf(fp, "\t%s\n", rdata[rule->action]);
-	}
+	fwrite(r->zone, 1, r->len, fp);
 	if ((rc = ub_file_commit("rpz-file", ub->rpz_file, tmp, fp, msg,
 	    len)) < 0)
 		return rc;
@@ -1227,7 +1181,7 @@ ub_blocklist(void *state, const struct rg_backend_rules *r, char *msg,
 		return rc;
 	snprintf(msg, len, "RPZ zone %s written to %s (%zu rules, serial %u) "
 	    "and reloaded by Unbound", ub->rpz_zone, ub->rpz_file, r->n_rules,
-	    ub->serial);
+	    (unsigned)r->serial);
 	return 0;
 }
 

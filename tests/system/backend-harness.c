@@ -105,7 +105,7 @@ out_cb(uv_timer_t *t)
 	if (bl != h->seen || rg_bl_entries(bl) != h->seen_entries) {
 		h->seen = bl;
 		h->seen_entries = rg_bl_entries(bl);
-		rg_backend_blocklist(h->backend, bl);
+		rg_backend_blocklist(h->backend, h->domain);
 	}
 	memset(&parts, 0, sizeof(parts));
 	parts.feeds = h->feeds;

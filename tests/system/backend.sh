@@ -249,7 +249,8 @@ health: { interval-ms = 500; timeout-ms = 400; fall = 3; rise = 2;
 failover: { failback-hold-s = 5; };
 policy: { allowlist = [ "www.lab.test" ]; };
 feeds = ( { name = "hub"; format = "domains";
-    source = "file://$T/hub.txt"; refresh-s = 10; } );
+    source = "file://$T/hub.txt"; refresh-s = 10; },
+  { name = "rpzhub"; format = "rpz"; source = "file://$T/hub.rpz"; } );
 EOF
 }
 
@@ -264,6 +265,19 @@ TLS_CONTROL="control = \"127.0.0.1@$CTL_PORT\";
     control-cert-file = \"$H/unbound_control.pem\";
     server-cert-file = \"$H/unbound_server.pem\";"
 printf '# the hub feed\n*.lab.test\n' > "$T/hub.txt"
+# Local data and a response-IP rule: what a flattened list of names
+# cannot carry to the resolver.
+cat > "$T/hub.rpz" <<'EOF'
+$ORIGIN hub.rpz.
+$TTL 60
+@			SOA	ns.rpz.test. hostmaster.rpz.test. 1 3600 600 86400 60
+@			NS	ns.rpz.test.
+local.example		A	192.0.2.7
+32.1.100.51.198.rpz-ip	CNAME	.
+EOF
+unbound-control -c "$RG_LAB_PRIMARY_UNBOUND_CONF" local_data \
+    'ipnx.primary.lab. 300 IN A 198.51.100.1' >/dev/null ||
+    { echo "cannot add local data to the lab's primary"; exit 99; }
 write_conf "$TLS_CONTROL"
 expect_exit 0 "resguardd -t accepts the unbound backend" -- \
     "$RESGUARDD" -t -c "$CONF"
@@ -298,9 +312,10 @@ expect_match 'backend-applied' "a backend-applied event" "$(events)"
 
 # -- the blocklist as RPZ -----------------------------------------------------
 
-# Three rules of the feed, and two passthru rules that keep the fallback's
-# TLS name (and the names below it) from ever being blocked.
-wait_ok 15 "RPZ written and loaded" -- st_is 'd["backend"]["blocklist"]["rules"]' 5
+# The feed's wildcard, the allowlisted name and the names below it as
+# passthru, the same for the fallback's TLS name (so that it is never
+# blocked), local.example's local data, and the response-IP rule.
+wait_ok 15 "RPZ written and loaded" -- st_is 'd["backend"]["blocklist"]["rules"]' 7
 expect_match '^fallback\.lab\.test	CNAME	rpz-passthru\.$' \
     "an upstream's TLS name passes" "$(cat "$H/resguard.rpz")"
 expect_match '^\*\.lab\.test	CNAME	\.$' "wildcard rule in the RPZ file" "$(cat "$H/resguard.rpz")"
@@ -310,6 +325,14 @@ expect_match '^www\.lab\.test	CNAME	rpz-passthru\.$' \
     not_ok "who.lab.test TXT: $(ask who.lab.test TXT)"
 [ "$(ask www.lab.test A)" = 192.0.2.10 ] && ok "the allowlisted name resolves" ||
     not_ok "www.lab.test A: $(ask www.lab.test A)"
+[ "$(ask local.example A)" = 192.0.2.7 ] &&
+    ok "the feed's local data answers through the host's Unbound" ||
+    not_ok "local.example A: $(ask local.example A)"
+[ "$(ask ipnx.primary.lab A)" = NXDOMAIN ] &&
+    ok "an answer under a response-IP rule is blocked by the host's Unbound" ||
+    not_ok "ipnx.primary.lab A: $(ask ipnx.primary.lab A)"
+expect_match '"response_ip": *1' "the blocklist event counts the response-IP rule" \
+    "$(events)"
 
 # -- failover and fail-back ---------------------------------------------------
 

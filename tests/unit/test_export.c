@@ -948,6 +948,60 @@ test_large(void **state)
 	rg_bl_free(bl);
 }
 
+/* The digest says whether two zones hold the same policy, whatever their
+ * serial; a copy of the settings exports as the settings do. */
+static void
+test_digest(void **state)
+{
+	struct rg_bl_builder *b;
+	struct rg_blocklist *bl1, *bl2;
+	struct rg_conf conf, *dup;
+	struct rg_export_stats s1, s2, s3;
+	char *t1, *t2, *t3, err[256], *allow[] = { (char *)"ok.example" };
+	size_t l1, l2, l3;
+	int f;
+
+	(void)state;
+	memset(&conf, 0, sizeof(conf));
+	conf.allowlist = allow;
+	conf.n_allowlist = 1;
+	conf.sinkhole_a[0] = 192;
+	b = rg_bl_builder_new();
+	f = rg_bl_builder_feed(b, "hub");
+	add(b, "bad.example", RG_ACTION_NXDOMAIN, f, NULL);
+	add(b, "*.ok.example", RG_ACTION_SINKHOLE, f, NULL);
+	bl1 = rg_bl_build(b);
+	b = rg_bl_builder_new();
+	f = rg_bl_builder_feed(b, "hub");
+	add(b, "bad.example", RG_ACTION_NXDOMAIN, f, NULL);
+	add(b, "*.ok.example", RG_ACTION_SINKHOLE, f, NULL);
+	add(b, "worse.example", RG_ACTION_NXDOMAIN, f, NULL);
+	bl2 = rg_bl_build(b);
+	assert_non_null(bl1);
+	assert_non_null(bl2);
+	assert_non_null(dup = rg_export_conf_dup(&conf));
+	assert_int_equal(rg_export_rpz_zone(bl1, &conf, ZONE, 1, &t1, &l1,
+	    &s1, err, sizeof(err)), 0);
+	assert_int_equal(rg_export_rpz_zone(bl1, dup, ZONE, 2, &t2, &l2, &s2,
+	    err, sizeof(err)), 0);
+	assert_int_equal(rg_export_rpz_zone(bl2, dup, ZONE, 2, &t3, &l3, &s3,
+	    err, sizeof(err)), 0);
+	assert_true(s1.digest != 0);
+	assert_true(s1.digest == s2.digest);
+	assert_true(s1.digest != s3.digest);
+	/* Only the serial differs. */
+	assert_int_equal(l1, l2);
+	assert_true(strcmp(t1, t2) != 0);
+	assert_contains(t2, "rpz-passthru.");
+	free(t1);
+	free(t2);
+	free(t3);
+	rg_export_conf_free(dup);
+	rg_export_conf_free(NULL);
+	rg_bl_free(bl1);
+	rg_bl_free(bl2);
+}
+
 int
 main(void)
 {
@@ -961,6 +1015,7 @@ main(void)
 		cmocka_unit_test(test_name_precedence),
 		cmocka_unit_test(test_zone_names),
 		cmocka_unit_test(test_large),
+		cmocka_unit_test(test_digest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
