@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RG_PLUGIN_ABI 5
+#define RG_PLUGIN_ABI 6
 
 enum rg_plugin_kind {
 	RG_PLUGIN_FEED,
@@ -206,6 +206,12 @@ struct rg_feed_stats {
 	uint64_t expired;		/**< outside their validity */
 	uint64_t low_confidence;	/**< below min_confidence */
 	char first_skip[256];		/**< the first entry skipped, and why */
+	/**
+	 * The earliest time after S->now (seconds since the epoch) when an
+	 * entry's validity begins or ends, so that the same document would
+	 * give other rules: the agent parses it again then.  0: never.
+	 */
+	int64_t next_change;
 };
 
 /** Takes one rule; returns 0, or a negative errno code to stop parse(). */

@@ -1262,11 +1262,16 @@ job_changes(const struct job *job)
 {
 	size_t i;
 
+	int64_t now = (int64_t)time(NULL);
+
 	for (i = 0; i < job->n; i++) {
 		const struct feed *fd = job->jf[i].fd;
 
+		/* New data, or data whose rules depend on the time (STIX
+		 * validity) at the time they change. */
 		if (job->jf[i].fetched || (fd->data != NULL &&
-		    strcmp(fd->cf.format, "stix2") == 0))
+		    fd->stats.next_change != 0 &&
+		    fd->stats.next_change <= now))
 			return 1;
 	}
 	return 0;
@@ -1406,13 +1411,18 @@ job_work_cb(uv_work_t *req)
 static json_t *
 stats_json(const struct rg_feed_stats *st)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s?}",
+	char t[40];
+
+	if (st->next_change > 0)
+		rg_time_format((uint64_t)st->next_change * 1000, t, sizeof(t));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s?, s:s?}",
 	    "skipped", (json_int_t)st->skipped,
 	    "unsupported", (json_int_t)st->unsupported,
 	    "revoked", (json_int_t)st->revoked,
 	    "expired", (json_int_t)st->expired,
 	    "low_confidence", (json_int_t)st->low_confidence,
-	    "first_skip", st->first_skip[0] ? st->first_skip : NULL);
+	    "first_skip", st->first_skip[0] ? st->first_skip : NULL,
+	    "next_change", st->next_change > 0 ? t : NULL);
 }
 
 static void
@@ -1690,12 +1700,18 @@ timer_cb(uv_timer_t *t)
 {
 	struct rg_feeds *f = t->data;
 	uint64_t now = rg_clock_ms();
+	int64_t wall = (int64_t)time(NULL);
 	size_t i;
 	int due = 0;
 
 	for (i = 0; i < f->n; i++) {
 		struct feed *fd = &f->feeds[i];
 
+		/* Rules that start or stop being valid now: built again
+		 * from the document held, whatever the source says. */
+		if (fd->data != NULL && fd->stats.next_change != 0 &&
+		    fd->stats.next_change <= wall)
+			due = 1;
 		if (fd->state == FEED_UNSUPPORTED || is_push(fd) ||
 		    now < fd->next_check_ms)
 			continue;

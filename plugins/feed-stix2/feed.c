@@ -12,7 +12,9 @@
  * whole indicator unsupported: an indicator is used whole or not at all.
  * Of several versions of one indicator the latest "modified" wins;
  * revoked, expired and not yet valid ones and those below the feed's
- * minimum confidence give no rule.  A domain-name gives NAME (and
+ * minimum confidence give no rule.  The earliest time an indicator
+ * starts or stops being valid is the stats' next_change: the agent parses
+ * the bundle again then, and not before unless it changes.  A domain-name gives NAME (and
  * "*.NAME" when the feed covers subdomains); a URL gives its host only;
  * a name or a host in Unicode gives the rule of its punycode; an address
  * or a CIDR prefix gives an IP rule.  The TLP of a rule is the
@@ -1323,6 +1325,18 @@ ind_why(struct ind *ind, enum ind_kind kind, const char *fmt, ...)
 	return (ind->why = strdup(why)) == NULL ? -ENOMEM : 0;
 }
 
+/* The rules change at T (the first whole second at or after it): keep
+ * the earliest such time for the agent. */
+static void
+change_at(struct ctx *c, const struct ts *t)
+{
+	int64_t sec = t->sec + (t->nsec > 0);
+
+	if (sec > c->s->now && (c->out.st->next_change == 0 ||
+	    sec < c->out.st->next_change))
+		c->out.st->next_change = sec;
+}
+
 /* Read indicator O, of id IND->id, into IND; 0 or -ENOMEM. */
 static int
 indicator_read(struct ctx *c, json_t *o, struct ind *ind)
@@ -1369,9 +1383,14 @@ indicator_read(struct ctx *c, json_t *o, struct ind *ind)
 	now.nsec = 0;
 	if (ts_cmp(&from, &now) > 0 || (has_until &&
 	    ts_cmp(&until, &now) <= 0)) {
+		/* Not valid yet: the rules change when it is. */
+		if (ts_cmp(&from, &now) > 0)
+			change_at(c, &from);
 		ind->kind = IND_EXPIRED;
 		return 0;
 	}
+	if (has_until)
+		change_at(c, &until);
 	if ((v = json_object_get(o, "confidence")) != NULL &&
 	    !json_is_null(v)) {
 		if (!json_is_integer(v) || (conf = json_integer_value(v)) < 0 ||

@@ -242,6 +242,46 @@ daemon_stop && ok "stops with a fetch in flight" || not_ok "stop failed"
 kill "$TARPIT_PID" 2>/dev/null; wait "$TARPIT_PID" 2>/dev/null
 
 
+# Rules that depend on the time: a STIX indicator that expires and one
+# that is not valid yet.  The source never changes and is not checked
+# again (refresh-s 3600): the rules are built again from the document held
+# when one of them changes, and only then.
+at() {
+	date -u -d "@$(( $(date +%s) + $1 ))" +%Y-%m-%dT%H:%M:%SZ
+}
+cat > "$T/timed.json" <<EOF
+{ "type": "bundle", "id": "bundle--6e1193d6-6085-4398-a753-44d465f67e7e",
+  "objects": [
+    { "type": "indicator", "spec_version": "2.1",
+      "id": "indicator--1c3e5a7b-2d4f-4a6b-8c0d-1e2f3a4b5c6d",
+      "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+      "valid_from": "2026-01-01T00:00:00Z", "valid_until": "$(at 9)",
+      "pattern_type": "stix", "pattern": "[domain-name:value = 'expiring.example']" },
+    { "type": "indicator", "spec_version": "2.1",
+      "id": "indicator--2d4f6a8c-3e5a-4b7c-9d1e-2f3a4b5c6d7e",
+      "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+      "valid_from": "$(at 5)", "pattern_type": "stix",
+      "pattern": "[domain-name:value = 'starting.example']" } ] }
+EOF
+write_conf "{ name = \"timed\"; format = \"stix2\"; source = \"file://$T/timed.json\"; refresh-s = 3600; }"
+daemon_start "$CONF"
+wait_until 10 "the valid indicator blocks" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check expiring.example | grep -q '\"blocked\": true'"
+expect_match '"blocked": false' "the indicator not valid yet does not block" \
+    "$(check_json starting.example)"
+expect_match '"next_change": "20' "feeds shows when the rules change next" \
+    "$(ctl --json feeds)"
+wait_until 15 "the indicator blocks once valid, the source unchanged" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check starting.example | grep -q '\"blocked\": true'"
+wait_until 15 "the expired indicator no longer blocks" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check expiring.example | grep -q '\"blocked\": false'"
+pubs=$(grep -c "blocklist of .* rules published" "$T/daemon.log")
+sleep 2
+[ "$(grep -c "blocklist of .* rules published" "$T/daemon.log")" -eq "$pubs" ] &&
+    ok "nothing left to change: no further build ($pubs publications)" ||
+    not_ok "builds go on with nothing to change"
+daemon_stop && ok "stops" || not_ok "stop failed"
+
 # The sanity of the change: a version with far fewer rules (a truncated or
 # emptied list) is held back; the old rules stay until an operator accepts.
 i=0

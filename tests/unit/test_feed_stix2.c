@@ -812,6 +812,49 @@ valid(json_t *props, uint64_t life)
 	return rc == 1;
 }
 
+/* The next_change of indicator "v.example" with PROPS (taken) and
+ * lifetime LIFE. */
+static int64_t
+change_of(json_t *props, uint64_t life)
+{
+	struct rg_feed_settings s = settings();
+	struct got g;
+	json_t *o;
+
+	s.default_lifetime_s = life;
+	o = indicator("indicator--v", "[domain-name:value = 'v.example']");
+	json_object_del(o, "valid_from");
+	json_object_update(o, props);
+	json_decref(props);
+	memset(&g, 0, sizeof(g));
+	(void)run_one(&s, o, &g);
+	return g.st.next_change;
+}
+
+/* When the rules of a document change with the time alone. */
+static void
+test_next_change(void **state)
+{
+	(void)state;
+	/* Not valid yet: from the first whole second it is. */
+	assert_int_equal(change_of(json_pack("{s:s}", "valid_from",
+	    "2023-11-14T22:13:21Z"), 0), NOW + 1);
+	assert_int_equal(change_of(json_pack("{s:s}", "valid_from",
+	    "2023-11-14T22:13:20.001Z"), 0), NOW + 1);
+	/* Valid now, until a time to come. */
+	assert_int_equal(change_of(json_pack("{s:s, s:s}", "valid_from", T0,
+	    "valid_until", "2023-11-14T22:13:20.5Z"), 0), NOW + 1);
+	assert_int_equal(change_of(json_pack("{s:s, s:s}", "valid_from", T0,
+	    "valid_until", "2023-11-14T22:14:00Z"), 0), NOW + 40);
+	assert_int_equal(change_of(json_pack("{s:s}", "valid_from",
+	    "2023-11-14T22:00:00Z"), 801), NOW + 1);
+	/* Valid for ever, or expired for good: nothing to wait for. */
+	assert_int_equal(change_of(json_pack("{s:s}", "valid_from", T0), 0),
+	    0);
+	assert_int_equal(change_of(json_pack("{s:s, s:s}", "valid_from", T0,
+	    "valid_until", "2023-06-01T00:00:00Z"), 0), 0);
+}
+
 static void
 test_validity(void **state)
 {
@@ -1271,6 +1314,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_revoked),
 		cmocka_unit_test(test_validity),
+		cmocka_unit_test(test_next_change),
 		cmocka_unit_test(test_confidence),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_tlp),
