@@ -790,22 +790,30 @@ test_revoked(void **state)
 }
 
 /* Parse indicator "v.example" with the properties of PROPS (a JSON
- * object, taken) and lifetime LIFE; whether it gave its rule. */
-static int
-valid(json_t *props, uint64_t life)
+ * object, taken) and lifetime LIFE into G; the rules it gave. */
+static long
+parse_v(json_t *props, uint64_t life, struct got *g)
 {
 	struct rg_feed_settings s = settings();
-	struct got g;
 	json_t *o;
-	long rc;
 
 	s.default_lifetime_s = life;
 	o = indicator("indicator--v", "[domain-name:value = 'v.example']");
 	json_object_del(o, "valid_from");
 	json_object_update(o, props);
 	json_decref(props);
-	memset(&g, 0, sizeof(g));
-	rc = run_one(&s, o, &g);
+	memset(g, 0, sizeof(*g));
+	return run_one(&s, o, g);
+}
+
+/* Whether indicator "v.example" with PROPS and LIFE gave its rule. */
+static int
+valid(json_t *props, uint64_t life)
+{
+	struct got g;
+	long rc;
+
+	rc = parse_v(props, life, &g);
 	assert_true(rc == 0 || rc == 1);
 	assert_int_equal(g.st.expired, rc == 0 ? 1 : 0);
 	assert_int_equal(g.st.skipped + g.st.unsupported, 0);
@@ -817,17 +825,9 @@ valid(json_t *props, uint64_t life)
 static int64_t
 change_of(json_t *props, uint64_t life)
 {
-	struct rg_feed_settings s = settings();
 	struct got g;
-	json_t *o;
 
-	s.default_lifetime_s = life;
-	o = indicator("indicator--v", "[domain-name:value = 'v.example']");
-	json_object_del(o, "valid_from");
-	json_object_update(o, props);
-	json_decref(props);
-	memset(&g, 0, sizeof(g));
-	(void)run_one(&s, o, &g);
+	(void)parse_v(props, life, &g);
 	return g.st.next_change;
 }
 
