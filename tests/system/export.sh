@@ -203,6 +203,19 @@ else
 	not_ok "--json: rules, owners, zone: $out (12 12 same expected)"
 fi
 
+# Exports in quick succession (most in one second): each serial is
+# greater than the one before, so a secondary takes every one.
+serials=
+for _ in 1 2 3; do
+	serials="$serials $(ctl feeds export --rpz | awk '$3 == "SOA" { print $6; exit }')"
+done
+set -- $serials
+if [ $# -eq 3 ] && [ "$1" -lt "$2" ] && [ "$2" -lt "$3" ]; then
+	ok "serials grow from one export to the next ($serials )"
+else
+	not_ok "serials of three exports:$serials"
+fi
+
 out=$(ctl feeds export --rpz --zone other.rpz 2>&1)
 expect_match '^\$ORIGIN other\.rpz\.$' "--zone names the origin" "$out"
 out=$(ctl feeds export --rpz --zone 'a..b' 2>"$T/bad.err")
