@@ -63,6 +63,7 @@
 #define NOTIFY_MAX_SOCKETS	8
 #define NOTIFY_TCP_CONNS	16	/* open at once; more are closed */
 #define NOTIFY_TCP_TIMEOUT_MS	5000	/* for one message and its reply */
+#define VALIDITY_GAP_MS		10000	/* between builds for STIX validity */
 
 enum feed_state {
 	FEED_PENDING,		/* never loaded yet */
@@ -425,6 +426,8 @@ struct rg_feeds {
 	char *state_dir;
 	struct job *job;		/* rebuild in flight, or NULL */
 	int again;			/* another rebuild wanted after it */
+	uint64_t validity_build_ms;	/* the last build for a validity
+					   change (rg_clock_ms) */
 	int dirty;			/* the next rebuild must build */
 	const struct rg_conf *pending;	/* configuration waiting for it */
 	uv_timer_t timer;
@@ -1462,6 +1465,12 @@ feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
 			    "max_drop_percent", (int)fd->cf.max_drop_percent));
 		fd->state = FEED_HELD;
 		snprintf(fd->last_error, sizeof(fd->last_error), "%.500s", reason);
+		/* The rules in force were built again from the version kept:
+		 * their counts (and when they change next) are this build's. */
+		if (bl != NULL && fd->data != NULL) {
+			fd->entries = rg_bl_feed_entries(bl, idx);
+			fd->stats = jf->stats;
+		}
 		return;
 	}
 	if (jf->fetched) {
@@ -1708,10 +1717,16 @@ timer_cb(uv_timer_t *t)
 		struct feed *fd = &f->feeds[i];
 
 		/* Rules that start or stop being valid now: built again
-		 * from the document held, whatever the source says. */
+		 * from the document held, whatever the source says; but
+		 * not more often than every VALIDITY_GAP_MS, as a bundle
+		 * may have an indicator change every second. */
 		if (fd->data != NULL && fd->stats.next_change != 0 &&
-		    fd->stats.next_change <= wall)
+		    fd->stats.next_change <= wall &&
+		    (f->validity_build_ms == 0 ||
+		    now >= f->validity_build_ms + VALIDITY_GAP_MS)) {
+			f->validity_build_ms = now;
 			due = 1;
+		}
 		if (fd->state == FEED_UNSUPPORTED || is_push(fd) ||
 		    now < fd->next_check_ms)
 			continue;
