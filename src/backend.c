@@ -699,6 +699,11 @@ job_after_cb(uv_work_t *req, int status)
 			b->rules_done_digest = job->st.digest;
 			b->rules_done_wall_ms = rg_clock_wall_ms();
 		} else {
+			/* The plugin may have written the file before it
+			 * failed (a reload refused): the zone there is not
+			 * known any more, so the next one is written even if
+			 * it is the one installed before. */
+			b->rules_done_digest = 0;
 			failed = 1;
 			backend_failed(b, "blocklist", job->rules_msg,
 			    json_pack("{s:I, s:s?, s:i}", "rules",
