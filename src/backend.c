@@ -8,8 +8,9 @@
  * takes references to the ones it works on, runs in libuv's thread pool
  * -- check the resolver, apply the target, build the blocklist's response
  * policy zone (export.c's, from the snapshot current when the job started,
- * held until it ends) and install it unless it is the zone installed
- * already -- and back on the loop records what it came to.  A million
+ * held only until the zone is built) -- and back on the loop records what
+ * it came to; a zone that is not the one installed already then goes to
+ * the plugin in a second part of the same job.  A million
  * rules take a second to write: never on the loop.  So a reload or a newer decision never
  * pulls data from under a running job, and the plugin never sees the agent's
  * live structures.  At most one job runs at a time; a failure arms a retry
@@ -86,6 +87,8 @@ struct job {
 	size_t zone_len;
 	struct rg_export_stats st;
 	int built, unchanged;
+	int installing;			/* the second part: the plugin */
+	int failed;			/* something failed: back off */
 	int checked, check_rc;
 	int applied_again;		/* the check found drift: re-applied */
 	int apply_rc, rules_rc;
@@ -505,23 +508,29 @@ job_free(struct job *job)
 	free(job);
 }
 
-/* In the thread pool: the zone of the held snapshot, installed unless it
- * is the one the resolver has. */
+/* In the thread pool: the zone of the held snapshot, and whether it is
+ * the one the resolver has. */
 static void
-job_install(struct job *job)
+job_export(struct job *job)
 {
-	struct rg_backend_rules pub;
-
 	job->rules_rc = rg_export_rpz_zone(job->bl, job->rules->conf,
 	    job->zone_name, job->serial, &job->zone, &job->zone_len, &job->st,
 	    job->rules_msg, sizeof(job->rules_msg));
 	if (job->rules_rc < 0)
 		return;
 	job->built = 1;
-	if (job->done_digest != 0 && job->st.digest == job->done_digest) {
-		job->unchanged = 1;
-		return;
-	}
+	job->unchanged = job->done_digest != 0 &&
+	    job->st.digest == job->done_digest;
+}
+
+/* In the thread pool, once the snapshot is released: the zone to the
+ * plugin, which may take long (Unbound loads it). */
+static void
+job_install_cb(uv_work_t *req)
+{
+	struct job *job = req->data;
+	struct rg_backend_rules pub;
+
 	pub.zone = job->zone;
 	pub.len = job->zone_len;
 	pub.n_rules = job->st.rules;
@@ -530,7 +539,8 @@ job_install(struct job *job)
 	    sizeof(job->rules_msg));
 }
 
-/* In the thread pool: check, apply, install. */
+/* In the thread pool: check, apply, export; the install follows in a
+ * second part (job_install_cb), after the snapshot is released. */
 static void
 job_work_cb(uv_work_t *req)
 {
@@ -557,7 +567,7 @@ job_work_cb(uv_work_t *req)
 		job->apply_rc = ops->apply(job->inst, &job->apply->pub,
 		    job->apply_msg, sizeof(job->apply_msg));
 	if (job->rules != NULL && ops->blocklist != NULL)
-		job_install(job);
+		job_export(job);
 }
 
 /* Swap in the backend that waited for the job to end. */
@@ -599,11 +609,13 @@ job_after_cb(uv_work_t *req, int status)
 	uint64_t now = rg_clock_ms();
 	char reason[MSG_LEN + 128];
 	const char *old;
-	int failed = 0;
 
 	b->job = NULL;
-	if (job->dom != NULL)
+	/* The zone is built: the snapshots retired meanwhile can go. */
+	if (job->dom != NULL) {
 		rg_bl_release(job->dom);
+		job->dom = NULL;
+	}
 	if (b->freeing) {
 		job_free(job);
 		if (b->timer_closed)
@@ -615,8 +627,10 @@ job_after_cb(uv_work_t *req, int status)
 		backend_kick(b);
 		return;
 	}
+	if (job->installing)
+		goto rules;
 	if (job->checked && job->check_rc < 0) {
-		failed = 1;
+		job->failed = 1;
 		if (b->resolver != 0)
 			b->resolver_since_wall_ms = rg_clock_wall_ms();
 		b->resolver = 0;
@@ -661,7 +675,7 @@ job_after_cb(uv_work_t *req, int status)
 			b->applied = target_ref(job->apply);
 			b->applied_wall_ms = rg_clock_wall_ms();
 		} else {
-			failed = 1;
+			job->failed = 1;
 			backend_failed(b, "forwarders", job->apply_msg,
 			    json_pack("{s:s, s:s, s:o, s:i}", "mode",
 			    job->apply->mode, "pool", job->apply->pool,
@@ -670,6 +684,20 @@ job_after_cb(uv_work_t *req, int status)
 		}
 	}
 
+	/* A new zone: to the plugin, in a second part of the same job. */
+	if (job->rules != NULL && !(job->checked && job->check_rc < 0) &&
+	    job->rules_rc == 0 && job->built && !job->unchanged) {
+		job->installing = 1;
+		if (uv_queue_work(b->loop, &job->req, job_install_cb,
+		    job_after_cb) == 0) {
+			b->job = job;
+			return;
+		}
+		job->rules_rc = -ENOMEM;
+		snprintf(job->rules_msg, sizeof(job->rules_msg),
+		    "cannot start the install");
+	}
+rules:
 	if (job->rules != NULL && !(job->checked && job->check_rc < 0)) {
 		if (job->rules_rc == 0 && job->unchanged) {
 			/* The same zone: the resolver has it already. */
@@ -704,7 +732,7 @@ job_after_cb(uv_work_t *req, int status)
 			 * known any more, so the next one is written even if
 			 * it is the one installed before. */
 			b->rules_done_digest = 0;
-			failed = 1;
+			job->failed = 1;
 			backend_failed(b, "blocklist", job->rules_msg,
 			    json_pack("{s:I, s:s?, s:i}", "rules",
 			    (json_int_t)(job->built ? job->st.rules : 0),
@@ -713,7 +741,7 @@ job_after_cb(uv_work_t *req, int status)
 		}
 	}
 
-	if (failed) {
+	if (job->failed) {
 		b->failures++;
 		b->backoff_ms = b->backoff_ms == 0 ? BACKOFF_MIN_MS :
 		    b->backoff_ms * 2;
