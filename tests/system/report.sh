@@ -268,10 +268,13 @@ echo up > "$S/mode"
 wait_until 40 "hub delivers everything once the collector is up" -- \
     st "$S" 'd["generated"] == 40 and r["hub"]["queued"] == 0 and r["hub"]["last_error"] is None' &&
     ok "hub delivers everything once the collector is up"
-if st "$S" 'r["hub"]["delivered"] >= 40 and r["hub"]["last_success"] and r["hub"]["last_success"].endswith("Z") and r["hub"]["next_attempt_in_ms"] is None and r["hub"]["dropped"] == {"event": 0, "status": 0, "sighting": 0} and r["hub"]["type"] == "http" and r["hub"]["bytes"] == 0 and d["warning"] is None'; then
+# Between two deliveries: a status report or sightings spooled a moment
+# ago are in the queue (bytes, next attempt 0) until they go.
+if wait_until 10 "the reporter's JSON after recovery" -- \
+    st "$S" 'r["hub"]["delivered"] >= 40 and r["hub"]["last_success"] and r["hub"]["last_success"].endswith("Z") and r["hub"]["next_attempt_in_ms"] is None and r["hub"]["dropped"] == {"event": 0, "status": 0, "sighting": 0} and r["hub"]["type"] == "http" and r["hub"]["bytes"] == 0 and d["warning"] is None'; then
 	ok "the reporter's JSON: delivered, last_success, no error, no drop"
 else
-	not_ok "the reporter's JSON after recovery"; show "$S"
+	show "$S"
 fi
 checks "$S" '
 got = recs(os.path.join(D, "ids"))
