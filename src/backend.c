@@ -3,15 +3,15 @@
  *
  * What the resolver should have is kept as two immutable, reference-counted
  * objects: the target (mode, active pool, the upstreams to forward to) and
- * the rules (which snapshot generation to install, with a copy of the
- * settings the export reads).  The agent replaces them on the loop; a job
- * takes references to the ones it works on, runs in libuv's thread pool
- * -- check the resolver, apply the target, build the blocklist's response
- * policy zone (export.c's, from the snapshot current when the job started,
- * held only until the zone is built) -- and back on the loop records what
- * it came to; a zone that is not the one installed already then goes to
- * the plugin in a second part of the same job.  A million
- * rules take a second to write: never on the loop.  So a reload or a newer decision never
+ * the generation of the blocklist snapshots published.  The agent replaces
+ * them on the loop; a job takes a reference to the target and a copy of
+ * the settings an export reads, runs in libuv's thread pool -- check the
+ * resolver, apply the target, build the blocklist's response policy zone
+ * (export.c's, from the snapshot current when the job started, held only
+ * until the zone is built) -- and back on the loop records what it came
+ * to; a zone that is not the one installed already then goes to the
+ * plugin in a second part of the same job.  A million rules take a second
+ * to write: never on the loop.  So a reload or a newer decision never
  * pulls data from under a running job, and the plugin never sees the agent's
  * live structures.  At most one job runs at a time; a failure arms a retry
  * with exponential back-off, and news from the agent (a new target or new
@@ -62,14 +62,6 @@ struct target {
 	char *key;			/* canonical text, for comparisons */
 };
 
-/* The blocklist the backend should install: the snapshot current when a
- * job starts, exported with these settings. */
-struct rules {
-	unsigned refs;
-	uint64_t gen;
-	struct rg_conf *conf;		/* allowlist, sinkholes, feed order */
-};
-
 struct job {
 	uv_work_t req;
 	struct rg_backend *b;
@@ -77,8 +69,9 @@ struct job {
 	void *inst;
 	struct target *applied;		/* what the resolver should have */
 	struct target *apply;		/* to apply, or NULL */
-	struct rules *rules;		/* to install, or NULL */
-	struct rg_bl_domain *dom;	/* held while the job runs */
+	uint64_t gen;			/* blocklist to install, 0 none */
+	struct rg_conf *conf;		/* allowlist, sinkholes, feed order */
+	struct rg_bl_domain *dom;	/* held until the zone is built */
 	const struct rg_blocklist *bl;
 	char *zone_name;
 	uint32_t serial;
@@ -86,7 +79,7 @@ struct job {
 	char *zone;			/* built in the pool */
 	size_t zone_len;
 	struct rg_export_stats st;
-	int built, unchanged;
+	int unchanged;
 	int installing;			/* the second part: the plugin */
 	int failed;			/* something failed: back off */
 	int checked, check_rc;
@@ -113,8 +106,7 @@ struct rg_backend {
 
 	struct target *want, *applied;
 	uint64_t applied_wall_ms;
-	struct rules *rules;		/* the newest rules */
-	uint64_t rules_gen;
+	uint64_t rules_gen;		/* snapshots published, 0 none */
 	uint64_t rules_done_gen;	/* gen of the rules installed, 0 none */
 	size_t rules_done_n;
 	uint64_t rules_done_digest;	/* of that zone, 0 none */
@@ -413,25 +405,6 @@ target_servers_json(const struct target *t)
 	return a;
 }
 
-/* Rules. */
-
-static void
-rules_unref(struct rules *r)
-{
-	if (r == NULL || --r->refs > 0)
-		return;
-	rg_export_conf_free(r->conf);
-	free(r);
-}
-
-static struct rules *
-rules_ref(struct rules *r)
-{
-	if (r != NULL)
-		r->refs++;
-	return r;
-}
-
 /* The backend. */
 
 static const struct rg_backend_ops *
@@ -502,7 +475,7 @@ job_free(struct job *job)
 {
 	target_unref(job->applied);
 	target_unref(job->apply);
-	rules_unref(job->rules);
+	rg_export_conf_free(job->conf);
 	free(job->zone_name);
 	free(job->zone);
 	free(job);
@@ -513,12 +486,11 @@ job_free(struct job *job)
 static void
 job_export(struct job *job)
 {
-	job->rules_rc = rg_export_rpz_zone(job->bl, job->rules->conf,
+	job->rules_rc = rg_export_rpz_zone(job->bl, job->conf,
 	    job->zone_name, job->serial, &job->zone, &job->zone_len, &job->st,
 	    job->rules_msg, sizeof(job->rules_msg));
 	if (job->rules_rc < 0)
 		return;
-	job->built = 1;
 	job->unchanged = job->done_digest != 0 &&
 	    job->st.digest == job->done_digest;
 }
@@ -566,7 +538,7 @@ job_work_cb(uv_work_t *req)
 	if (job->apply != NULL)
 		job->apply_rc = ops->apply(job->inst, &job->apply->pub,
 		    job->apply_msg, sizeof(job->apply_msg));
-	if (job->rules != NULL && ops->blocklist != NULL)
+	if (job->gen != 0)
 		job_export(job);
 }
 
@@ -685,8 +657,8 @@ job_after_cb(uv_work_t *req, int status)
 	}
 
 	/* A new zone: to the plugin, in a second part of the same job. */
-	if (job->rules != NULL && !(job->checked && job->check_rc < 0) &&
-	    job->rules_rc == 0 && job->built && !job->unchanged) {
+	if (job->gen != 0 && !(job->checked && job->check_rc < 0) &&
+	    job->rules_rc == 0 && !job->unchanged) {
 		job->installing = 1;
 		if (uv_queue_work(b->loop, &job->req, job_install_cb,
 		    job_after_cb) == 0) {
@@ -698,10 +670,10 @@ job_after_cb(uv_work_t *req, int status)
 		    "cannot start the install");
 	}
 rules:
-	if (job->rules != NULL && !(job->checked && job->check_rc < 0)) {
+	if (job->gen != 0 && !(job->checked && job->check_rc < 0)) {
 		if (job->rules_rc == 0 && job->unchanged) {
 			/* The same zone: the resolver has it already. */
-			b->rules_done_gen = job->rules->gen;
+			b->rules_done_gen = job->gen;
 		} else if (job->rules_rc == 0) {
 			rg_journal_add(b->journal, RG_EVENT_BACKEND_APPLIED, 0,
 			    b->set->type, NULL, NULL, job->rules_msg,
@@ -722,7 +694,7 @@ rules:
 			    "serial", (json_int_t)job->serial,
 			    "file", b->set->rpz_file,
 			    "attempts", (int)b->failures + 1));
-			b->rules_done_gen = job->rules->gen;
+			b->rules_done_gen = job->gen;
 			b->rules_done_n = job->st.rules;
 			b->rules_done_digest = job->st.digest;
 			b->rules_done_wall_ms = rg_clock_wall_ms();
@@ -735,7 +707,7 @@ rules:
 			job->failed = 1;
 			backend_failed(b, "blocklist", job->rules_msg,
 			    json_pack("{s:I, s:s?, s:i}", "rules",
-			    (json_int_t)(job->built ? job->st.rules : 0),
+			    (json_int_t)(job->zone != NULL ? job->st.rules : 0),
 			    "file", b->set->rpz_file, "attempt",
 			    (int)b->failures + 1));
 		}
@@ -776,8 +748,8 @@ backend_kick(struct rg_backend *b)
 	if (b->freeing || b->job != NULL || ops == NULL)
 		return;
 	apply = b->want != NULL && !target_same(b->want, b->applied);
-	install = b->rules != NULL && ops->blocklist != NULL &&
-	    b->set->rpz_file != NULL && b->rules->gen != b->rules_done_gen;
+	install = ops->blocklist != NULL && b->set->rpz_file != NULL &&
+	    b->rules_gen != b->rules_done_gen;
 	if (b->failing && now < b->retry_at_ms && !b->dirty) {
 		backend_arm(b, b->retry_at_ms, now);
 		return;
@@ -802,19 +774,15 @@ backend_kick(struct rg_backend *b)
 	if (apply)
 		job->apply = target_ref(b->want);
 	if (install) {
-		uint64_t secs = rg_clock_wall_ms() / 1000;
-
 		if ((job->zone_name = strdup(b->set->rpz_zone != NULL ?
-		    b->set->rpz_zone : RG_EXPORT_ZONE)) == NULL) {
+		    b->set->rpz_zone : RG_EXPORT_ZONE)) == NULL ||
+		    (job->conf = rg_export_conf_dup(b->xconf)) == NULL) {
 			job_free(job);
 			backend_arm(b, now + BACKOFF_MIN_MS, now);
 			return;
 		}
-		job->rules = rules_ref(b->rules);
-		/* The serial only goes up while the agent runs, whatever
-		 * the clock does. */
-		job->serial = secs > b->serial && secs <= UINT32_MAX ?
-		    (uint32_t)secs : b->serial + 1;
+		job->gen = b->rules_gen;
+		job->serial = rg_export_serial(b->serial);
 		job->done_digest = b->rules_done_digest;
 		job->dom = b->dom;
 		rg_bl_hold(job->dom);
@@ -951,22 +919,12 @@ rg_backend_blocklist(struct rg_backend *b, struct rg_bl_domain *dom)
 {
 	const struct rg_backend_ops *ops;
 	const struct settings *s;
-	struct rules *r;
 
 	if (b == NULL || (ops = backend_next_ops(b, &s)) == NULL ||
 	    ops->blocklist == NULL || s->rpz_file == NULL)
 		return;
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->conf = rg_export_conf_dup(b->xconf)) == NULL) {
-		free(r);
-		rg_log_warnx("backend: out of memory exporting the blocklist");
-		return;
-	}
-	r->refs = 1;
-	r->gen = ++b->rules_gen;
 	b->dom = dom;
-	rules_unref(b->rules);
-	b->rules = r;
+	b->rules_gen++;
 	b->dirty = 1;
 	backend_kick(b);
 }
@@ -1005,8 +963,7 @@ rg_backend_json(const struct rg_backend *b)
 		bl = json_pack("{s:I, s:s?, s:b}",
 		    "rules", (json_int_t)b->rules_done_n,
 		    "time", b->rules_done_gen != 0 ? t2 : NULL,
-		    "pending", b->rules != NULL &&
-		    b->rules->gen != b->rules_done_gen);
+		    "pending", b->rules_gen != b->rules_done_gen);
 	}
 	rg_time_format(b->last_error_wall_ms, t3, sizeof(t3));
 	o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:o, s:o, s:i, s:s?, "
@@ -1074,7 +1031,6 @@ backend_destroy(struct rg_backend *b)
 	settings_free(b->next_set);
 	target_unref(b->want);
 	target_unref(b->applied);
-	rules_unref(b->rules);
 	rg_export_conf_free(b->xconf);
 	free(b);
 }

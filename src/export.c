@@ -913,6 +913,15 @@ out:
 	return rc;
 }
 
+uint32_t
+rg_export_serial(uint32_t last)
+{
+	time_t now = time(NULL);
+
+	return now > (time_t)last && (uint64_t)now <= UINT32_MAX ?
+	    (uint32_t)now : last + 1;
+}
+
 struct rg_conf *
 rg_export_conf_dup(const struct rg_conf *c)
 {
@@ -964,7 +973,7 @@ rg_export_rpz(const struct rg_blocklist *bl, const struct rg_conf *conf,
 	char *out, err[400];
 	int rc;
 
-	rc = rg_export_rpz_zone(bl, conf, zone, (uint32_t)time(NULL), &out,
+	rc = rg_export_rpz_zone(bl, conf, zone, rg_export_serial(0), &out,
 	    len, NULL, err, sizeof(err));
 	if (rc < 0) {
 		errno = -rc;

@@ -51,6 +51,13 @@ int rg_export_rpz_zone(const struct rg_blocklist *bl,
     size_t err_len);
 
 /**
+ * The serial of the next zone after one with serial LAST: the time in
+ * seconds, or LAST + 1 when that is not more (two zones in one second, a
+ * clock set back), as a secondary takes a zone only when its serial grew.
+ */
+uint32_t rg_export_serial(uint32_t last);
+
+/**
  * A copy of the settings of C that an export reads (the feeds' names, the
  * allowlist, the sinkhole addresses), for a thread that may outlive a
  * reload; NULL when out of memory.  Free it with rg_export_conf_free().

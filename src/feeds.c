@@ -1254,29 +1254,31 @@ job_lower_priority(struct job *job)
 #endif
 }
 
+/* FD's rules start or stop being valid by NOW (seconds since the epoch):
+ * its held document gives other rules than at its last build. */
+static int
+validity_due(const struct feed *fd, int64_t now)
+{
+	return fd->data != NULL && fd->stats.next_change != 0 &&
+	    fd->stats.next_change <= now;
+}
+
 /*
  * Whether the job has a new document to apply, or a feed whose rules
- * depend on the time (STIX validity): without either, a new snapshot
+ * changed with the time (STIX validity): without either, a new snapshot
  * would be the one in force, and the checks of unchanged sources (every
  * refresh-s of every feed) would each parse and build every feed again.
  */
 static int
 job_changes(const struct job *job)
 {
+	int64_t now = (int64_t)time(NULL);
 	size_t i;
 
-	int64_t now = (int64_t)time(NULL);
-
-	for (i = 0; i < job->n; i++) {
-		const struct feed *fd = job->jf[i].fd;
-
-		/* New data, or data whose rules depend on the time (STIX
-		 * validity) at the time they change. */
-		if (job->jf[i].fetched || (fd->data != NULL &&
-		    fd->stats.next_change != 0 &&
-		    fd->stats.next_change <= now))
+	/* New data, or data whose rules change with the time. */
+	for (i = 0; i < job->n; i++)
+		if (job->jf[i].fetched || validity_due(job->jf[i].fd, now))
 			return 1;
-	}
 	return 0;
 }
 
@@ -1720,9 +1722,7 @@ timer_cb(uv_timer_t *t)
 		 * from the document held, whatever the source says; but
 		 * not more often than every VALIDITY_GAP_MS, as a bundle
 		 * may have an indicator change every second. */
-		if (fd->data != NULL && fd->stats.next_change != 0 &&
-		    fd->stats.next_change <= wall &&
-		    (f->validity_build_ms == 0 ||
+		if (validity_due(fd, wall) && (f->validity_build_ms == 0 ||
 		    now >= f->validity_build_ms + VALIDITY_GAP_MS)) {
 			f->validity_build_ms = now;
 			due = 1;

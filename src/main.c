@@ -669,7 +669,6 @@ cmd_export(struct agent *a, json_t *req)
 	const char *fmt = json_string_value(json_object_get(req, "export"));
 	json_t *zv = json_object_get(req, "zone");
 	struct export_job *x;
-	uint64_t secs;
 
 	if (fmt == NULL || strcmp(fmt, "rpz") != 0)
 		return rg_control_error("unknown export format \"%.64s\": "
@@ -686,12 +685,7 @@ cmd_export(struct agent *a, json_t *req)
 	}
 	x->agent = a;
 	x->bl = rg_bl_current(a->bl_domain);
-	/* The time, unless two exports fall in one second or the clock
-	 * went back: a secondary loads a zone only when its serial grew. */
-	secs = rg_clock_wall_ms() / 1000;
-	x->serial = secs > a->export_serial && secs <= UINT32_MAX ?
-	    (uint32_t)secs : a->export_serial + 1;
-	a->export_serial = x->serial;
+	x->serial = a->export_serial = rg_export_serial(a->export_serial);
 	x->req.data = x;
 	if ((x->pending = rg_control_later(a->control)) == NULL) {
 		export_job_free(x);

@@ -6,16 +6,15 @@
  * spool of one queue: so each has its own byte limit and takes only the
  * reports meant for it (of the kinds its plugin sends, its own status,
  * sightings only when it asked for them, client addresses only when
- * allowed); the layout on disk is the
- * one spool.h describes.  Every spool call is made on the loop thread, so
- * the spool is never shared with a worker: a delivery takes the oldest
- * batch on the loop, the plugin's deliver() runs in libuv's thread pool
- * with the batch serialised, and back on the loop the prefix the receiver
- * acknowledged is removed.  A plugin instance is reference-counted, so a
- * reload can replace it while a delivery still runs with the old one; a
- * reporter removed by a reload, or all of them when the engine is freed,
- * is destroyed only once its timers are closed and its delivery in flight
- * has ended.
+ * allowed); the layout on disk is the one spool.h describes.  Every spool
+ * call is made on the loop thread, so the spool is never shared with a
+ * worker: a delivery takes the oldest batch on the loop, the plugin's
+ * deliver() runs in libuv's thread pool with the batch serialised, and back
+ * on the loop the prefix the receiver acknowledged is removed.  A plugin
+ * instance is reference-counted, so a reload can replace it while a
+ * delivery still runs with the old one; a reporter removed by a reload, or
+ * all of them when the engine is freed, is destroyed only once its timers
+ * are closed and its delivery in flight has ended.
  */
 #include <errno.h>
 #include <fcntl.h>

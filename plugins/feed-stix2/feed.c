@@ -10,16 +10,16 @@
  * Anything else (NOT, MATCHES, ranges, other objects, qualifiers, AND or
  * FOLLOWEDBY between observations, which need correlation) makes the
  * whole indicator unsupported: an indicator is used whole or not at all.
- * Of several versions of one indicator the latest "modified" wins;
- * revoked, expired and not yet valid ones and those below the feed's
- * minimum confidence give no rule.  The earliest time an indicator
- * starts or stops being valid is the stats' next_change: the agent parses
- * the bundle again then, and not before unless it changes.  A domain-name gives NAME (and
- * "*.NAME" when the feed covers subdomains); a URL gives its host only;
- * a name or a host in Unicode gives the rule of its punycode; an address
- * or a CIDR prefix gives an IP rule.  The TLP of a rule is the
- * most restrictive of the indicator's TLP markings, TLP 1.0 or 2.0, by
- * their well-known ids or by marking-definitions in the document.
+ * Of several versions of one indicator the latest "modified" wins; revoked,
+ * expired and not yet valid ones and those below the feed's minimum
+ * confidence give no rule.  The earliest time an indicator starts or stops
+ * being valid is the stats' next_change: the agent parses the bundle again
+ * then, and not before unless it changes.  A domain-name gives NAME (and
+ * "*.NAME" when the feed covers subdomains); a URL gives its host only; a
+ * name or a host in Unicode gives the rule of its punycode; an address or a
+ * CIDR prefix gives an IP rule.  The TLP of a rule is the most restrictive
+ * of the indicator's TLP markings, TLP 1.0 or 2.0, by their well-known ids
+ * or by marking-definitions in the document.
  */
 #include <sys/socket.h>
 
