@@ -5,7 +5,8 @@ check_PROGRAMS += tests/system/fetch-check
 tests_system_fetch_check_SOURCES = tests/system/fetch-check.c
 tests_system_fetch_check_LDADD = librgcore.a $(DEPS_LIBS)
 TESTS += tests/system/fetch.sh
-EXTRA_DIST += tests/system/fetch.sh tests/system/fetch-fixture.py
+EXTRA_DIST += tests/system/fetch.sh tests/system/fetch-fixture.py \
+    tests/system/httpproxy.py
 
 FUZZ_TARGETS += taxii
 FUZZ_BINS += fuzz-build/taxii

@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RG_PLUGIN_ABI 6
+#define RG_PLUGIN_ABI 7
 
 enum rg_plugin_kind {
 	RG_PLUGIN_FEED,
@@ -251,6 +251,8 @@ struct rg_report_settings {
 	const char *agent_id;		/**< this agent */
 	const char *hostname;
 	unsigned timeout_ms;		/**< one delivery attempt */
+	const char *proxy;		/**< http(s): proxy URL; "": none;
+					     NULL: the environment's */
 };
 
 /* The kinds of report a reporter sends (rg_report_ops.kinds). */

@@ -68,6 +68,9 @@ static const char *const conf_report_types[] = {
 	"http", "syslog", "matrix", NULL
 };
 static const char *const conf_url_schemes[] = { "https://", "http://", NULL };
+static const char *const conf_proxy_schemes[] = {
+	"http://", "https://", "socks5://", "socks5h://", NULL
+};
 
 static const char *const conf_root_keys[] = {
 	"server", "http", "backend", "pools", "health", "failover", "journal",
@@ -129,7 +132,7 @@ static const char *const conf_feed_keys[] = {
 	"ca-file", "client-cert-file", "client-key-file", "spki-pin",
 	"token-file", "username", "password-file", "hub-key-file", "signature",
 	"zone", "tsig-name", "tsig-algorithm", "tsig-secret",
-	"max-drop-percent", "max-rules", NULL
+	"max-drop-percent", "max-rules", "proxy", NULL
 };
 static const char *const conf_policy_keys[] = {
 	"action", "allowlist", "sinkhole-a", "sinkhole-aaaa", NULL
@@ -137,7 +140,7 @@ static const char *const conf_policy_keys[] = {
 static const char *const conf_report_keys[] = {
 	"name", "type", "url", "interval-s", "ca-file", "client-cert-file",
 	"client-key-file", "token-file", "room", "socket", "timeout-ms",
-	"queue-limit-bytes", "sightings", "client-addresses", NULL
+	"queue-limit-bytes", "sightings", "client-addresses", "proxy", NULL
 };
 
 /* An error waiting to be reported in file and line order. */
@@ -1948,6 +1951,28 @@ conf_url(struct conf_ctx *ctx, const config_setting_t *g, const char *where,
 	return 1;
 }
 
+/*
+ * The proxy of a feed or reporter: a URL, or "none" for none at all (not
+ * even the environment's), kept as "" (libcurl's word for it).  Not set:
+ * libcurl's choice from the environment (https_proxy, http_proxy,
+ * no_proxy).
+ */
+static void
+conf_proxy(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *where, char **out)
+{
+	const config_setting_t *s;
+	const char *v;
+
+	if (conf_str(ctx, g, where, "proxy", &s, &v) <= 0)
+		return;
+	if (strcmp(v, "none") == 0)
+		*out = conf_strdup(ctx, "");
+	else
+		(void)conf_url(ctx, g, where, "proxy", conf_proxy_schemes,
+		    out);
+}
+
 /* The source of feed F: a URL, or "push" for a feed that hubs push. */
 static void
 conf_feed_source(struct conf_ctx *ctx, const config_setting_t *g,
@@ -2003,7 +2028,7 @@ conf_feed_options(struct conf_ctx *ctx, const config_setting_t *g,
 {
 	static const char *const web_keys[] = {
 		"ca-file", "client-cert-file", "client-key-file", "spki-pin",
-		"token-file", "username", "password-file", NULL
+		"token-file", "username", "password-file", "proxy", NULL
 	};
 	static const char *const tsig_keys[] = {
 		"tsig-name", "tsig-algorithm", "tsig-secret", NULL
@@ -2063,6 +2088,7 @@ conf_feed_options(struct conf_ctx *ctx, const config_setting_t *g,
 	if (f->username != NULL && f->token_file != NULL)
 		conf_error(ctx, g, "%s: token-file and username are two ways "
 		    "to authenticate; give one", where);
+	conf_proxy(ctx, g, where, &f->proxy);
 	conf_file(ctx, g, where, "hub-key-file", &f->hub_key_file);
 	conf_strcopy(ctx, g, where, "signature", &f->signature);
 	if (f->signature != NULL && f->hub_key_file == NULL)
@@ -2221,7 +2247,7 @@ conf_report_options(struct conf_ctx *ctx, const config_setting_t *g,
 {
 	static const char *const web_keys[] = {
 		"url", "ca-file", "client-cert-file", "client-key-file",
-		"token-file", NULL
+		"token-file", "proxy", NULL
 	};
 	const config_setting_t *s;
 	struct sockaddr_storage ss;
@@ -2265,6 +2291,7 @@ conf_report_options(struct conf_ctx *ctx, const config_setting_t *g,
 			conf_error(ctx, g, "%s: client-cert-file and "
 			    "client-key-file go together", where);
 		conf_file(ctx, g, where, "token-file", &r->token_file);
+		conf_proxy(ctx, g, where, &r->proxy);
 	}
 	if (strcmp(r->type, "matrix") == 0) {
 		if (conf_str(ctx, g, where, "room", &s, &v) > 0) {
@@ -2714,6 +2741,7 @@ rg_conf_free(struct rg_conf *conf)
 		free(f->source);
 		free(f->action);
 		free(f->ca_file);
+		free(f->proxy);
 		free(f->client_cert_file);
 		free(f->client_key_file);
 		free(f->spki_pin);
@@ -2735,6 +2763,7 @@ rg_conf_free(struct rg_conf *conf)
 		free(conf->reports[i].type);
 		free(conf->reports[i].url);
 		free(conf->reports[i].ca_file);
+		free(conf->reports[i].proxy);
 		free(conf->reports[i].client_cert_file);
 		free(conf->reports[i].client_key_file);
 		free(conf->reports[i].token_file);

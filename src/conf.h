@@ -100,6 +100,7 @@ struct rg_conf_feed {
 	char *token_file;		/**< bearer token, read at each fetch */
 	char *username;			/**< basic auth */
 	char *password_file;
+	char *proxy;			/**< URL; "": none; NULL: environment */
 	char *hub_key_file;		/**< Ed25519 public key: signed feed */
 	char *signature;		/**< URL of the signature; NULL: .sig */
 	char *zone;			/**< rpz: the zone (axfr: from source) */
@@ -123,6 +124,7 @@ struct rg_conf_report {
 	char *client_cert_file;
 	char *client_key_file;
 	char *token_file;		/**< http: bearer; matrix: access token */
+	char *proxy;			/**< URL; "": none; NULL: environment */
 	char *room;			/**< matrix */
 	char *socket;			/**< syslog: path or "udp:addr@port" */
 	uint32_t timeout_ms;		/**< one delivery (default 10000) */

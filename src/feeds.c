@@ -472,6 +472,7 @@ cf_copy(struct rg_conf_feed *d, const struct rg_conf_feed *s)
 	d->token_file = rg_strdup_opt(s->token_file, &fail);
 	d->username = rg_strdup_opt(s->username, &fail);
 	d->password_file = rg_strdup_opt(s->password_file, &fail);
+	d->proxy = rg_strdup_opt(s->proxy, &fail);
 	d->hub_key_file = rg_strdup_opt(s->hub_key_file, &fail);
 	d->signature = rg_strdup_opt(s->signature, &fail);
 	d->zone = rg_strdup_opt(s->zone, &fail);
@@ -499,6 +500,7 @@ cf_free(struct rg_conf_feed *c)
 	free(c->token_file);
 	free(c->username);
 	free(c->password_file);
+	free(c->proxy);
 	free(c->hub_key_file);
 	free(c->signature);
 	free(c->zone);
@@ -1131,6 +1133,7 @@ feed_fetch(const struct feed *fd, struct job_feed *jf)
 		req.bearer_token = c->token_file != NULL ? token : NULL;
 		req.username = c->username;
 		req.password = c->password_file != NULL ? password : NULL;
+		req.proxy = c->proxy;
 		req.hub_key_file = c->hub_key_file;
 		req.signature_url = c->signature;
 		req.timeout_ms = c->timeout_ms;

@@ -52,6 +52,8 @@ struct rg_fetch_req {
 	const char *bearer_token;	/**< Authorization: Bearer, or NULL */
 	const char *username;		/**< basic auth, or NULL */
 	const char *password;
+	const char *proxy;		/**< proxy URL; "": none; NULL: the
+					     environment's (https_proxy ...) */
 	const char *hub_key_file;	/**< Ed25519 public key (PEM): a
 					     signature is required */
 	const char *signature_url;	/**< NULL: URL + ".sig" */

@@ -48,7 +48,7 @@ struct inst {
 	const struct rg_report_ops *ops;
 	void *state;
 	char *name, *type, *url, *ca_file, *cert_file, *key_file, *token;
-	char *room, *socket, *agent_id, *hostname;
+	char *room, *socket, *agent_id, *hostname, *proxy;
 	struct rg_report_settings set;	/* points into the above */
 };
 
@@ -134,6 +134,7 @@ inst_unref(struct inst *in)
 	free(in->socket);
 	free(in->agent_id);
 	free(in->hostname);
+	free(in->proxy);
 	free(in);
 }
 
@@ -170,6 +171,7 @@ inst_open(const struct rg_report *r, const struct rg_conf *conf,
 	in->agent_id = rg_strdup_opt(conf->agent_id != NULL ? conf->agent_id :
 	    r->hostname, &fail);
 	in->hostname = rg_strdup_opt(r->hostname, &fail);
+	in->proxy = rg_strdup_opt(c->proxy, &fail);
 	if (fail) {
 		snprintf(err, len, "out of memory");
 		rc = -ENOMEM;
@@ -202,6 +204,7 @@ inst_open(const struct rg_report *r, const struct rg_conf *conf,
 	in->set.socket = in->socket;
 	in->set.agent_id = in->agent_id;
 	in->set.hostname = in->hostname;
+	in->set.proxy = in->proxy;
 	in->set.timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 10000;
 
 	if ((in->plugin = rg_plugin_open(RG_PLUGIN_REPORT, c->type, why,

@@ -81,7 +81,8 @@ rg_curl_open(struct rg_curl *c, const struct rg_report_settings *s,
 	c->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 10000;
 	if (rg_strdup_opt(s->ca_file, &c->ca_file) < 0 ||
 	    rg_strdup_opt(s->client_cert_file, &c->cert_file) < 0 ||
-	    rg_strdup_opt(s->client_key_file, &c->key_file) < 0)
+	    rg_strdup_opt(s->client_key_file, &c->key_file) < 0 ||
+	    rg_strdup_opt(s->proxy, &c->proxy) < 0)
 		return -ENOMEM;
 	if (s->token != NULL &&
 	    asprintf(&c->auth, "Authorization: Bearer %s", s->token) < 0) {
@@ -116,6 +117,7 @@ rg_curl_close(struct rg_curl *c)
 	free(c->ca_file);
 	free(c->cert_file);
 	free(c->key_file);
+	free(c->proxy);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -152,6 +154,8 @@ rg_curl_setup(struct rg_curl *c, const char *url, const char *body,
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	if (c->ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	if (c->proxy != NULL)
+		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
 	if (c->cert_file != NULL) {
 		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert_file);
 		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key_file);

@@ -21,6 +21,7 @@
 struct rg_curl {
 	CURL *curl;			/**< made by the first rg_curl_get() */
 	char *ca_file, *cert_file, *key_file;
+	char *proxy;			/* "": none; NULL: the environment's */
 	char *auth;			/**< "Authorization: Bearer ..." or
 					     NULL */
 	struct curl_slist *headers;	/**< of every request */

@@ -4,7 +4,7 @@
 # lines, a name in Unicode (its punycode blocks), the allowlist, a bad new
 # version rejected while the old rules stay, a changed file picked up, a
 # feed removed by a reload, a STIX 2.1 bundle with its indicator ids and
-# TLP markings, a source that is gone.
+# TLP markings, a source that is gone, a source through a proxy.
 # The lab's primary Unbound is the upstream.
 
 # transport.sh uses the first hundred ports from RG_TEST_PORT_BASE.
@@ -240,6 +240,32 @@ expect_match '"checked": null' "the hanging fetch has not finished" \
     "$(ctl --json feeds)"
 daemon_stop && ok "stops with a fetch in flight" || not_ok "stop failed"
 kill "$TARPIT_PID" 2>/dev/null; wait "$TARPIT_PID" 2>/dev/null
+
+# A source through the proxy named in the feed, the environment's
+# proxy notwithstanding.
+PROXY_PORT=$((RG_TEST_PORT_BASE + 23))
+python3 "$SRCDIR/tests/system/httpproxy.py" --port "$PROXY_PORT" \
+    --log "$T/proxy.log" --ready "$T/proxy.ready" --lifetime 120 \
+    >/dev/null 2>&1 &
+PROXY_PID=$!
+wait_until 10 "the proxy listens" -- test -s "$T/proxy.ready"
+WEB2_PORT=$((RG_TEST_PORT_BASE + 24))
+mkdir -p "$T/web2"
+printf 'via-proxy.example\n' > "$T/web2/list.txt"
+python3 -m http.server -b 127.0.0.1 -d "$T/web2" "$WEB2_PORT" >/dev/null 2>&1 &
+WEB2_PID=$!
+wait_until 10 "the second web source answers" -- \
+    curl -sf -o /dev/null "http://127.0.0.1:$WEB2_PORT/list.txt"
+write_conf "{ name = \"web2\"; format = \"domains\"; source = \"http://127.0.0.1:$WEB2_PORT/list.txt\"; proxy = \"http://127.0.0.1:$PROXY_PORT\"; }"
+export http_proxy=http://127.0.0.1:$((RG_TEST_PORT_BASE + 90))
+daemon_start "$CONF"
+unset http_proxy
+wait_until 10 "web feed fetched through the proxy" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json check via-proxy.example | grep -q '\"blocked\": true'"
+expect_match "^GET http://127.0.0.1:$WEB2_PORT/list.txt$" \
+    "the feed's request went through its proxy" "$(cat "$T/proxy.log")"
+daemon_stop && ok "stopped" || not_ok "stop failed"
+kill "$PROXY_PID" "$WEB2_PID"; wait "$PROXY_PID" "$WEB2_PID" 2>/dev/null
 
 
 # Rules that depend on the time: a STIX indicator that expires and one

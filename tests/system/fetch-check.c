@@ -174,7 +174,7 @@ main(int argc, char **argv)
 	memset(&res, 0, sizeof(res));
 	req.timeout_ms = 5000;
 	req.max_bytes = 1024 * 1024;
-	while ((c = getopt(argc, argv, "b:C:c:f:K:k:m:o:P:p:S:s:t:u:")) != -1)
+	while ((c = getopt(argc, argv, "b:C:c:f:K:k:m:o:P:p:S:s:t:u:x:")) != -1)
 		switch (c) {
 		case 'b': req.bearer_token = optarg; break;
 		case 'C': req.ca_file = optarg; break;
@@ -191,6 +191,7 @@ main(int argc, char **argv)
 		case 't': req.timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'u': req.username = optarg; break;
+		case 'x': req.proxy = optarg; break;
 		default: usage();
 		}
 	if (optind != argc - 1)

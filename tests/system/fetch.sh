@@ -2,21 +2,25 @@
 # fetch.sh -- the feed transports against local servers: files, HTTP and
 # HTTPS (CA file, SPKI pin, client certificate, bearer token, basic auth,
 # conditional GET, redirects, time-out, size limit, truncated and failed
-# replies), TAXII 2.1 polling with pagination and merge, MISP feed
-# directories, and detached Ed25519 signatures.
+# replies, an HTTP proxy), TAXII 2.1 polling with pagination and merge,
+# MISP feed directories, and detached Ed25519 signatures.
 #
 # A test CA, server and client certificates and Ed25519 keys are made with
 # openssl in the test's directory; tests/system/fetch-fixture.py plays the
-# servers on 127.0.0.1, ports RG_TEST_PORT_BASE + 4000 .. + 4099.
+# servers and tests/system/httpproxy.py the proxy on 127.0.0.1, ports
+# RG_TEST_PORT_BASE + 4000 .. + 4099.
 
 RG_TEST_PORT_BASE=$(( ${RG_TEST_PORT_BASE:-16300} + 4000 ))
 . "$(dirname "$0")/lib.sh"
 
 CHECK=${RG_FETCH_CHECK:-$BUILDDIR/tests/system/fetch-check}
 FIXTURE=$SRCDIR/tests/system/fetch-fixture.py
+PROXY=$SRCDIR/tests/system/httpproxy.py
+PLOG=$T/proxy.log
 P_HTTP=$((RG_TEST_PORT_BASE + 1))
 P_HTTPS=$((RG_TEST_PORT_BASE + 2))
 P_MTLS=$((RG_TEST_PORT_BASE + 3))
+P_PROXY=$((RG_TEST_PORT_BASE + 4))
 P_NONE=$((RG_TEST_PORT_BASE + 90))	# nothing listens here
 HTTP=http://127.0.0.1:$P_HTTP
 HTTPS=https://127.0.0.1:$P_HTTPS
@@ -27,6 +31,7 @@ PASS=test-password-$$
 LOG=$T/requests.log
 W=$T/www
 FIXTURE_PID=
+PROXY_PID=
 
 if [ ! -x "$CHECK" ]; then
 	echo "SKIP: $CHECK not built"
@@ -41,6 +46,11 @@ fixture_stop() {
 		kill "$FIXTURE_PID" 2>/dev/null
 		wait "$FIXTURE_PID" 2>/dev/null
 		FIXTURE_PID=
+	fi
+	if [ -n "$PROXY_PID" ]; then
+		kill "$PROXY_PID" 2>/dev/null
+		wait "$PROXY_PID" 2>/dev/null
+		PROXY_PID=
 	fi
 }
 trap 'fixture_stop; cleanup' EXIT
@@ -501,5 +511,56 @@ expect_match "no signature at .*0a9e8d7c-6b5a-4f3e-8d2c-1b0a9f8e7d6c.json.sig" \
 expect_exit 0 "misp: a file URL without a slash is one document" -- \
     $F -f misp -o "$T/out" "file://$W/misp/manifest.json"
 same_file "misp: one document as is" "$T/out" "$W/misp/manifest.json"
+
+# --- through a proxy (tests/system/httpproxy.py on 127.0.0.1)
+python3 "$PROXY" --port "$P_PROXY" --log "$PLOG" --ready "$T/proxy-ready" \
+    --lifetime 300 >"$T/proxy.out" 2>&1 &
+PROXY_PID=$!
+proxy_settled() {
+	[ -s "$T/proxy-ready" ] || ! kill -0 "$PROXY_PID" 2>/dev/null
+}
+if ! wait_until 15 "proxy starts" -- proxy_settled ||
+    [ ! -s "$T/proxy-ready" ]; then
+	echo "the proxy does not listen on $P_PROXY:"
+	tail -n 5 "$T/proxy.out"
+	exit 99
+fi
+PX=http://127.0.0.1:$P_PROXY
+: > "$LOG"
+expect_exit 0 "proxy: https through a tunnel" -- $F -x "$PX" -o "$T/out" \
+    "$HTTPS/files/a.txt"
+same_file "proxy: https contents" "$T/out" "$W/a.txt"
+expect_eq "1" "proxy: it was asked for a tunnel to the server" \
+    "$(grep -c "^CONNECT 127.0.0.1:$P_HTTPS$" "$PLOG")"
+expect_eq "1" "proxy: the server saw the request" \
+    "$(requests "^https /files/a.txt$")"
+expect_exit 0 "proxy: http relayed" -- $F -x "$PX" -o "$T/out" \
+    "$HTTP/files/b.txt"
+same_file "proxy: http contents" "$T/out" "$W/b.txt"
+expect_eq "1" "proxy: it relayed the absolute URL" \
+    "$(grep -c "^GET $HTTP/files/b.txt$" "$PLOG")"
+expect_exit 0 "proxy: a signed feed and its signature both go through it" \
+    -- $F -x "$PX" $K -o "$T/out" "$HTTPS/files/a.txt"
+expect_eq "2" "proxy: the document and its signature through one more tunnel" \
+    "$(grep -c "^CONNECT 127.0.0.1:$P_HTTPS$" "$PLOG")"
+expect_eq "1" "proxy: the server saw the signature asked for" \
+    "$(requests "^https /files/a.txt.sig$")"
+# The environment's proxy is libcurl's default; "" turns it off.
+: > "$PLOG"
+expect_exit 0 "proxy: the environment's https_proxy is used" -- \
+    env https_proxy="$PX" $F -o "$T/out" "$HTTPS/files/a.txt"
+expect_eq "1" "proxy: from the environment, a tunnel" \
+    "$(grep -c "^CONNECT" "$PLOG")"
+expect_exit 0 "proxy: \"\" goes direct whatever the environment says" -- \
+    env https_proxy="http://127.0.0.1:$P_NONE" $F -x "" -o "$T/out" \
+    "$HTTPS/files/a.txt"
+same_file "proxy: direct contents" "$T/out" "$W/a.txt"
+expect_exit 1 "proxy: a proxy that does not answer fails the fetch" -- \
+    $F -t 2000 -x "http://127.0.0.1:$P_NONE" "$HTTPS/files/a.txt"
+expect_match "^data: none" "proxy: nothing handed back when it fails" "$out"
+expect_exit 1 "proxy: a refused tunnel fails the fetch" -- \
+    $F -x "$PX" "https://hub.invalid:$P_HTTPS/files/a.txt"
+expect_eq "1" "proxy: the proxy refused a tunnel off loopback" \
+    "$(grep -c "^CONNECT hub.invalid:$P_HTTPS$" "$PLOG")"
 
 finish

@@ -10,7 +10,7 @@
  * REPORTERS.json is an array of reporters with the keys of the "report"
  * entries of resguard.conf (name, type, url, interval_s, ca_file,
  * client_cert_file, client_key_file, token_file, room, socket, timeout_ms,
- * queue_limit_bytes, sightings, client_addresses).  Every PACE_MS (default
+ * queue_limit_bytes, sightings, client_addresses, proxy).  Every PACE_MS (default
  * 100) one event is recorded, EVENTS of them (default 0); every
  * SIGHTINGS_MS a sightings object is handed over.  Once a second a line
  * goes to stdout: {"t", "generated", "reporters": the engine's JSON,
@@ -77,6 +77,7 @@ conf_clear(struct rg_conf *c)
 		free(r->type);
 		free(r->url);
 		free(r->ca_file);
+		free(r->proxy);
 		free(r->client_cert_file);
 		free(r->client_key_file);
 		free(r->token_file);
@@ -119,6 +120,7 @@ conf_build(struct harness *h, struct rg_conf *c)
 		r->type = opt_str(o, "type");
 		r->url = opt_str(o, "url");
 		r->ca_file = opt_str(o, "ca_file");
+		r->proxy = opt_str(o, "proxy");
 		r->client_cert_file = opt_str(o, "client_cert_file");
 		r->client_key_file = opt_str(o, "client_key_file");
 		r->token_file = opt_str(o, "token_file");

@@ -18,7 +18,9 @@
 #     parses as RFC 5424 and carries its event's id;
 #  4. Matrix: no token refused, a wrong token retried until fixed by a
 #     reload, 429 honoured, each event once per transaction id;
-#  5. a queue over its limit drops reports and says so in an event.
+#  5. a queue over its limit drops reports and says so in an event;
+#  6. through an HTTP proxy (tests/system/httpproxy.py): every event
+#     arrives through the proxy's tunnel.
 # A test CA and certificates are made with openssl in the test directory.
 # Ports RG_TEST_PORT_BASE + 4200 .. + 4299.
 
@@ -28,9 +30,11 @@ RG_TEST_PORT_BASE=$(( ${RG_TEST_PORT_BASE:-16300} + 4200 ))
 export RG_PLUGIN_DIR=${RG_PLUGIN_DIR:-$BUILDDIR/plugins}
 HARNESS=${RG_REPORT_HARNESS:-$BUILDDIR/tests/system/report-harness}
 FIXTURE=$SRCDIR/tests/system/report-fixture.py
+PROXY=$SRCDIR/tests/system/httpproxy.py
 P_HTTPS=$RG_TEST_PORT_BASE
 P_MATRIX=$((RG_TEST_PORT_BASE + 1))
 P_UDP=$((RG_TEST_PORT_BASE + 2))
+P_PROXY=$((RG_TEST_PORT_BASE + 3))
 P_NONE=$((RG_TEST_PORT_BASE + 90))	# nothing listens here
 ROOM='!resguard-test:hs.test'
 FIXTURES=
@@ -565,5 +569,43 @@ say(dr and dr[0]["subject"] == "tiny" and ev["limit"] == 3000 and
     "reports-dropped names the reporter, the limit and the counts", dr[:1])
 '
 harness_stop "$S"
+
+# --- 6. through a proxy -------------------------------------------------
+
+S=$T/s6
+mkdir -p "$S"
+echo up > "$S/mode"
+fixture https "$S/mode" --port "$P_HTTPS" --cert "$T/server.pem" \
+    --key "$T/server.key" --ca "$T/ca.pem" --token-file "$T/token" \
+    --control "$S/mode" --ids "$S/ids" --log "$S/log"
+python3 "$PROXY" --port "$P_PROXY" --log "$S/proxy.log" \
+    --ready "$S/proxy.ready" --lifetime 240 >>"$T/fixtures.log" 2>&1 &
+FIXTURES="$FIXTURES $!"
+wait_until 10 "the proxy listens" -- test -s "$S/proxy.ready"
+cat > "$S/reporters.json" <<EOF
+[{"name": "hub", "type": "http",
+  "url": "https://127.0.0.1:$P_HTTPS/reports", "ca_file": "$T/ca.pem",
+  "client_cert_file": "$T/client.pem", "client_key_file": "$T/client.key",
+  "token_file": "$T/token", "interval_s": 2, "timeout_ms": 2000,
+  "proxy": "http://127.0.0.1:$P_PROXY"}]
+EOF
+echo "# 6: through a proxy"
+harness "$S" -n 10 -p 50 -a agent-s6
+wait_until 20 "hub delivers through the proxy" -- \
+    st "$S" 'd["generated"] == 10 and r["hub"]["queued"] == 0 and r["hub"]["delivered"] >= 10' &&
+    ok "hub delivers everything through the proxy"
+if grep -q "^CONNECT 127.0.0.1:$P_HTTPS$" "$S/proxy.log" 2>/dev/null; then
+	ok "the proxy was asked for a tunnel to the collector"
+else
+	not_ok "no tunnel through the proxy"; cat "$S/proxy.log" 2>/dev/null
+fi
+checks "$S" '
+got = recs(os.path.join(D, "ids"))
+uniq = set(g["id"] for g in got if g["kind"] == "event")
+say(set(e["id"] for e in events) <= uniq,
+    "every event arrived through the proxy (%d)" % len(uniq))
+'
+harness_stop "$S"
+fixtures_stop
 
 finish

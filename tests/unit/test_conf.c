@@ -856,6 +856,8 @@ test_bad_feeds(void **state)
 	    ":9: error: feeds[5].source: \"hub.example\" is not an IP address "
 	    "with an optional @port",
 	    ":9: error: feeds[5]: tsig-name and tsig-secret go together",
+	    ":10: error: feeds[6].proxy: used only with https:// and TAXII "
+	    "sources",
 	    ":10: error: feeds[6].min-confidence: used only with format "
 	    "\"stix2\"",
 	    ":10: error: feeds[6].tsig-secret: used only with axfr:// sources",
@@ -869,6 +871,8 @@ test_bad_feeds(void **state)
 	    ":12: error: feeds[8].spki-pin: \"abc\" is not the base64 of a "
 	    "32-byte SHA-256 digest",
 	    ":12: error: feeds[8]: username and password-file go together",
+	    ":12: error: feeds[8].proxy: \"ftp://proxy.example\" is not a URL "
+	    "starting with http://, https://, socks5:// or socks5h://",
 	    ":13: error: feeds[9].tsig-algorithm: unknown TSIG algorithm "
 	    "\"hmac-md4\" (expected hmac-md5, hmac-sha1, hmac-sha256 or "
 	    "hmac-sha512)",
@@ -883,6 +887,7 @@ test_bad_feeds(void **state)
 	    ":17: error: report[1].token-file: required for type \"matrix\" "
 	    "(the access token)",
 	    ":18: error: report[2].url: not used by type \"syslog\"",
+	    ":18: error: report[2].proxy: not used by type \"syslog\"",
 	    ":18: error: report[2].socket: \"udp:nowhere\" is not "
 	    "udp:ADDRESS[@PORT]",
 	    ":19: error: report[3].type: unknown report type \"email\" "
@@ -970,14 +975,17 @@ test_good_feeds(void **state)
 	assert_string_equal(f->action, "refused");
 	assert_non_null(f->hub_key_file);
 	assert_null(f->signature);
+	assert_string_equal(f->proxy, "http://proxy.example:3128");
 	f = &conf->feeds[1];
 	assert_string_equal(f->username, "u");
+	assert_string_equal(f->proxy, "");
 	assert_int_equal(f->timeout_ms, 30000);
 	assert_int_equal(f->default_lifetime_s, 90 * 86400);
 	f = &conf->feeds[2];
 	assert_string_equal(f->zone, "rpz.hub.");
 	assert_string_equal(f->tsig_name, "hub-key.");
 	assert_string_equal(f->tsig_algorithm, "hmac-sha256");
+	assert_null(f->proxy);
 	assert_string_equal(conf->feeds[3].source, "push");
 	assert_string_equal(conf->feeds[3].zone, "pushed.rpz.");
 	r = &conf->reports[0];
@@ -985,10 +993,12 @@ test_good_feeds(void **state)
 	assert_int_equal(r->queue_limit_bytes, 1048576);
 	assert_false(r->sightings);
 	assert_true(r->client_addresses);
+	assert_string_equal(r->proxy, "socks5h://proxy.example:1080");
 	assert_string_equal(conf->reports[1].socket, "udp:127.0.0.1@5514");
 	assert_true(conf->reports[1].sightings);
 	assert_string_equal(conf->reports[2].room, "!abc:matrix.example");
 	assert_false(conf->reports[2].sightings);
+	assert_null(conf->reports[2].proxy);
 	rg_conf_free(conf);
 }
 
