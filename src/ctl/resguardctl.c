@@ -462,7 +462,7 @@ conf_socket(const char *file, char **path)
 {
 	config_setting_t *s;
 	const char *v, *slash;
-	char *dir = NULL;
+	char *dir = NULL, *real;
 	config_t cf;
 	int rc;
 
@@ -500,7 +500,21 @@ conf_socket(const char *file, char **path)
 		rc = -EINVAL;
 		goto out;
 	}
-	*path = xstrdup(v);
+	if (v[0] == '/') {
+		*path = xstrdup(v);
+		rc = 0;
+		goto out;
+	}
+	/* Relative: to the file's directory, as resguardd takes it. */
+	if ((real = realpath(dir != NULL ? (dir[0] != '\0' ? dir : "/") :
+	    ".", NULL)) == NULL) {
+		rc = -errno;
+		fprintf(stderr, "resguardctl: %s: the directory of the "
+		    "configuration: %s\n", file, strerror(-rc));
+		goto out;
+	}
+	*path = xprintf("%s/%s", real, v);
+	free(real);
 	rc = 0;
 out:
 	config_destroy(&cf);

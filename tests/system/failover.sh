@@ -36,6 +36,14 @@ daemon_start "$CONF"
 wait_until 10 "normal with every upstream up" -- sh -c \
     "[ \"\$($RESGUARDCTL -s $RG_LAB_CONTROL_SOCKET status >/dev/null; echo \$?)\" = 0 ]"
 expect_exit 0 "status: all well" -- ctl status
+# -c with a relative control-socket: to the file's directory, as resguardd
+# takes it, wherever resguardctl runs.
+sockdir=$(dirname "$RG_LAB_CONTROL_SOCKET")
+mkdir -p "$sockdir/etc"
+printf 'server: { control-socket = "../%s"; };\n' \
+    "$(basename "$RG_LAB_CONTROL_SOCKET")" > "$sockdir/etc/ctl.conf"
+expect_exit 0 "resguardctl -c: a relative control-socket is the file's" -- \
+    sh -c "cd / && exec \"$RESGUARDCTL\" -c \"$sockdir/etc/ctl.conf\" status"
 [ "$(status_get 'd["mode"]')" = normal ] && ok "mode normal" || not_ok "mode not normal"
 [ "$(stat -c %a "$RG_LAB_CONTROL_SOCKET")" = 660 ] && ok "socket mode 0660" ||
     not_ok "socket mode $(stat -c %a "$RG_LAB_CONTROL_SOCKET")"
