@@ -263,11 +263,11 @@ out:
 }
 
 int
-rg_failover_pin(struct rg_failover *f, const char *pool, uint64_t now_ms,
-    char *warning, size_t warning_len)
+rg_failover_pin(struct rg_failover *f, const char *pool, const char *by,
+    uint64_t now_ms, char *warning, size_t warning_len)
 {
 	struct rg_pool *p;
-	char reason[160];
+	char reason[320];
 
 	if (warning_len > 0)
 		warning[0] = '\0';
@@ -276,9 +276,11 @@ rg_failover_pin(struct rg_failover *f, const char *pool, uint64_t now_ms,
 			snprintf(warning, warning_len, "no pool was pinned");
 			return 0;
 		}
+		snprintf(reason, sizeof(reason), "unpinned by %s", by);
 		rg_journal_add(f->journal, RG_EVENT_UNPIN, 0, f->pinned,
-		    f->pinned, "auto", "unpinned by the administrator", NULL);
+		    f->pinned, "auto", reason, NULL);
 		f->pinned[0] = '\0';
+		f->pinned_by[0] = '\0';
 		rg_failover_evaluate(f, now_ms);
 		return 0;
 	}
@@ -287,13 +289,14 @@ rg_failover_pin(struct rg_failover *f, const char *pool, uint64_t now_ms,
 	if (!pool_usable(p))
 		snprintf(warning, warning_len,
 		    "pool \"%s\" has no upstream up; pinned anyway", pool);
+	snprintf(reason, sizeof(reason), "pinned by %s", by);
 	rg_journal_add(f->journal, RG_EVENT_PIN, !pool_usable(p), pool,
-	    f->pinned[0] ? f->pinned : "auto", pool,
-	    "pinned by the administrator", pool_evidence(p));
+	    f->pinned[0] ? f->pinned : "auto", pool, reason, pool_evidence(p));
 	snprintf(f->pinned, sizeof(f->pinned), "%s", pool);
+	snprintf(f->pinned_by, sizeof(f->pinned_by), "%s", by);
 	if (strcmp(f->active, pool) != 0) {
-		snprintf(reason, sizeof(reason),
-		    "pool \"%s\" pinned by the administrator", pool);
+		snprintf(reason, sizeof(reason), "pool \"%s\" pinned by %s",
+		    pool, by);
 		failover_switch(f, p, reason);
 	}
 	f->serving = pool_usable(p);

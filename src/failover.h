@@ -32,6 +32,8 @@ struct rg_failover {
 	enum rg_mode mode;
 	char active[64];		/**< name of the active pool */
 	char pinned[64];		/**< pinned pool, or "" */
+	char pinned_by[160];		/**< who pinned it: "the administrator",
+					     a hub directive */
 	uint64_t mode_since_wall_ms;
 	uint64_t primary_ok_since_ms;	/**< monotonic; 0 = primary not ok */
 	int serving;			/**< the active pool has an upstream up */
@@ -60,11 +62,13 @@ void rg_failover_rebind(struct rg_failover *f, struct rg_health *h,
 uint64_t rg_failover_evaluate(struct rg_failover *f, uint64_t now_ms);
 
 /**
- * Pin POOL ("auto" unpins).  Returns 0, or -ENOENT for an unknown pool.
- * WARNING receives a text when the pool is not healthy (pinned anyway).
+ * Pin POOL ("auto" unpins) on behalf of BY ("the administrator", a hub
+ * directive), which the journal and the status name.  Returns 0, or
+ * -ENOENT for an unknown pool.  WARNING receives a text when the pool is
+ * not healthy (pinned anyway).
  */
 int rg_failover_pin(struct rg_failover *f, const char *pool,
-    uint64_t now_ms, char *warning, size_t warning_len);
+    const char *by, uint64_t now_ms, char *warning, size_t warning_len);
 
 /**
  * Fail back to the primary pool now (failback = "manual", or to cut the

@@ -459,8 +459,8 @@ cmd_failover(struct agent *a, json_t *req)
 	if (pool == NULL)
 		return rg_control_error("\"pool\" missing: a pool name or "
 		    "\"auto\"");
-	rc = rg_failover_pin(&a->fo, pool, rg_clock_ms(), warning,
-	    sizeof(warning));
+	rc = rg_failover_pin(&a->fo, pool, "the administrator", rg_clock_ms(),
+	    warning, sizeof(warning));
 	if (rc == -ENOENT)
 		return rg_control_error("no pool named \"%.64s\"", pool);
 	/* The administrator overrides a hub directive. */
@@ -948,7 +948,7 @@ static void
 directive_timer_cb(uv_timer_t *t)
 {
 	struct agent *a = t->data;
-	char warning[256];
+	char warning[256], by[200];
 
 	if (!a->directive.active)
 		return;
@@ -961,7 +961,10 @@ directive_timer_cb(uv_timer_t *t)
 	    a->directive.d.id, NULL, "the directive's pin ended", json_pack(
 	    "{s:s, s:s}", "feed", a->directive.feed, "id", a->directive.d.id));
 	if (strcmp(a->fo.pinned, a->directive.d.pool) == 0) {
-		rg_failover_pin(&a->fo, "auto", rg_clock_ms(), warning,
+		snprintf(by, sizeof(by), "the end of hub directive \"%.64s\" "
+		    "from feed \"%.64s\"", a->directive.d.id,
+		    a->directive.feed);
+		rg_failover_pin(&a->fo, "auto", by, rg_clock_ms(), warning,
 		    sizeof(warning));
 		agent_tick(a);
 	}
@@ -1017,7 +1020,7 @@ directive_cb(void *arg, const char *feed, const char *data, size_t len)
 {
 	struct agent *a = arg;
 	struct rg_directive d;
-	char err[512], warning[256] = "", until[40];
+	char err[512], warning[256] = "", until[40], by[200];
 	int64_t now = (int64_t)time(NULL);
 	json_t *ev;
 
@@ -1032,6 +1035,8 @@ directive_cb(void *arg, const char *feed, const char *data, size_t len)
 		return;
 	}
 	rg_time_format((uint64_t)d.until * 1000, until, sizeof(until));
+	snprintf(by, sizeof(by), "hub directive \"%.64s\" from feed \"%.64s\"",
+	    d.id, feed);
 	ev = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "feed", feed, "id",
 	    d.id, "action", d.action == RG_DIRECTIVE_PIN ? "pin" : "release",
 	    "pool", d.action == RG_DIRECTIVE_PIN ? d.pool : NULL,
@@ -1044,15 +1049,15 @@ directive_cb(void *arg, const char *feed, const char *data, size_t len)
 		    "its pin", ev);
 		if (a->directive.active &&
 		    strcmp(a->fo.pinned, a->directive.d.pool) == 0) {
-			rg_failover_pin(&a->fo, "auto", rg_clock_ms(), warning,
-			    sizeof(warning));
+			rg_failover_pin(&a->fo, "auto", by, rg_clock_ms(),
+			    warning, sizeof(warning));
 			agent_tick(a);
 		}
 		a->directive.active = 0;
 		uv_timer_stop(&a->directive_timer);
 		return;
 	}
-	if (rg_failover_pin(&a->fo, d.pool, rg_clock_ms(), warning,
+	if (rg_failover_pin(&a->fo, d.pool, by, rg_clock_ms(), warning,
 	    sizeof(warning)) < 0) {
 		snprintf(err, sizeof(err), "directive %.100s asks for pool "
 		    "\"%.64s\", which this configuration does not have", d.id,

@@ -118,8 +118,8 @@ rg_status_verdict(const struct rg_failover *f,
 		return 2;
 	}
 	if (f->pinned[0] != '\0') {
-		snprintf(summary, len, "pinned to pool \"%s\" (mode %s) by the "
-		    "administrator", f->pinned, rg_mode_str[f->mode]);
+		snprintf(summary, len, "pinned to pool \"%s\" (mode %s) by %s",
+		    f->pinned, rg_mode_str[f->mode], f->pinned_by);
 		return 1;
 	}
 	if (f->mode != RG_MODE_NORMAL) {
@@ -179,13 +179,14 @@ rg_status_json(const struct rg_failover *f,
 	    1000)),
 	    "ready", f->mode != RG_MODE_NORMAL && f->primary_ok_since_ms != 0);
 	code = rg_status_verdict(f, parts, summary, sizeof(summary));
-	doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:o, s:o, "
+	doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:I, s:o, s:o, "
 	    "s:o, s:{s:I, s:I, s:I, s:I}, s:o, s:{s:i, s:s}}",
 	    "version", PACKAGE_VERSION,
 	    "agent_id", c->agent_id,
 	    "mode", rg_mode_str[f->mode],
 	    "active_pool", f->active,
 	    "pinned", f->pinned[0] ? f->pinned : NULL,
+	    "pinned_by", f->pinned[0] ? f->pinned_by : NULL,
 	    "mode_since", since,
 	    "mode_changes", (json_int_t)f->changes,
 	    "failback", fb,

@@ -1103,12 +1103,17 @@ failback_line_print(const json_t *res)
 	const json_t *fb = json_object_get(res, "failback");
 	const json_t *healthy = json_object_get(fb, "primary_healthy_s");
 	const char *pinned = jstr(res, "pinned"), *policy = jstr(fb, "policy");
-	const char *mode = jstr(res, "mode");
+	const char *mode = jstr(res, "mode"), *by = jstr(res, "pinned_by");
 
 	if (pinned != NULL) {
 		fputs("pinned to pool \"", stdout);
 		clean_print(stdout, pinned);
-		fputs("\" (\"resguardctl failover auto\" unpins)", stdout);
+		fputs("\"", stdout);
+		if (by != NULL) {
+			fputs(" by ", stdout);
+			clean_print(stdout, by);
+		}
+		fputs(" (\"resguardctl failover auto\" unpins)", stdout);
 	} else
 		fputs("not pinned", stdout);
 	if (!json_is_object(fb)) {

@@ -25,6 +25,8 @@
 #include "status.h"
 #include "transport.h"
 
+#define ADMIN	"the administrator"
+
 /* The lab's timing: a probe every second, 800 ms time-out, fall 3, rise 2,
  * fail-back hold 10 s, back-off capped at 8 s. */
 static const char *conf_head =
@@ -457,10 +459,10 @@ test_pin_unpin(void **state)
 	world_start(&w, "failover: { failback-hold-s = 10; };\n", pools_std);
 	all_ok();
 	run_to(&w, 20000);
-	assert_int_equal(rg_failover_pin(&w.fo, "nosuch", fake_now(),
-	    warning, sizeof(warning)), -ENOENT);
-	assert_int_equal(rg_failover_pin(&w.fo, "eu", fake_now(), warning,
-	    sizeof(warning)), 0);
+	assert_int_equal(rg_failover_pin(&w.fo, "nosuch", ADMIN,
+	    fake_now(), warning, sizeof(warning)), -ENOENT);
+	assert_int_equal(rg_failover_pin(&w.fo, "eu", ADMIN, fake_now(),
+	    warning, sizeof(warning)), 0);
 	assert_string_equal(warning, "");
 	assert_int_equal(w.fo.mode, RG_MODE_FAILOVER);
 	assert_string_equal(w.fo.pinned, "eu");
@@ -473,16 +475,16 @@ test_pin_unpin(void **state)
 	/* Pinning a pool that is down works, with a warning. */
 	fake_upstream("o1", FAKE_TIMEOUT, 0);
 	run_to(&w, 70000);
-	assert_int_equal(rg_failover_pin(&w.fo, "odvr", fake_now(), warning,
-	    sizeof(warning)), 0);
+	assert_int_equal(rg_failover_pin(&w.fo, "odvr", ADMIN, fake_now(),
+	    warning, sizeof(warning)), 0);
 	assert_non_null(strstr(warning, "no upstream up"));
 	assert_int_equal(rg_status_verdict(&w.fo, NULL, summary, sizeof(summary)),
 	    2);
 
 	/* Unpinned: the primary has been healthy all along, so straight
 	 * back. */
-	assert_int_equal(rg_failover_pin(&w.fo, "auto", fake_now(), warning,
-	    sizeof(warning)), 0);
+	assert_int_equal(rg_failover_pin(&w.fo, "auto", ADMIN, fake_now(),
+	    warning, sizeof(warning)), 0);
 	assert_int_equal(w.fo.mode, RG_MODE_NORMAL);
 	assert_string_equal(w.fo.pinned, "");
 	assert_int_equal(count_events(&w, "pin", NULL), 2);
@@ -590,8 +592,8 @@ test_reload_keeps_pin(void **state)
 	world_start(&w, "", pools_std);
 	all_ok();
 	run_to(&w, 6000);
-	assert_int_equal(rg_failover_pin(&w.fo, "eu", fake_now(), warning,
-	    sizeof(warning)), 0);
+	assert_int_equal(rg_failover_pin(&w.fo, "eu", ADMIN, fake_now(),
+	    warning, sizeof(warning)), 0);
 	h2 = rg_health_new(conf_from("", pools_eu_last), w.h, w.net, w.j);
 	h2->wake_cb = wake_cb;
 	h2->wake_arg = &w;

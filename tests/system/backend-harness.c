@@ -176,8 +176,8 @@ harness_pin(struct harness *h)
 	}
 	fclose(fp);
 	pool[strcspn(pool, "\r\n")] = '\0';
-	if (rg_failover_pin(&h->fo, pool, rg_clock_ms(), warning,
-	    sizeof(warning)) < 0)
+	if (rg_failover_pin(&h->fo, pool, "the administrator", rg_clock_ms(),
+	    warning, sizeof(warning)) < 0)
 		rg_log_warnx("pin: no pool \"%s\"", pool);
 	harness_tick(h);
 }

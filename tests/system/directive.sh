@@ -88,6 +88,13 @@ out=$(ctl --json events --limit 10)
 expect_match '"type": "directive"' "a directive event" "$out"
 expect_match 'test crisis d1' "with the hub's reason" "$out"
 expect_match '"type": "pin"' "and the pin" "$out"
+expect_match '"reason": "pinned by hub directive ..d1.. from feed ..crisis.."' \
+    "the pin names the directive and its feed, not the administrator" "$out"
+out=$(ctl --json status)
+expect_match '"pinned_by": "hub directive ..d1.. from feed ..crisis.."' \
+    "status: pinned_by names the directive" "$out"
+expect_match 'pinned to pool .*eu.* by hub directive' \
+    "status: the verdict names the directive" "$(ctl status)"
 
 # An older directive (issued before d1) replayed: rejected, the pin stays.
 directive "$T/d0.json" d0 release
@@ -102,6 +109,10 @@ directive "$T/d2.json" d2 release
 sleep 1
 expect_match '^202$' "release accepted" "$(push "$T/d2.json")"
 wait_until 10 "released: unpinned" -- not_pinned
+expect_match '"reason": "unpinned by hub directive ..d2.. from feed ..crisis.."' \
+    "the unpin names the releasing directive" "$(ctl --json events --limit 10)"
+expect_match '"pinned_by": null' "status: pinned_by null when unpinned" \
+    "$(ctl --json status)"
 expect_match '"directive": null' "status: no directive in force" "$(ctl --json status)"
 
 # A pin that ends by itself.
@@ -111,6 +122,8 @@ expect_match '^202$' "a short pin accepted" "$(push "$T/d3.json")"
 wait_until 10 "the short pin applies" -- pinned_to eu
 wait_until 15 "the short pin ends by itself" -- not_pinned
 expect_match "the directive's pin ended" "the end is an event" "$(ctl --json events --limit 10)"
+expect_match '"reason": "unpinned by the end of hub directive ..d3..' \
+    "the unpin names the directive that ended" "$(ctl --json events --limit 10)"
 
 # The administrator overrides.
 sleep 1
@@ -119,6 +132,8 @@ expect_match '^202$' "another pin accepted" "$(push "$T/d4.json")"
 wait_until 10 "pinned again" -- pinned_to eu
 expect_exit 0 "resguardctl failover auto" -- ctl failover auto
 wait_until 5 "the administrator's choice wins" -- not_pinned
+expect_match '"reason": "unpinned by the administrator"' \
+    "the unpin names the administrator" "$(ctl --json events --limit 10)"
 expect_match '"new": "overridden"' "the override is an event" "$(ctl --json events --limit 10)"
 # The overridden directive pushed again, or kept over a restart, does not
 # pin again.
