@@ -9,7 +9,7 @@ FUZZ_GUARD_SRC = $(srcdir)/src/frontend.c $(srcdir)/src/forward.c \
 	$(srcdir)/src/blocklist.c $(srcdir)/src/log.c $(srcdir)/src/conf.c \
 	$(srcdir)/src/health.c $(srcdir)/src/failover.c \
 	$(srcdir)/src/probe.c $(srcdir)/src/tls.c $(srcdir)/src/journal.c \
-	$(srcdir)/src/clock.c $(srcdir)/src/transport.c
+	$(srcdir)/src/clock.c $(srcdir)/src/transport.c $(srcdir)/src/util.c
 
 fuzz-build/guard: $(FUZZ_SRC)/fuzz_guard.c $(FUZZ_GUARD_SRC)
 	@$(MKDIR_P) fuzz-build

@@ -35,6 +35,7 @@
 
 #include "config.h"
 #include "conf.h"
+#include "util.h"
 
 const char *const rg_transport_str[] = {
 	"udp", "tcp", "tls", "recursive", NULL
@@ -1973,6 +1974,26 @@ conf_proxy(struct conf_ctx *ctx, const config_setting_t *g,
 		    out);
 }
 
+/*
+ * A secret (KEY, or NULL for none) sent to URL: not over plain HTTP but to
+ * a loopback host, where it would cross the network in clear.
+ */
+static void
+conf_cleartext(struct conf_ctx *ctx, const config_setting_t *g,
+    const char *where, const char *url, const char *key)
+{
+	if (key == NULL || url == NULL)
+		return;
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "taxii+http://", 13) != 0)
+		return;
+	if (rg_url_loopback(url))
+		return;
+	conf_error(ctx, g, "%s.%s: over %.*s:// the secret would cross the "
+	    "network in clear; use https://", where, key,
+	    (int)(strstr(url, "://") - url), url);
+}
+
 /* The source of feed F: a URL, or "push" for a feed that hubs push. */
 static void
 conf_feed_source(struct conf_ctx *ctx, const config_setting_t *g,
@@ -2088,6 +2109,8 @@ conf_feed_options(struct conf_ctx *ctx, const config_setting_t *g,
 	if (f->username != NULL && f->token_file != NULL)
 		conf_error(ctx, g, "%s: token-file and username are two ways "
 		    "to authenticate; give one", where);
+	conf_cleartext(ctx, g, where, f->source, f->token_file != NULL ?
+	    "token-file" : f->username != NULL ? "password-file" : NULL);
 	conf_proxy(ctx, g, where, &f->proxy);
 	conf_file(ctx, g, where, "hub-key-file", &f->hub_key_file);
 	conf_strcopy(ctx, g, where, "signature", &f->signature);
@@ -2292,6 +2315,8 @@ conf_report_options(struct conf_ctx *ctx, const config_setting_t *g,
 			    "client-key-file go together", where);
 		conf_file(ctx, g, where, "token-file", &r->token_file);
 		conf_proxy(ctx, g, where, &r->proxy);
+		conf_cleartext(ctx, g, where, r->url, r->token_file != NULL ?
+		    "token-file" : NULL);
 	}
 	if (strcmp(r->type, "matrix") == 0) {
 		if (conf_str(ctx, g, where, "room", &s, &v) > 0) {

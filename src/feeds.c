@@ -549,6 +549,32 @@ is_push(const struct feed *fd)
 	return strcmp(fd->cf.source, "push") == 0;
 }
 
+/*
+ * What vouches for the documents of feed C, into WHAT (room for 3): the
+ * TLS of https://, a TSIG key, a hub's Ed25519 signature, the push
+ * endpoint's token, or the local file system.  Returns how many; 0: none,
+ * anyone on the path can change the rules.
+ */
+static size_t
+feed_auth(const struct rg_conf_feed *c, const char *what[3])
+{
+	const char *s = c->source;
+	size_t n = 0;
+
+	if (strncmp(s, "file://", 7) == 0)
+		what[n++] = "local-file";
+	else if (strcmp(s, "push") == 0)
+		what[n++] = "push-token";
+	else if (strncmp(s, "https://", 8) == 0 ||
+	    strncmp(s, "taxii+https://", 14) == 0)
+		what[n++] = "tls";
+	else if (strncmp(s, "axfr://", 7) == 0 && c->tsig_name != NULL)
+		what[n++] = "tsig";
+	if (c->hub_key_file != NULL)
+		what[n++] = "signature";
+	return n;
+}
+
 static int
 is_directive(const struct feed *fd)
 {
@@ -2196,6 +2222,7 @@ void
 rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 {
 	struct feed *nf = NULL, *old_feeds;
+	const char *auth[3];
 	char err[512];
 	size_t i, j, old_n;
 	int act, fa;
@@ -2233,6 +2260,10 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		fa = cf->action != NULL ? rg_action_parse(cf->action) : act;
 		fd->action = fa < 0 ? RG_ACTION_NXDOMAIN : (enum rg_action)fa;
 		fd->want_fetch = !is_push(fd);
+		if (feed_auth(cf, auth) == 0 && !rg_url_loopback(cf->source))
+			rg_log_warnx("feeds: %s: nothing authenticates %s (no "
+			    "TLS, TSIG or hub-key-file): anyone on the path "
+			    "can change its rules", cf->name, cf->source);
 		if (strcmp(cf->format, "domains") != 0 &&
 		    strcmp(cf->format, "directive") != 0 &&
 		    (fd->plugin = rg_plugin_open(RG_PLUGIN_FEED, cf->format,
@@ -2466,10 +2497,11 @@ rg_feeds_push(struct rg_feeds *f, const char *name, const char *data,
 json_t *
 rg_feeds_json(const struct rg_feeds *f)
 {
-	json_t *arr = json_array(), *o;
+	json_t *arr = json_array(), *o, *a;
+	const char *auth[3];
 	char when[40], checked[40], next[40];
 	uint64_t mono = rg_clock_ms(), wall = rg_clock_wall_ms();
-	size_t i;
+	size_t i, k, n;
 
 	for (i = 0; i < f->n; i++) {
 		const struct feed *fd = &f->feeds[i];
@@ -2496,6 +2528,11 @@ rg_feeds_json(const struct rg_feeds *f)
 		    json_string(fd->version) : json_null());
 		json_object_set_new(o, "etag", fd->cond.etag != NULL ?
 		    json_string(fd->cond.etag) : json_null());
+		n = feed_auth(&fd->cf, auth);
+		a = json_array();
+		for (k = 0; k < n; k++)
+			json_array_append_new(a, json_string(auth[k]));
+		json_object_set_new(o, "authenticated_by", a);
 		json_object_set_new(o, "next_check", is_push(fd) ||
 		    fd->state == FEED_UNSUPPORTED ? json_null() :
 		    json_string(next));

@@ -1,11 +1,15 @@
 /*
  * util.c -- small helpers the parts of the agent share.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -63,4 +67,46 @@ out:
 	explicit_bzero(tmp, sizeof(tmp));
 	close(fd);
 	return rc;
+}
+
+int
+rg_url_loopback(const char *url)
+{
+	const char *a = strstr(url, "://"), *end, *at, *h;
+	unsigned char buf[16];
+	char host[256];
+	size_t n;
+
+	if (a == NULL)
+		return 0;
+	a += 3;
+	end = a + strcspn(a, "/?#");
+	if (strncmp(url, "axfr://", 7) == 0) {
+		/* axfr://ADDRESS[@PORT]/ZONE: '@' is the port. */
+		h = a;
+		n = strcspn(a, "@/");
+	} else {
+		/* [USERINFO@]HOST[:PORT] */
+		for (h = a, at = a; at < end; at++)
+			if (*at == '@')
+				h = at + 1;
+		if (*h == '[') {
+			h++;
+			n = strcspn(h, "]");
+			if (h[n] != ']')
+				return 0;
+		} else
+			n = strcspn(h, ":/?#");
+	}
+	if (h + n > end || n == 0 || n >= sizeof(host))
+		return 0;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, buf) == 1)
+		return buf[0] == 127;
+	if (inet_pton(AF_INET6, host, buf) == 1)
+		return memcmp(buf, in6addr_loopback.s6_addr, 16) == 0;
+	return 0;
 }

@@ -18,4 +18,10 @@ char *rg_strdup_opt(const char *s, int *fail);
 int rg_read_secret(const char *file, char *buf, size_t len, char *err,
     size_t err_len);
 
+/**
+ * 1 when the host of URL (http://, https://, taxii+..., axfr://) is
+ * loopback: localhost, 127.0.0.0/8 or ::1; else 0.
+ */
+int rg_url_loopback(const char *url);
+
 #endif

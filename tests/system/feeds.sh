@@ -256,7 +256,11 @@ python3 -m http.server -b 127.0.0.1 -d "$T/web2" "$WEB2_PORT" >/dev/null 2>&1 &
 WEB2_PID=$!
 wait_until 10 "the second web source answers" -- \
     curl -sf -o /dev/null "http://127.0.0.1:$WEB2_PORT/list.txt"
-write_conf "{ name = \"web2\"; format = \"domains\"; source = \"http://127.0.0.1:$WEB2_PORT/list.txt\"; proxy = \"http://127.0.0.1:$PROXY_PORT\"; }"
+# A source off loopback over plain HTTP: nothing authenticates it, which
+# the agent says.  (The proxy refuses it: nothing leaves this host.)
+write_conf "{ name = \"web2\"; format = \"domains\"; source = \"http://127.0.0.1:$WEB2_PORT/list.txt\"; proxy = \"http://127.0.0.1:$PROXY_PORT\"; },
+    { name = \"plain\"; format = \"domains\"; source = \"http://hub.invalid/list.txt\"; proxy = \"http://127.0.0.1:$PROXY_PORT\"; },
+    { name = \"local\"; format = \"domains\"; source = \"file://$T/hub.txt\"; }"
 export http_proxy=http://127.0.0.1:$((RG_TEST_PORT_BASE + 90))
 daemon_start "$CONF"
 unset http_proxy
@@ -264,6 +268,25 @@ wait_until 10 "web feed fetched through the proxy" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock --json check via-proxy.example | grep -q '\"blocked\": true'"
 expect_match "^GET http://127.0.0.1:$WEB2_PORT/list.txt$" \
     "the feed's request went through its proxy" "$(cat "$T/proxy.log")"
+expect_match 'feeds: plain: nothing authenticates http://hub.invalid/list.txt' \
+    "a feed off loopback that nothing authenticates is a warning" \
+    "$(grep 'nothing authenticates' "$T/daemon.log")"
+if grep -q 'nothing authenticates http://127.0.0.1' "$T/daemon.log"; then
+	not_ok "a loopback source is warned about"
+else
+	ok "a loopback source is not warned about"
+fi
+expect_eq() {	# WANT DESCRIPTION GOT
+	if [ "$1" = "$3" ]; then ok "$2"; else not_ok "$2: \"$3\", expected \"$1\""; fi
+}
+auth_of() {
+	ctl --json feeds | python3 -c "
+import json, sys
+print(' '.join([f for f in json.load(sys.stdin)['feeds'] if f['name'] == sys.argv[1]][0]['authenticated_by']) or '-')" "$1"
+}
+expect_eq "-" "feeds: authenticated_by is empty for plain HTTP" "$(auth_of plain)"
+expect_eq "local-file" "feeds: a file is vouched for by the file system" \
+    "$(auth_of local)"
 daemon_stop && ok "stopped" || not_ok "stop failed"
 kill "$PROXY_PID" "$WEB2_PID"; wait "$PROXY_PID" "$WEB2_PID" 2>/dev/null
 

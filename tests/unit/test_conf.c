@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "util.h"
 
 #ifndef RG_TEST_DATA
 #error "RG_TEST_DATA must name the directory of the test files"
@@ -488,6 +489,34 @@ test_example(void **state)
 }
 
 static void
+test_url_loopback(void **state)
+{
+	static const char *const yes[] = {
+		"http://127.0.0.1/x", "http://127.1.2.3:8080/x",
+		"https://localhost/x", "http://LOCALHOST:80", "http://[::1]:8080/",
+		"taxii+http://127.0.0.1/api/", "http://user:pw@127.0.0.1/x",
+		"axfr://127.0.0.1@5304/rpz.", "axfr://::1/rpz.",
+		"http://hub.example@127.0.0.1/", NULL
+	};
+	static const char *const no[] = {
+		"http://hub.example/x", "http://128.0.0.1/x",
+		"http://127.0.0.1.hub.example/x", "http://[::2]/x",
+		"http://127.0.0.1@hub.example/", "http://localhost.example/",
+		"axfr://192.0.2.1@53/rpz.", "http:///x", "127.0.0.1", "push",
+		"http://[::1", NULL
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; yes[i] != NULL; i++)
+		if (!rg_url_loopback(yes[i]))
+			fail_msg("%s: not loopback", yes[i]);
+	for (i = 0; no[i] != NULL; i++)
+		if (rg_url_loopback(no[i]))
+			fail_msg("%s: loopback", no[i]);
+}
+
+static void
 test_parse_addr(void **state)
 {
 	static const char *const bad[] = {
@@ -878,26 +907,32 @@ test_bad_feeds(void **state)
 	    "hmac-sha512)",
 	    ":13: error: feeds[9].tsig-secret: not base64",
 	    ":13: error: feeds[9]: tsig-name and tsig-secret go together",
-	    ":16: error: report[0].url: required for type \"http\"",
-	    ":17: error: report[1].url: \"ftp://m.example\" is not a URL "
+	    ":14: error: feeds[10].token-file: over http:// the secret would "
+	    "cross the network in clear; use https://",
+	    ":15: error: feeds[11].password-file: over taxii+http:// the "
+	    "secret would cross the network in clear; use https://",
+	    ":19: error: report[0].url: required for type \"http\"",
+	    ":20: error: report[1].url: \"ftp://m.example\" is not a URL "
 	    "starting with https:// or http://",
-	    ":17: error: report[1].ca-file: cannot read \"@D/none.pem\": No "
+	    ":20: error: report[1].ca-file: cannot read \"@D/none.pem\": No "
 	    "such file or directory",
-	    ":17: error: report[1].room: required for type \"matrix\"",
-	    ":17: error: report[1].token-file: required for type \"matrix\" "
+	    ":20: error: report[1].room: required for type \"matrix\"",
+	    ":20: error: report[1].token-file: required for type \"matrix\" "
 	    "(the access token)",
-	    ":18: error: report[2].url: not used by type \"syslog\"",
-	    ":18: error: report[2].proxy: not used by type \"syslog\"",
-	    ":18: error: report[2].socket: \"udp:nowhere\" is not "
+	    ":21: error: report[2].url: not used by type \"syslog\"",
+	    ":21: error: report[2].proxy: not used by type \"syslog\"",
+	    ":21: error: report[2].socket: \"udp:nowhere\" is not "
 	    "udp:ADDRESS[@PORT]",
-	    ":19: error: report[3].type: unknown report type \"email\" "
+	    ":22: error: report[3].type: unknown report type \"email\" "
 	    "(expected http, syslog or matrix)",
-	    ":20: error: report[4].token-file: cannot read \"@D/none.token\": "
+	    ":23: error: report[4].token-file: cannot read \"@D/none.token\": "
 	    "No such file or directory",
-	    ":20: error: report[4].room: \"general\" is not a room id "
+	    ":23: error: report[4].room: \"general\" is not a room id "
 	    "(\"!opaque:server\")",
-	    ":20: error: report[4].sightings: type \"matrix\" sends events "
+	    ":23: error: report[4].sightings: type \"matrix\" sends events "
 	    "only, not sightings",
+	    ":24: error: report[5].token-file: over http:// the secret would "
+	    "cross the network in clear; use https://",
 	    NULL });
 }
 
@@ -1028,6 +1063,7 @@ main(void)
 		cmocka_unit_test(test_good_empty_lists),
 		cmocka_unit_test(test_good_include),
 		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_url_loopback),
 		cmocka_unit_test(test_parse_addr),
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_no_callback),
