@@ -133,7 +133,7 @@ static const char *const conf_feed_keys[] = {
 	"ca-file", "client-cert-file", "client-key-file", "spki-pin",
 	"token-file", "username", "password-file", "hub-key-file", "signature",
 	"zone", "tsig-name", "tsig-algorithm", "tsig-secret",
-	"max-drop-percent", "max-rules", "proxy", NULL
+	"max-drop-percent", "max-rules", "proxy", "stale-after-s", NULL
 };
 static const char *const conf_policy_keys[] = {
 	"action", "allowlist", "sinkhole-a", "sinkhole-aaaa", NULL
@@ -2093,6 +2093,14 @@ conf_feed_options(struct conf_ctx *ctx, const config_setting_t *g,
 	f->max_drop_percent = 50;
 	conf_int(ctx, g, where, "max-drop-percent", 1, 100,
 	    &f->max_drop_percent);
+	if (conf_int(ctx, g, where, "stale-after-s", 0, 365 * 86400,
+	    &f->stale_after_s) > 0 && f->stale_after_s != 0 &&
+	    f->stale_after_s <= f->refresh_s && f->source != NULL &&
+	    strcmp(f->source, "push") != 0)
+		conf_error(ctx, config_setting_get_member(g, "stale-after-s"),
+		    "%s.stale-after-s: %u is not longer than refresh-s (%u): "
+		    "the feed would be stale between two checks", where,
+		    (unsigned)f->stale_after_s, (unsigned)f->refresh_s);
 	conf_file(ctx, g, where, "ca-file", &f->ca_file);
 	conf_file(ctx, g, where, "client-cert-file", &f->client_cert_file);
 	conf_file(ctx, g, where, "client-key-file", &f->client_key_file);

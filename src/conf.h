@@ -108,6 +108,8 @@ struct rg_conf_feed {
 	char *tsig_algorithm;		/**< default "hmac-sha256" */
 	char *tsig_secret;		/**< base64 */
 	uint64_t max_rules;		/**< more rules: the version is rejected */
+	uint32_t stale_after_s;		/**< no good document for this long:
+					     a warning; 0: never */
 	uint32_t max_drop_percent;	/**< a new version with this much fewer
 					     rules is held (default 50; 100:
 					     never) */

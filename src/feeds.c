@@ -357,6 +357,10 @@ struct feed {
 	struct feed_cond cond;
 	uint64_t updated_wall_ms;	/* when the data last changed */
 	uint64_t checked_wall_ms;	/* when the source was last asked */
+	uint64_t good_wall_ms;		/* when the source last gave or
+					   confirmed a good document */
+	uint64_t since_wall_ms;		/* configured (stale, when no good
+					   document ever came) */
 	uint64_t next_check_ms;
 	size_t entries;
 	struct rg_feed_stats stats;
@@ -573,6 +577,19 @@ feed_auth(const struct rg_conf_feed *c, const char *what[3])
 	if (c->hub_key_file != NULL)
 		what[n++] = "signature";
 	return n;
+}
+
+/* 1 when FD has had no good document for its stale-after-s at NOW (wall
+ * ms); *AGE: for how long. */
+static int
+feed_stale(const struct feed *fd, uint64_t now, uint64_t *age)
+{
+	uint64_t base = fd->good_wall_ms != 0 ? fd->good_wall_ms :
+	    fd->since_wall_ms;
+
+	*age = now > base ? now - base : 0;
+	return fd->cf.stale_after_s > 0 &&
+	    *age > (uint64_t)fd->cf.stale_after_s * 1000;
 }
 
 static int
@@ -828,6 +845,9 @@ feed_restore(const char *state_dir, struct feed *fd)
 		return;
 	doc_version(fd->data, fd->len, fd->version);
 	fd->state = FEED_OK;
+	/* As old as it was when kept: a push feed stays stale across a
+	 * restart; a fetched one is confirmed by its first check. */
+	fd->good_wall_ms = fd->updated_wall_ms;
 	rg_log_info("feeds: %s: %zu bytes kept from the last good version",
 	    fd->cf.name, fd->len);
 }
@@ -1519,6 +1539,7 @@ feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
 		fd->state = FEED_OK;
 		fd->last_error[0] = '\0';
 		fd->updated_wall_ms = rg_clock_wall_ms();
+		fd->good_wall_ms = fd->updated_wall_ms;
 		fd->entries = rg_bl_feed_entries(bl, idx);
 		fd->stats = jf->stats;
 		snprintf(oldn, sizeof(oldn), "%zu", before);
@@ -1553,6 +1574,8 @@ feed_record(struct rg_feeds *f, struct feed *fd, struct job_feed *jf,
 	}
 	if (jf->unchanged) {
 		/* The source says it is the version we hold. */
+		if (fd->data != NULL)
+			fd->good_wall_ms = rg_clock_wall_ms();
 		if (jf->cond.file_stamp != NULL) {
 			free(fd->cond.file_stamp);
 			fd->cond.file_stamp = jf->cond.file_stamp;
@@ -2260,6 +2283,7 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		fa = cf->action != NULL ? rg_action_parse(cf->action) : act;
 		fd->action = fa < 0 ? RG_ACTION_NXDOMAIN : (enum rg_action)fa;
 		fd->want_fetch = !is_push(fd);
+		fd->since_wall_ms = rg_clock_wall_ms();
 		if (feed_auth(cf, auth) == 0 && !rg_url_loopback(cf->source))
 			rg_log_warnx("feeds: %s: nothing authenticates %s (no "
 			    "TLS, TSIG or hub-key-file): anyone on the path "
@@ -2301,6 +2325,8 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 			fd->updated_wall_ms = old->updated_wall_ms;
 			memcpy(fd->version, old->version, sizeof(fd->version));
 			fd->checked_wall_ms = old->checked_wall_ms;
+			fd->good_wall_ms = old->good_wall_ms;
+			fd->since_wall_ms = old->since_wall_ms;
 			memcpy(fd->last_error, old->last_error,
 			    sizeof(fd->last_error));
 			old->data = NULL;
@@ -2500,7 +2526,7 @@ rg_feeds_json(const struct rg_feeds *f)
 	json_t *arr = json_array(), *o, *a;
 	const char *auth[3];
 	char when[40], checked[40], next[40];
-	uint64_t mono = rg_clock_ms(), wall = rg_clock_wall_ms();
+	uint64_t mono = rg_clock_ms(), wall = rg_clock_wall_ms(), age;
 	size_t i, k, n;
 
 	for (i = 0; i < f->n; i++) {
@@ -2528,6 +2554,11 @@ rg_feeds_json(const struct rg_feeds *f)
 		    json_string(fd->version) : json_null());
 		json_object_set_new(o, "etag", fd->cond.etag != NULL ?
 		    json_string(fd->cond.etag) : json_null());
+		rg_time_format(fd->good_wall_ms, when, sizeof(when));
+		json_object_set_new(o, "last_good", fd->good_wall_ms ?
+		    json_string(when) : json_null());
+		json_object_set_new(o, "stale", json_boolean(feed_stale(fd,
+		    wall, &age)));
 		n = feed_auth(&fd->cf, auth);
 		a = json_array();
 		for (k = 0; k < n; k++)
@@ -2543,6 +2574,7 @@ rg_feeds_json(const struct rg_feeds *f)
 int
 rg_feeds_warning(const struct rg_feeds *f, char *summary, size_t len)
 {
+	uint64_t now = rg_clock_wall_ms(), age;
 	size_t i;
 
 	for (i = 0; i < f->n; i++) {
@@ -2555,6 +2587,24 @@ rg_feeds_warning(const struct rg_feeds *f, char *summary, size_t len)
 			    fd->last_error);
 			return 1;
 		}
+	}
+	for (i = 0; i < f->n; i++) {
+		const struct feed *fd = &f->feeds[i];
+
+		if (!feed_stale(fd, now, &age))
+			continue;
+		if (fd->good_wall_ms != 0)
+			snprintf(summary, len, "feed \"%s\" is stale: its "
+			    "source last gave or confirmed its document %llu s "
+			    "ago (stale-after-s %u)", fd->cf.name,
+			    (unsigned long long)(age / 1000),
+			    (unsigned)fd->cf.stale_after_s);
+		else
+			snprintf(summary, len, "feed \"%s\" is stale: no "
+			    "good document in %llu s (stale-after-s %u)",
+			    fd->cf.name, (unsigned long long)(age / 1000),
+			    (unsigned)fd->cf.stale_after_s);
+		return 1;
 	}
 	return 0;
 }

@@ -375,4 +375,32 @@ expect_match '"blocked": true' "its rules block" "$(check_json many-49.example)"
 expect_match '"state": "ok"' "the feed is ok again" "$(ctl --json feeds)"
 daemon_stop && ok "stopped" || not_ok "stop failed"
 
+# A push feed whose hub goes quiet: stale after stale-after-s, a warning
+# until the next push; a fetched feed whose source answers is never stale.
+write_conf "{ name = \"quiet\"; format = \"rpz\"; source = \"push\"; zone = \"push.rpz\"; stale-after-s = 3; },
+    { name = \"steady\"; format = \"domains\"; source = \"file://$T/second.txt\"; refresh-s = 10; stale-after-s = 30; }"
+printf 'http: { listen = [ "127.0.0.1@%s" ]; push-token-file = "%s"; };\n' \
+    "$HTTP_PORT" "$T/push.token" >> "$CONF"
+daemon_start "$CONF"
+stale_of() {
+	ctl --json feeds | python3 -c "
+import json, sys
+print([f for f in json.load(sys.stdin)['feeds'] if f['name'] == sys.argv[1]][0]['stale'])" "$1"
+}
+wait_until 10 "the quiet feed waits for a push" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock --json feeds | grep -q '\"state\": \"pending\"'"
+wait_until 10 "no push in 3 s: stale" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock status | grep -q 'feed \"quiet\" is stale: no good document in'"
+expect_exit 1 "status warns about the stale feed" -- ctl status
+expect_match '^202$' "the hub pushes" "$(push push-token-0123456789abcdef "$T/zone.rpz" quiet)"
+wait_until 10 "the push makes it fresh" -- sh -c \
+    "[ \"\$($RESGUARDCTL -s $T/control.sock --json feeds | python3 -c 'import json,sys; print([f for f in json.load(sys.stdin)[\"feeds\"] if f[\"name\"] == \"quiet\"][0][\"stale\"])')\" = False ]"
+expect_match '"last_good": "20' "feeds shows when the last good document came" \
+    "$(ctl --json feeds)"
+wait_until 10 "stale again 3 s after the push" -- sh -c \
+    "$RESGUARDCTL -s $T/control.sock status | grep -q 'feed \"quiet\" is stale: its source last gave or confirmed its document'"
+[ "$(stale_of steady)" = False ] &&
+    ok "a file feed read at start is not stale" || not_ok "steady is stale"
+daemon_stop && ok "stopped" || not_ok "stop failed"
+
 finish

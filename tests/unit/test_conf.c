@@ -897,6 +897,8 @@ test_bad_feeds(void **state)
 	    ":11: error: feeds[7].ca-file: used only with https:// and TAXII "
 	    "sources",
 	    ":12: error: feeds[8].min-confidence: 101 is out of range 0..100",
+	    ":12: error: feeds[8].stale-after-s: 300 is not longer than "
+	    "refresh-s (300): the feed would be stale between two checks",
 	    ":12: error: feeds[8].spki-pin: \"abc\" is not the base64 of a "
 	    "32-byte SHA-256 digest",
 	    ":12: error: feeds[8]: username and password-file go together",
@@ -1023,6 +1025,8 @@ test_good_feeds(void **state)
 	assert_null(f->proxy);
 	assert_string_equal(conf->feeds[3].source, "push");
 	assert_string_equal(conf->feeds[3].zone, "pushed.rpz.");
+	assert_int_equal(conf->feeds[3].stale_after_s, 7200);
+	assert_int_equal(conf->feeds[0].stale_after_s, 0);
 	r = &conf->reports[0];
 	assert_int_equal(r->timeout_ms, 2000);
 	assert_int_equal(r->queue_limit_bytes, 1048576);
