@@ -1162,6 +1162,18 @@ drop_privileges(const char *user)
 	return 0;
 }
 
+#define GUARD_UNHEARD "backend \"builtin\" (guard mode) without " \
+	"server.listen: resguardd answers no client, and its failover " \
+	"decision and blocklist take effect nowhere"
+
+/* Guard mode that nobody can ask: the default backend, no listener. */
+static int
+guard_unheard(const struct rg_conf *c)
+{
+	return c->n_listen == 0 && (c->backend_type == NULL ||
+	    strcmp(c->backend_type, "builtin") == 0);
+}
+
 static void
 usage(FILE *fp)
 {
@@ -1245,6 +1257,9 @@ main(int argc, char *argv[])
 			free(abspath);
 			return 1;
 		}
+		if (guard_unheard(conf))
+			fprintf(stderr, "%s: warning: %s\n", path,
+			    GUARD_UNHEARD);
 		printf("configuration OK\n");
 		rg_conf_free(conf);
 		free(abspath);
@@ -1391,7 +1406,8 @@ main(int argc, char *argv[])
 		    "worker%s", a.health->conf->n_listen,
 		    a.health->conf->n_listen == 1 ? "" : "es", workers,
 		    workers == 1 ? "" : "s");
-	}
+	} else if (guard_unheard(a.health->conf))
+		rg_log_warnx("guard: %s", GUARD_UNHEARD);
 	sight_timer_set(&a);
 
 	uv_timer_init(a.loop, &a.timer);

@@ -57,7 +57,13 @@ write_conf "{ name = \"hub\"; format = \"domains\"; source = \"file://$T/hub.txt
     { name = \"stix\"; format = \"stix2\"; source = \"file://$T/bundle.json\"; default-lifetime-s = 0; },
     { name = \"gone\"; format = \"stix2\"; source = \"file://$T/no-such-bundle.json\"; }"
 expect_exit 0 "configuration with feeds is valid" -- "$RESGUARDD" -t -c "$CONF"
+# No server.listen with the builtin backend: valid, but nobody is served.
+expect_match 'warning: backend "builtin" (guard mode) without server.listen' \
+    "-t says that guard mode without listeners serves nobody" \
+    "$("$RESGUARDD" -t -c "$CONF" 2>&1)"
 daemon_start "$CONF"
+expect_match 'guard: backend "builtin" (guard mode) without server.listen' \
+    "so does the log at start" "$(cat "$T/daemon.log")"
 wait_until 10 "feeds loaded" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock --json feeds | grep -q '\"state\": \"ok\"'"
 
