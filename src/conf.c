@@ -1975,23 +1975,27 @@ conf_proxy(struct conf_ctx *ctx, const config_setting_t *g,
 }
 
 /*
- * A secret (KEY, or NULL for none) sent to URL: not over plain HTTP but to
- * a loopback host, where it would cross the network in clear.
+ * A secret (KEY, or NULL for none) sent to URL through PROXY: not over
+ * plain HTTP unless it stays on this host (a loopback URL, directly or
+ * through a loopback proxy); it would cross the network in clear.
+ * WHAT names the URL's setting when it is not the main one.
  */
 static void
 conf_cleartext(struct conf_ctx *ctx, const config_setting_t *g,
-    const char *where, const char *url, const char *key)
+    const char *where, const char *url, const char *proxy, const char *key,
+    const char *what)
 {
 	if (key == NULL || url == NULL)
 		return;
 	if (strncmp(url, "http://", 7) != 0 &&
 	    strncmp(url, "taxii+http://", 13) != 0)
 		return;
-	if (rg_url_loopback(url))
+	if (rg_url_local(url, proxy))
 		return;
-	conf_error(ctx, g, "%s.%s: over %.*s:// the secret would cross the "
-	    "network in clear; use https://", where, key,
-	    (int)(strstr(url, "://") - url), url);
+	conf_error(ctx, g, "%s.%s: sent to %s over %.*s://%s, the secret "
+	    "would cross the network in clear; use https://", where, key,
+	    what != NULL ? what : "the source", (int)(strstr(url, "://") - url),
+	    url, rg_url_loopback(url) ? " through a proxy off this host" : "");
 }
 
 /* The source of feed F: a URL, or "push" for a feed that hubs push. */
@@ -2117,11 +2121,16 @@ conf_feed_options(struct conf_ctx *ctx, const config_setting_t *g,
 	if (f->username != NULL && f->token_file != NULL)
 		conf_error(ctx, g, "%s: token-file and username are two ways "
 		    "to authenticate; give one", where);
-	conf_cleartext(ctx, g, where, f->source, f->token_file != NULL ?
-	    "token-file" : f->username != NULL ? "password-file" : NULL);
 	conf_proxy(ctx, g, where, &f->proxy);
+	conf_cleartext(ctx, g, where, f->source, f->proxy,
+	    f->token_file != NULL ? "token-file" : f->username != NULL ?
+	    "password-file" : NULL, NULL);
 	conf_file(ctx, g, where, "hub-key-file", &f->hub_key_file);
 	conf_strcopy(ctx, g, where, "signature", &f->signature);
+	/* The signature is asked for with the feed's credentials. */
+	conf_cleartext(ctx, g, where, f->signature, f->proxy,
+	    f->token_file != NULL ? "token-file" : f->username != NULL ?
+	    "password-file" : NULL, "the signature");
 	if (f->signature != NULL && f->hub_key_file == NULL)
 		conf_error(ctx, g, "%s.signature: needs hub-key-file, the key "
 		    "it is checked with", where);
@@ -2323,8 +2332,8 @@ conf_report_options(struct conf_ctx *ctx, const config_setting_t *g,
 			    "client-key-file go together", where);
 		conf_file(ctx, g, where, "token-file", &r->token_file);
 		conf_proxy(ctx, g, where, &r->proxy);
-		conf_cleartext(ctx, g, where, r->url, r->token_file != NULL ?
-		    "token-file" : NULL);
+		conf_cleartext(ctx, g, where, r->url, r->proxy,
+		    r->token_file != NULL ? "token-file" : NULL, "the url");
 	}
 	if (strcmp(r->type, "matrix") == 0) {
 		if (conf_str(ctx, g, where, "room", &s, &v) > 0) {

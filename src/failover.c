@@ -267,7 +267,7 @@ rg_failover_pin(struct rg_failover *f, const char *pool, const char *by,
     uint64_t now_ms, char *warning, size_t warning_len)
 {
 	struct rg_pool *p;
-	char reason[320];
+	char reason[RG_PIN_BY_MAX + 80];
 
 	if (warning_len > 0)
 		warning[0] = '\0';

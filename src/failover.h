@@ -26,14 +26,16 @@ enum rg_mode {
 };
 extern const char *const rg_mode_str[];
 
+#define RG_PIN_BY_MAX	320
+
 struct rg_failover {
 	struct rg_health *health;
 	struct rg_journal *journal;
 	enum rg_mode mode;
 	char active[64];		/**< name of the active pool */
 	char pinned[64];		/**< pinned pool, or "" */
-	char pinned_by[160];		/**< who pinned it: "the administrator",
-					     a hub directive */
+	char pinned_by[RG_PIN_BY_MAX];	/**< who pinned it: "the
+					     administrator", a hub directive */
 	uint64_t mode_since_wall_ms;
 	uint64_t primary_ok_since_ms;	/**< monotonic; 0 = primary not ok */
 	int serving;			/**< the active pool has an upstream up */

@@ -845,9 +845,12 @@ feed_restore(const char *state_dir, struct feed *fd)
 		return;
 	doc_version(fd->data, fd->len, fd->version);
 	fd->state = FEED_OK;
-	/* As old as it was when kept: a push feed stays stale across a
-	 * restart; a fetched one is confirmed by its first check. */
-	fd->good_wall_ms = fd->updated_wall_ms;
+	/* A pushed document is as old as when it came: a push feed stale
+	 * before a restart is stale after it.  A fetched one may have been
+	 * confirmed since it last changed, which is not kept: it counts from
+	 * the start, until its first check. */
+	if (is_push(fd))
+		fd->good_wall_ms = fd->updated_wall_ms;
 	rg_log_info("feeds: %s: %zu bytes kept from the last good version",
 	    fd->cf.name, fd->len);
 }
@@ -1179,7 +1182,7 @@ feed_fetch(const struct feed *fd, struct job_feed *jf)
 		req.bearer_token = c->token_file != NULL ? token : NULL;
 		req.username = c->username;
 		req.password = c->password_file != NULL ? password : NULL;
-		req.proxy = c->proxy;
+		req.proxy = rg_proxy_for(c->source, c->proxy);
 		req.hub_key_file = c->hub_key_file;
 		req.signature_url = c->signature;
 		req.timeout_ms = c->timeout_ms;
@@ -2284,7 +2287,8 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		fd->action = fa < 0 ? RG_ACTION_NXDOMAIN : (enum rg_action)fa;
 		fd->want_fetch = !is_push(fd);
 		fd->since_wall_ms = rg_clock_wall_ms();
-		if (feed_auth(cf, auth) == 0 && !rg_url_loopback(cf->source))
+		if (feed_auth(cf, auth) == 0 && !rg_url_local(cf->source,
+		    cf->proxy))
 			rg_log_warnx("feeds: %s: nothing authenticates %s (no "
 			    "TLS, TSIG or hub-key-file): anyone on the path "
 			    "can change its rules", cf->name, cf->source);
@@ -2309,9 +2313,12 @@ rg_feeds_configure(struct rg_feeds *f, const struct rg_conf *conf)
 		for (j = 0; j < f->n; j++) {
 			struct feed *old = &f->feeds[j];
 
-			if ((old->data == NULL && old->push_data == NULL &&
-			    old->held_data == NULL) ||
-			    !cf_same_source(&old->cf, cf))
+			if (!cf_same_source(&old->cf, cf))
+				continue;
+			/* Waiting for its first document since then. */
+			fd->since_wall_ms = old->since_wall_ms;
+			if (old->data == NULL && old->push_data == NULL &&
+			    old->held_data == NULL)
 				continue;
 			/* Same feed: keep its data, and let the refresh
 			 * timer decide about a new fetch. */

@@ -351,9 +351,12 @@ curl_prepare(struct fetch *f)
 	SETOPT(c, CURLOPT_WRITEFUNCTION, write_cb);
 	if (r->ca_file != NULL)
 		SETOPT(c, CURLOPT_CAINFO, r->ca_file);
-	/* "" is no proxy at all, whatever the environment says. */
+	/* "" is no proxy at all, whatever the environment says; a proxy
+	 * named takes every request, whatever no_proxy says. */
 	if (r->proxy != NULL)
 		SETOPT(c, CURLOPT_PROXY, r->proxy);
+	if (r->proxy != NULL && r->proxy[0] != '\0')
+		SETOPT(c, CURLOPT_NOPROXY, "");
 	if (r->client_cert_file != NULL) {
 		SETOPT(c, CURLOPT_SSLCERT, r->client_cert_file);
 		SETOPT(c, CURLOPT_SSLCERTTYPE, "PEM");

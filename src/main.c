@@ -942,13 +942,38 @@ directive_timer_arm(struct agent *a)
 	    left <= 0 ? 0 : left < 1000 ? (uint64_t)left : 1000, 0);
 }
 
+/* Who a directive's pin is made by: "[WHAT]hub directive "ID" from feed
+ * "FEED"". */
+static void
+directive_by(char *buf, size_t len, const char *what, const char *id,
+    const char *feed)
+{
+	snprintf(buf, len, "%shub directive \"%s\" from feed \"%s\"", what,
+	    id, feed);
+}
+
+/* 1 when the pin in force is the one the directive in force made (not an
+ * administrator's, not one since changed). */
+static int
+directive_pinned(const struct agent *a)
+{
+	char by[RG_PIN_BY_MAX];
+
+	if (!a->directive.active || a->fo.pinned[0] == '\0')
+		return 0;
+	directive_by(by, sizeof(by), "", a->directive.d.id,
+	    a->directive.feed);
+	return strcmp(a->fo.pinned_by, by) == 0;
+}
+
 /* The end of a hub directive's pin: unpinned, unless an administrator
  * pinned something else meanwhile. */
 static void
 directive_timer_cb(uv_timer_t *t)
 {
 	struct agent *a = t->data;
-	char warning[256], by[200];
+	char warning[256], by[RG_PIN_BY_MAX];
+	int held;
 
 	if (!a->directive.active)
 		return;
@@ -956,13 +981,13 @@ directive_timer_cb(uv_timer_t *t)
 		directive_timer_arm(a);
 		return;
 	}
+	held = directive_pinned(a);
 	a->directive.active = 0;
 	rg_journal_add(a->journal, RG_EVENT_DIRECTIVE, 0, a->directive.d.pool,
 	    a->directive.d.id, NULL, "the directive's pin ended", json_pack(
 	    "{s:s, s:s}", "feed", a->directive.feed, "id", a->directive.d.id));
-	if (strcmp(a->fo.pinned, a->directive.d.pool) == 0) {
-		snprintf(by, sizeof(by), "the end of hub directive \"%.64s\" "
-		    "from feed \"%.64s\"", a->directive.d.id,
+	if (held) {
+		directive_by(by, sizeof(by), "the end of ", a->directive.d.id,
 		    a->directive.feed);
 		rg_failover_pin(&a->fo, "auto", by, rg_clock_ms(), warning,
 		    sizeof(warning));
@@ -1020,7 +1045,7 @@ directive_cb(void *arg, const char *feed, const char *data, size_t len)
 {
 	struct agent *a = arg;
 	struct rg_directive d;
-	char err[512], warning[256] = "", until[40], by[200];
+	char err[512], warning[256] = "", until[40], by[RG_PIN_BY_MAX];
 	int64_t now = (int64_t)time(NULL);
 	json_t *ev;
 
@@ -1035,8 +1060,7 @@ directive_cb(void *arg, const char *feed, const char *data, size_t len)
 		return;
 	}
 	rg_time_format((uint64_t)d.until * 1000, until, sizeof(until));
-	snprintf(by, sizeof(by), "hub directive \"%.64s\" from feed \"%.64s\"",
-	    d.id, feed);
+	directive_by(by, sizeof(by), "", d.id, feed);
 	ev = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "feed", feed, "id",
 	    d.id, "action", d.action == RG_DIRECTIVE_PIN ? "pin" : "release",
 	    "pool", d.action == RG_DIRECTIVE_PIN ? d.pool : NULL,
@@ -1047,14 +1071,22 @@ directive_cb(void *arg, const char *feed, const char *data, size_t len)
 		    a->directive.active ? a->directive.d.pool : NULL, d.id,
 		    "released", d.reason[0] ? d.reason : "the hub released "
 		    "its pin", ev);
-		if (a->directive.active &&
-		    strcmp(a->fo.pinned, a->directive.d.pool) == 0) {
+		if (directive_pinned(a)) {
 			rg_failover_pin(&a->fo, "auto", by, rg_clock_ms(),
 			    warning, sizeof(warning));
 			agent_tick(a);
 		}
 		a->directive.active = 0;
 		uv_timer_stop(&a->directive_timer);
+		return;
+	}
+	/* The administrator's pin stands: a hub does not take it over. */
+	if (a->fo.pinned[0] != '\0' && !directive_pinned(a)) {
+		snprintf(err, sizeof(err), "not applied: pool \"%.64s\" is "
+		    "pinned by %.200s, whose choice a directive does not "
+		    "override", a->fo.pinned, a->fo.pinned_by);
+		rg_journal_add(a->journal, RG_EVENT_DIRECTIVE, 1, d.pool, d.id,
+		    "refused", err, ev);
 		return;
 	}
 	if (rg_failover_pin(&a->fo, d.pool, by, rg_clock_ms(), warning,

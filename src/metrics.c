@@ -405,7 +405,8 @@ rg_metrics_render(const json_t *status)
 	out_label(&o, jstr(status, "active_pool"));
 	out_printf(&o, "\"} 1\n");
 	family(&o, "resguard_pinned", "gauge",
-	    "1 when an administrator pinned a pool.");
+	    "1 when a pool is pinned (by an administrator or a hub "
+	    "directive).");
 	out_printf(&o, "resguard_pinned %d\n",
 	    json_is_string(json_object_get(status, "pinned")));
 	family(&o, "resguard_mode_changes_total", "counter",

@@ -171,7 +171,9 @@ inst_open(const struct rg_report *r, const struct rg_conf *conf,
 	in->agent_id = rg_strdup_opt(conf->agent_id != NULL ? conf->agent_id :
 	    r->hostname, &fail);
 	in->hostname = rg_strdup_opt(r->hostname, &fail);
-	in->proxy = rg_strdup_opt(c->proxy, &fail);
+	/* A loopback receiver is reached directly, not through the
+	 * environment's proxy. */
+	in->proxy = rg_strdup_opt(rg_proxy_for(c->url, c->proxy), &fail);
 	if (fail) {
 		snprintf(err, len, "out of memory");
 		rc = -ENOMEM;

@@ -110,3 +110,18 @@ rg_url_loopback(const char *url)
 		return memcmp(buf, in6addr_loopback.s6_addr, 16) == 0;
 	return 0;
 }
+
+int
+rg_url_local(const char *url, const char *proxy)
+{
+	return rg_url_loopback(url) && (proxy == NULL || proxy[0] == '\0' ||
+	    rg_url_loopback(proxy));
+}
+
+const char *
+rg_proxy_for(const char *url, const char *proxy)
+{
+	if (proxy == NULL && url != NULL && rg_url_loopback(url))
+		return "";
+	return proxy;
+}

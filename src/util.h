@@ -24,4 +24,19 @@ int rg_read_secret(const char *file, char *buf, size_t len, char *err,
  */
 int rg_url_loopback(const char *url);
 
+/**
+ * 1 when what is sent to URL through PROXY (a proxy URL, "" for none,
+ * NULL for the environment's) stays on this host: URL is loopback, and so
+ * is the proxy, if any.  (A loopback URL never goes through the
+ * environment's proxy: see rg_proxy_for().)
+ */
+int rg_url_local(const char *url, const char *proxy);
+
+/**
+ * The proxy to give libcurl for URL when the setting is PROXY: PROXY
+ * itself, but "" (direct) for a loopback URL when PROXY is NULL, so that
+ * the environment's proxy never sees what goes to this host.
+ */
+const char *rg_proxy_for(const char *url, const char *proxy);
+
 #endif

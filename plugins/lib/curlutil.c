@@ -154,8 +154,12 @@ rg_curl_setup(struct rg_curl *c, const char *url, const char *body,
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	if (c->ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	/* "" is direct; a proxy named takes every request, whatever the
+	 * environment's no_proxy says. */
 	if (c->proxy != NULL)
 		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
+	if (c->proxy != NULL && c->proxy[0] != '\0')
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "");
 	if (c->cert_file != NULL) {
 		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert_file);
 		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key_file);

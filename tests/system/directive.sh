@@ -142,6 +142,19 @@ sleep 2
 not_pinned && ok "an overridden directive does not pin again" ||
     not_ok "the overridden directive pinned again"
 
+# The administrator's own pin is not taken over by a directive.
+expect_exit 0 "the administrator pins eu" -- ctl failover eu
+sleep 1
+directive "$T/d4b.json" d4b pin eu 3600
+expect_match '^202$' "a directive while the administrator's pin holds" \
+    "$(push "$T/d4b.json")"
+wait_until 10 "it is refused" -- sh -c \
+    "$RESGUARDCTL -s $RG_LAB_CONTROL_SOCKET --json events --limit 5 | grep -q 'pinned by the administrator, whose choice a directive does not override'"
+expect_match '"pinned_by": "the administrator"' \
+    "the administrator's pin stands" "$(ctl --json status)"
+expect_exit 0 "the administrator unpins" -- ctl failover auto
+wait_until 5 "unpinned" -- not_pinned
+
 # Kept across a restart: a directive still in force applies again.
 sleep 1
 directive "$T/d5.json" d5 pin eu 3600

@@ -384,7 +384,7 @@ daemon_stop && ok "stopped" || not_ok "stop failed"
 # A push feed whose hub goes quiet: stale after stale-after-s, a warning
 # until the next push; a fetched feed whose source answers is never stale.
 write_conf "{ name = \"quiet\"; format = \"rpz\"; source = \"push\"; zone = \"push.rpz\"; stale-after-s = 3; },
-    { name = \"steady\"; format = \"domains\"; source = \"file://$T/second.txt\"; refresh-s = 10; stale-after-s = 30; }"
+    { name = \"steady\"; format = \"domains\"; source = \"file://$T/second.txt\"; refresh-s = 10; stale-after-s = 11; }"
 printf 'http: { listen = [ "127.0.0.1@%s" ]; push-token-file = "%s"; };\n' \
     "$HTTP_PORT" "$T/push.token" >> "$CONF"
 daemon_start "$CONF"
@@ -405,8 +405,21 @@ expect_match '"last_good": "20' "feeds shows when the last good document came" \
     "$(ctl --json feeds)"
 wait_until 10 "stale again 3 s after the push" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock status | grep -q 'feed \"quiet\" is stale: its source last gave or confirmed its document'"
+# The file feed, unchanged, is confirmed at each check: last_good moves.
+good_of() {
+	ctl --json feeds | python3 -c "
+import json, sys
+print([f for f in json.load(sys.stdin)['feeds'] if f['name'] == sys.argv[1]][0]['last_good'])" "$1"
+}
+g0=$(good_of steady)
+ctl feeds refresh steady >/dev/null
+good_moved() {
+	[ "$(good_of steady)" != "$g0" ]
+}
+wait_until 10 "a check of the unchanged file confirms it" -- good_moved
 [ "$(stale_of steady)" = False ] &&
-    ok "a file feed read at start is not stale" || not_ok "steady is stale"
+    ok "a file feed confirmed at its checks is not stale" ||
+    not_ok "steady is stale"
 daemon_stop && ok "stopped" || not_ok "stop failed"
 
 finish

@@ -514,6 +514,18 @@ test_url_loopback(void **state)
 	for (i = 0; no[i] != NULL; i++)
 		if (rg_url_loopback(no[i]))
 			fail_msg("%s: loopback", no[i]);
+	/* What stays on this host, and the proxy libcurl is given. */
+	assert_true(rg_url_local("http://127.0.0.1/x", NULL));
+	assert_true(rg_url_local("http://127.0.0.1/x", ""));
+	assert_true(rg_url_local("http://127.0.0.1/x", "http://[::1]:3128"));
+	assert_false(rg_url_local("http://127.0.0.1/x",
+	    "http://proxy.example:3128"));
+	assert_false(rg_url_local("http://hub.example/x", "http://127.0.0.1:1"));
+	assert_string_equal(rg_proxy_for("http://127.0.0.1/x", NULL), "");
+	assert_null(rg_proxy_for("https://hub.example/x", NULL));
+	assert_string_equal(rg_proxy_for("http://127.0.0.1/x", "http://p:1"),
+	    "http://p:1");
+	assert_string_equal(rg_proxy_for("https://hub.example/x", ""), "");
 }
 
 static void
@@ -909,32 +921,40 @@ test_bad_feeds(void **state)
 	    "hmac-sha512)",
 	    ":13: error: feeds[9].tsig-secret: not base64",
 	    ":13: error: feeds[9]: tsig-name and tsig-secret go together",
-	    ":14: error: feeds[10].token-file: over http:// the secret would "
-	    "cross the network in clear; use https://",
-	    ":15: error: feeds[11].password-file: over taxii+http:// the "
-	    "secret would cross the network in clear; use https://",
-	    ":19: error: report[0].url: required for type \"http\"",
-	    ":20: error: report[1].url: \"ftp://m.example\" is not a URL "
+	    ":14: error: feeds[10].token-file: sent to the source over "
+	    "http://, the secret would cross the network in clear; use "
+	    "https://",
+	    ":15: error: feeds[11].token-file: sent to the signature over "
+	    "http://, the secret would cross the network in clear; use "
+	    "https://",
+	    ":16: error: feeds[12].password-file: sent to the source over "
+	    "taxii+http://, the secret would cross the network in clear; use "
+	    "https://",
+	    ":17: error: feeds[13].token-file: sent to the source over "
+	    "http:// through a proxy off this host, the secret would cross "
+	    "the network in clear; use https://",
+	    ":20: error: report[0].url: required for type \"http\"",
+	    ":21: error: report[1].url: \"ftp://m.example\" is not a URL "
 	    "starting with https:// or http://",
-	    ":20: error: report[1].ca-file: cannot read \"@D/none.pem\": No "
+	    ":21: error: report[1].ca-file: cannot read \"@D/none.pem\": No "
 	    "such file or directory",
-	    ":20: error: report[1].room: required for type \"matrix\"",
-	    ":20: error: report[1].token-file: required for type \"matrix\" "
+	    ":21: error: report[1].room: required for type \"matrix\"",
+	    ":21: error: report[1].token-file: required for type \"matrix\" "
 	    "(the access token)",
-	    ":21: error: report[2].url: not used by type \"syslog\"",
-	    ":21: error: report[2].proxy: not used by type \"syslog\"",
-	    ":21: error: report[2].socket: \"udp:nowhere\" is not "
+	    ":22: error: report[2].url: not used by type \"syslog\"",
+	    ":22: error: report[2].proxy: not used by type \"syslog\"",
+	    ":22: error: report[2].socket: \"udp:nowhere\" is not "
 	    "udp:ADDRESS[@PORT]",
-	    ":22: error: report[3].type: unknown report type \"email\" "
+	    ":23: error: report[3].type: unknown report type \"email\" "
 	    "(expected http, syslog or matrix)",
-	    ":23: error: report[4].token-file: cannot read \"@D/none.token\": "
+	    ":24: error: report[4].token-file: cannot read \"@D/none.token\": "
 	    "No such file or directory",
-	    ":23: error: report[4].room: \"general\" is not a room id "
+	    ":24: error: report[4].room: \"general\" is not a room id "
 	    "(\"!opaque:server\")",
-	    ":23: error: report[4].sightings: type \"matrix\" sends events "
+	    ":24: error: report[4].sightings: type \"matrix\" sends events "
 	    "only, not sightings",
-	    ":24: error: report[5].token-file: over http:// the secret would "
-	    "cross the network in clear; use https://",
+	    ":25: error: report[5].token-file: sent to the url over http://, "
+	    "the secret would cross the network in clear; use https://",
 	    NULL });
 }
 
