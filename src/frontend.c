@@ -56,6 +56,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -2705,13 +2706,19 @@ worker_main(void *arg)
 unsigned
 rg_frontend_workers(const struct rg_conf *conf)
 {
+	cpu_set_t set;
 	long n;
 
 	if (conf->n_listen == 0)
 		return 0;
 	if (conf->threads > 0)
 		return conf->threads;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
+	/* The CPUs this process may run on (taskset, systemd's
+	 * CPUAffinity=, a container's cpuset), not all the host has. */
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 

@@ -524,4 +524,19 @@ expect_match "ns.lab.test. hostmaster.lab.test." \
 "$LAB" thaw primary >/dev/null
 daemon_stop && ok "SIGTERM after the late failure: clean exit" ||
     not_ok "SIGTERM: exit $?"
+
+# threads = 0: one worker per CPU the agent may run on, not per CPU of the
+# host.  The shell's affinity (one CPU) is the daemon's.
+write_conf nxdomain
+sed -i "s|threads = 2;|threads = 0;|" "$CONF"
+cpus=$(taskset -p $$ | sed 's/.*: //')
+if taskset -p -c 0 $$ >/dev/null 2>&1; then
+	daemon_start "$CONF"
+	taskset -p "$cpus" $$ >/dev/null 2>&1
+	expect_match '^1$' "threads = 0 under an affinity of one CPU: one worker" \
+	    "$(guard_get '["workers"]')"
+	daemon_stop && ok "stopped" || not_ok "stop failed"
+else
+	echo "# taskset cannot set this shell's affinity: not checked"
+fi
 finish
