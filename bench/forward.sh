@@ -20,8 +20,11 @@
 # take turns slice by slice (BENCH_SLICES slices of the pass each), so
 # that the machine's short hiccups, which decide a 99th percentile, fall
 # on each server alike.  Prints each round's figures and ratios
-# b/c, then the median of the rounds for each figure and ratio; it asserts
-# nothing.
+# b/c, then the median of the rounds for each figure and ratio, then the
+# p99 ratio b/c slice by slice (b and c ran one after the other in each
+# slice): its median over all slices with a 95 % bootstrap interval of
+# that median, which says whether a difference stands out of the
+# machine's noise.  It asserts nothing.
 #
 # Environment: BENCH_PORT_BASE (default 25300), BENCH_SECONDS (10),
 # BENCH_ROUNDS (3), BENCH_SLICES (10), BENCH_QPS (20000), BENCH_OUTSTANDING
@@ -196,7 +199,16 @@ latency() {
 		for n in $2; do
 			dnsperf -s 127.0.0.1 -p "$(port_of "$n")" -d "$T/queries" \
 			    -l "$SLICE_SECS" -c "$CLIENTS" -Q "$QPS" -v 2>/dev/null |
-			    awk '$1 == ">" && $2 != "T" { print $NF }' >> "$T/lat.$n"
+			    awk '$1 == ">" && $2 != "T" { print $NF }' > "$T/slice"
+			cat "$T/slice" >> "$T/lat.$n"
+			# The slice's own p99, for the paired comparison.
+			sort -g "$T/slice" | awk -v r="$1" -v i="$i" -v n="$n" '
+			{ v[NR] = $1 }
+			END {
+				if (NR == 0) exit
+				k = int(NR * 0.99); if (k < 1) k = 1
+				printf("%s %s %s %.6f\n", r, i, n, v[k])
+			}' >> "$T/slices"
 		done
 	done
 	for n in $2; do
@@ -215,6 +227,7 @@ echo "# $(nproc) CPUs; $THREADS worker threads for resguardd and dnsdist;" \
     "blocklist: $entries rules; $ROUNDS rounds of $SECS s passes" \
     "(latency: $SLICES slices of $SLICE_SECS s)"
 : > "$T/figures"
+: > "$T/slices"
 for r in $(seq "$ROUNDS"); do
 	# In turn within a round, so that a noisy minute of the machine
 	# falls on every server alike; the order turns each round.
@@ -282,6 +295,34 @@ awk -v rounds="$ROUNDS" -v qps="$QPS" -v out="$OUTSTANDING" \
 		    " mean latency %.2f\n", median(rq, rounds), median(rp, rounds),
 		    median(rm, rounds))
 	}' "$T/figures"
+# The p99 ratio slice by slice: b and c ran one after the other in each
+# slice, so each pair met about the same machine.  Its median over every
+# round's slices, with a bootstrap interval of that median, tells a
+# difference between the forwarders from the noise of the machine.
+python3 - "$T/slices" "$SLICE_SECS" <<'EOF'
+import random, sys
+p = {}
+for line in open(sys.argv[1]):
+    r, i, n, v = line.split()
+    p.setdefault((r, i), {})[n] = float(v)
+ratios = sorted(d["b"] / d["c"] for d in p.values()
+                if "b" in d and "c" in d and d["c"] > 0)
+if len(ratios) >= 3:
+    def median(v):
+        v = sorted(v)
+        m = len(v) // 2
+        return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
+    rnd = random.Random(20261130)
+    boot = sorted(median([rnd.choice(ratios) for _ in ratios])
+                  for _ in range(2000))
+    lo, hi = boot[int(0.025 * len(boot))], boot[int(0.975 * len(boot)) - 1]
+    below = sum(1 for x in ratios if x <= 1)
+    print("p99 b/c slice by slice (%d pairs of %s s): median %.2f, 95 %% "
+          "bootstrap interval %.2f-%.2f; b at or below c in %d of %d pairs; "
+          "the target holds when the interval is at or below 1"
+          % (len(ratios), sys.argv[2] if len(sys.argv) > 2 else "1",
+             median(ratios), lo, hi, below, len(ratios)))
+EOF
 ctl --json status 2>/dev/null | python3 -c '
 import json, sys
 g = json.load(sys.stdin)["guard"]
