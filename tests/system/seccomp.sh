@@ -217,7 +217,11 @@ alive "after queries, feeds and the status page"
 
 # -- feed refreshes: from the file and over HTTP
 printf 'blocked.example\n*.wild.example\nfresh.example\n' > "$FEED"
-printf 'web-blocked.example\nweb-fresh.example\n' > "$T/web/list.txt"
+printf 'web-blocked.example\nweb-fresh.example\n' > "$T/web/list.txt.new"
+# HTTP dates have whole seconds: a change within the second of the first
+# version would be "not modified" to the web server.
+touch -d "@$(( $(stat -c %Y "$T/web/list.txt") + 2 ))" "$T/web/list.txt.new"
+mv "$T/web/list.txt.new" "$T/web/list.txt"
 expect_exit 0 "feeds refresh" -- ctl feeds refresh
 wait_until 10 "refreshed file feed applied" -- blocked fresh.example &&
     ok "refreshed file feed applied"
