@@ -27,6 +27,19 @@ feeds = ( $1 );
 EOF
 }
 
+# feed_field NAME KEY: KEY of feed NAME in "feeds --json" (a list as its
+# items, "-" when empty)
+feed_field() {
+	ctl --json feeds | python3 -c "
+import json, sys
+v = [f for f in json.load(sys.stdin)['feeds'] if f['name'] == sys.argv[1]][0][sys.argv[2]]
+print((' '.join(v) or '-') if isinstance(v, list) else v)" "$1" "$2"
+}
+# feed_is NAME KEY VALUE: true when KEY of feed NAME prints as VALUE
+feed_is() {
+	[ "$(feed_field "$1" "$2")" = "$3" ]
+}
+
 cat > "$T/hub.txt" <<'EOF'
 # a hub's list
 ads.example
@@ -285,14 +298,10 @@ fi
 expect_eq() {	# WANT DESCRIPTION GOT
 	if [ "$1" = "$3" ]; then ok "$2"; else not_ok "$2: \"$3\", expected \"$1\""; fi
 }
-auth_of() {
-	ctl --json feeds | python3 -c "
-import json, sys
-print(' '.join([f for f in json.load(sys.stdin)['feeds'] if f['name'] == sys.argv[1]][0]['authenticated_by']) or '-')" "$1"
-}
-expect_eq "-" "feeds: authenticated_by is empty for plain HTTP" "$(auth_of plain)"
+expect_eq "-" "feeds: authenticated_by is empty for plain HTTP" \
+    "$(feed_field plain authenticated_by)"
 expect_eq "local-file" "feeds: a file is vouched for by the file system" \
-    "$(auth_of local)"
+    "$(feed_field local authenticated_by)"
 daemon_stop && ok "stopped" || not_ok "stop failed"
 kill "$PROXY_PID" "$WEB2_PID"; wait "$PROXY_PID" "$WEB2_PID" 2>/dev/null
 
@@ -388,36 +397,25 @@ write_conf "{ name = \"quiet\"; format = \"rpz\"; source = \"push\"; zone = \"pu
 printf 'http: { listen = [ "127.0.0.1@%s" ]; push-token-file = "%s"; };\n' \
     "$HTTP_PORT" "$T/push.token" >> "$CONF"
 daemon_start "$CONF"
-stale_of() {
-	ctl --json feeds | python3 -c "
-import json, sys
-print([f for f in json.load(sys.stdin)['feeds'] if f['name'] == sys.argv[1]][0]['stale'])" "$1"
-}
 wait_until 10 "the quiet feed waits for a push" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock --json feeds | grep -q '\"state\": \"pending\"'"
 wait_until 10 "no push in 3 s: stale" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock status | grep -q 'feed \"quiet\" is stale: no good document in'"
 expect_exit 1 "status warns about the stale feed" -- ctl status
 expect_match '^202$' "the hub pushes" "$(push push-token-0123456789abcdef "$T/zone.rpz" quiet)"
-wait_until 10 "the push makes it fresh" -- sh -c \
-    "[ \"\$($RESGUARDCTL -s $T/control.sock --json feeds | python3 -c 'import json,sys; print([f for f in json.load(sys.stdin)[\"feeds\"] if f[\"name\"] == \"quiet\"][0][\"stale\"])')\" = False ]"
+wait_until 10 "the push makes it fresh" -- feed_is quiet stale False
 expect_match '"last_good": "20' "feeds shows when the last good document came" \
     "$(ctl --json feeds)"
 wait_until 10 "stale again 3 s after the push" -- sh -c \
     "$RESGUARDCTL -s $T/control.sock status | grep -q 'feed \"quiet\" is stale: its source last gave or confirmed its document'"
 # The file feed, unchanged, is confirmed at each check: last_good moves.
-good_of() {
-	ctl --json feeds | python3 -c "
-import json, sys
-print([f for f in json.load(sys.stdin)['feeds'] if f['name'] == sys.argv[1]][0]['last_good'])" "$1"
-}
-g0=$(good_of steady)
+g0=$(feed_field steady last_good)
 ctl feeds refresh steady >/dev/null
 good_moved() {
-	[ "$(good_of steady)" != "$g0" ]
+	! feed_is steady last_good "$g0"
 }
 wait_until 10 "a check of the unchanged file confirms it" -- good_moved
-[ "$(stale_of steady)" = False ] &&
+feed_is steady stale False &&
     ok "a file feed confirmed at its checks is not stale" ||
     not_ok "steady is stale"
 daemon_stop && ok "stopped" || not_ok "stop failed"
