@@ -48,6 +48,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,10 @@
 #define FWD_HEDGE_RATE	0.1	/* hedges earned per query */
 #define FWD_HEDGE_BURST	20.0
 #define FWD_FREE_MAX	1024	/* idle requests kept for reuse */
-#define FWD_RBUF_SIZE	(16 * 65536)	/* recvmmsg: 16 datagrams at once */
+#define FWD_RECV_BATCH	16		/* datagrams read by one recvmmsg(2) */
+#define FWD_RECV_SIZE	65536		/* ... each up to this long */
+#define FWD_RECV_ROUNDS	8		/* recvmmsg(2) calls per wake-up */
+#define FWD_RBUF_SIZE	(FWD_RECV_BATCH * FWD_RECV_SIZE)
 #define FWD_BATCH	32		/* queries sent by one sendmmsg(2) */
 #define FWD_RCVBUF	(1024 * 1024)	/* receive buffer of a UDP socket */
 #define FWD_RETIRED_MAX	256		/* retired UDP sockets kept open */
@@ -368,8 +372,17 @@ struct fwd_batch {
 	uint8_t buf[FWD_BATCH][FWD_WIRE_MAX];
 };
 
+/* A query the socket buffer refused, sent when the socket is writable. */
+struct fwd_dgram {
+	struct fwd_dgram *next;
+	size_t len;
+	uint8_t data[];
+};
+
 struct fwd_sock {
-	uv_udp_t h;
+	uv_poll_t h;
+	int fd;
+	int events;			/* polled for: UV_READABLE, UV_WRITABLE */
 	struct rg_fwd *fw;
 	struct fwd_sock *next;		/* the upstream's retiring list */
 	struct idmap ids;
@@ -381,6 +394,7 @@ struct fwd_sock {
 	int queued;			/* ... queries queued */
 	unsigned qn;
 	struct fwd_batch *q;		/* NULL once retired and flushed */
+	struct fwd_dgram *over, **over_tail;
 };
 
 enum conn_state {
@@ -494,6 +508,7 @@ struct rg_fwd {
 	uint8_t rnd[512];
 	size_t rnd_pos;
 	uint8_t *rbuf;
+	uint64_t *woke_ns;		/* the owner's mark of a loop turn */
 	uint64_t read_ms;		/* loop time of the last read of sockets */
 	unsigned n_retired;		/* retired UDP sockets still open */
 	unsigned handles;		/* open handles: freed at 0 */
@@ -675,49 +690,93 @@ att_release(struct fwd_att *att)
 	att->req->inflight--;
 }
 
-static void sock_recv_cb(uv_udp_t *, ssize_t, const uv_buf_t *,
-    const struct sockaddr *, unsigned);
+static void sock_poll_cb(uv_poll_t *, int, int);
 
+/* Poll S for what it needs: replies, and room for what waits to go. */
 static void
-udp_send_cb(uv_udp_send_t *sr, int status)
+sock_poll_update(struct fwd_sock *s)
 {
-	free(sr);
+	int ev = UV_READABLE | (s->over != NULL ? UV_WRITABLE : 0);
+
+	if (ev == s->events || s->closing)
+		return;
+	if (uv_poll_start(&s->h, ev, sock_poll_cb) == 0)
+		s->events = ev;
 }
 
-/* Send what is queued on S; what the socket buffer refuses is queued in
- * libuv instead. */
+/* Is ERR a full socket buffer, to be tried again when it has room? */
+static int
+send_later(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+}
+
+/* Send what waits since the socket buffer was full, while it has room. */
+static void
+sock_drain(struct fwd_sock *s)
+{
+	struct fwd_dgram *d;
+	ssize_t r;
+
+	while ((d = s->over) != NULL) {
+		r = send(s->fd, d->data, d->len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && send_later(errno))
+			break;
+		/* Sent, or refused for good: then its attempt times out. */
+		s->over = d->next;
+		free(d);
+	}
+	if (s->over == NULL)
+		s->over_tail = &s->over;
+	sock_poll_update(s);
+}
+
+/* Send what is queued on S; what the socket buffer refuses waits until
+ * the socket is writable. */
 static void
 sock_flush(struct fwd_sock *s)
 {
-	uv_udp_send_t *sr;
+	struct fwd_dgram *d;
 	unsigned off = 0, n = s->qn;
-	uv_buf_t b;
 	size_t len;
-	int r, fd;
+	int r, refused = 0;
 
 	s->qn = 0;
-	if (n == 0 || s->q == NULL ||
-	    uv_fileno((uv_handle_t *)&s->h, &fd) < 0)
+	if (n == 0 || s->q == NULL)
 		goto out;
-	while (off < n) {
-		r = sendmmsg(fd, s->q->msg + off, n - off, 0);
+	if (s->over != NULL)
+		sock_drain(s);
+	while (off < n && s->over == NULL) {
+		r = sendmmsg(s->fd, s->q->msg + off, n - off, 0);
 		if (r > 0) {
 			off += (unsigned)r;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		break;
+		if (r < 0 && send_later(errno))
+			break;
+		/* An ICMP error that an earlier datagram drew is reported
+		 * once, on this call: the datagram itself may go. */
+		if (r < 0 && errno == ECONNREFUSED && !refused) {
+			refused = 1;
+			continue;
+		}
+		off++;		/* refused for good: its attempt times out */
 	}
 	for (; off < n; off++) {
 		len = s->q->iov[off].iov_len;
-		if ((sr = malloc(sizeof(*sr) + len)) == NULL)
+		if ((d = malloc(sizeof(*d) + len)) == NULL)
 			continue;	/* the attempt times out */
-		memcpy(sr + 1, s->q->buf[off], len);
-		b = uv_buf_init((char *)(sr + 1), (unsigned)len);
-		if (uv_udp_send(sr, &s->h, &b, 1, NULL, udp_send_cb) < 0)
-			free(sr);
+		d->next = NULL;
+		d->len = len;
+		memcpy(d->data, s->q->buf[off], len);
+		*s->over_tail = d;
+		s->over_tail = &d->next;
 	}
+	sock_poll_update(s);
 out:
 	/* A retired socket sends no more: only its replies are awaited. */
 	if (s->retired) {
@@ -743,7 +802,13 @@ sock_close_cb(uv_handle_t *h)
 {
 	struct fwd_sock *s = h->data;
 	struct rg_fwd *fw = s->fw;
+	struct fwd_dgram *d;
 
+	(void)close(s->fd);
+	while ((d = s->over) != NULL) {
+		s->over = d->next;
+		free(d);
+	}
 	idmap_free(&s->ids);
 	free(s->q);
 	free(s);
@@ -799,14 +864,6 @@ sock_retire(struct fwd_up *up, unsigned k)
 		s->q = NULL;
 	}
 	return 0;
-}
-
-static void
-rbuf_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct fwd_sock *s = h->data;
-
-	*buf = uv_buf_init((char *)s->fw->rbuf, FWD_RBUF_SIZE);
 }
 
 /* Does PKT carry the question REQ asked (the name compared without
@@ -990,48 +1047,67 @@ udp_send(struct fwd_att *att)
 	struct fwd_up *up = att->up;
 	struct rg_fwd *fw = up->fw;
 	struct rg_fwd_req *req = att->req;
-	struct sockaddr_storage any;
 	struct fwd_batch *q;
 	struct fwd_sock *s;
 	struct mmsghdr *m;
 	unsigned i, k;
-	int rc, rcvbuf = FWD_RCVBUF;
+	int rc, fd, rcvbuf = FWD_RCVBUF;
 
-	/* Round-robin over the sockets, opening those not open yet. */
-	for (i = 0; i < FWD_UDP_SOCKS; i++) {
-		k = (up->next_sock + i) % FWD_UDP_SOCKS;
-		if (up->socks[k] == NULL || up->socks[k]->ids.n <
-		    FWD_SOCK_MAX_IDS)
-			break;
+	/* The queries of one turn of the loop go out on one socket, in one
+	 * sendmmsg(2), and their replies come back in one recvmmsg(2); the
+	 * next turn's take the next socket, round-robin, opening those not
+	 * open yet. */
+	k = (up->next_sock + FWD_UDP_SOCKS - 1) % FWD_UDP_SOCKS;
+	s = up->socks[k];
+	if (s == NULL || !s->queued || s->ids.n >= FWD_SOCK_MAX_IDS) {
+		for (i = 0; i < FWD_UDP_SOCKS; i++) {
+			k = (up->next_sock + i) % FWD_UDP_SOCKS;
+			if (up->socks[k] == NULL || up->socks[k]->ids.n <
+			    FWD_SOCK_MAX_IDS)
+				break;
+		}
+		if (i == FWD_UDP_SOCKS)
+			return -EAGAIN;
+		up->next_sock = k + 1;
+		s = up->socks[k];
 	}
-	if (i == FWD_UDP_SOCKS)
-		return -EAGAIN;
-	up->next_sock = k + 1;
-	if ((s = up->socks[k]) == NULL) {
-		if ((s = calloc(1, sizeof(*s))) == NULL)
+	if (s == NULL) {
+		/* Connected without a bind: the kernel picks a random free
+		 * port, and the socket hears from the upstream only. */
+		fd = socket(up->ru->addr.ss_family,
+		    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (const struct sockaddr *)&up->ru->addr,
+		    up->ru->addr.ss_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) :
+		    sizeof(struct sockaddr_in)) < 0) {
+			rc = -errno;
+			(void)close(fd);
+			return rc;
+		}
+		/* Room for a burst of replies while the worker is busy. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		    sizeof(rcvbuf));
+		if ((s = calloc(1, sizeof(*s))) == NULL) {
+			(void)close(fd);
 			return -ENOMEM;
+		}
 		s->fw = fw;
+		s->fd = fd;
+		s->over_tail = &s->over;
 		s->h.data = s;
-		rc = uv_udp_init_ex(fw->loop, &s->h,
-		    up->ru->addr.ss_family | UV_UDP_RECVMMSG);
-		if (rc < 0) {
+		if ((rc = uv_poll_init_socket(fw->loop, &s->h, fd)) < 0) {
+			(void)close(fd);
 			free(s);
 			return rc;
 		}
 		fw->handles++;
-		memset(&any, 0, sizeof(any));
-		any.ss_family = up->ru->addr.ss_family;
-		/* Port 0: the kernel picks a random free port. */
-		if ((rc = uv_udp_bind(&s->h, (struct sockaddr *)&any, 0)) < 0 ||
-		    (rc = uv_udp_connect(&s->h,
-		    (const struct sockaddr *)&up->ru->addr)) < 0 ||
-		    (rc = uv_udp_recv_start(&s->h, rbuf_alloc_cb,
-		    sock_recv_cb)) < 0) {
+		sock_poll_update(s);
+		if (s->events == 0) {
 			sock_close(s);
-			return rc;
+			return -EIO;
 		}
-		/* Room for a burst of replies while the worker is busy. */
-		(void)uv_recv_buffer_size((uv_handle_t *)&s->h, &rcvbuf);
 		s->born_ms = uv_now(fw->loop);
 		up->socks[k] = s;
 	}
@@ -1437,27 +1513,70 @@ idmap_fail_all(struct rg_fwd *fw, struct idmap *m, enum rg_fwd_outcome o)
 	free(v);
 }
 
+/*
+ * A socket is readable, writable or in error.  Replies are read a batch
+ * per recvmmsg(2); a batch that does not fill up has emptied the socket,
+ * so no further call is made just to hear EAGAIN.
+ */
 static void
-sock_recv_cb(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
-    const struct sockaddr *addr, unsigned flags)
+sock_poll_cb(uv_poll_t *h, int status, int events)
 {
 	struct fwd_sock *s = h->data;
+	struct rg_fwd *fw = s->fw;
+	struct mmsghdr msg[FWD_RECV_BATCH];
+	struct iovec iov[FWD_RECV_BATCH];
+	socklen_t el = sizeof(int);
+	unsigned i, round;
+	int n, err = 0;
 
-	if (s->closing || (flags & UV_UDP_MMSG_FREE))
+	if (s->closing)
 		return;
-	if (n < 0) {
+	if (fw->woke_ns != NULL && *fw->woke_ns == 0)
+		*fw->woke_ns = uv_hrtime();
+	if (status < 0) {
+		/* libuv stops polling on an error: take the error, so that
+		 * it is not reported again, and poll again. */
+		(void)getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		s->events = 0;
+		sock_poll_update(s);
 		/* An ICMP port unreachable: nobody listens there now. */
-		if (n == UV_ECONNREFUSED)
-			idmap_fail_all(s->fw, &s->ids, RG_FWD_NETWORK);
+		if (err == ECONNREFUSED)
+			idmap_fail_all(fw, &s->ids, RG_FWD_NETWORK);
 		return;
 	}
-	if (n == 0 && addr == NULL)
+	if (events & UV_WRITABLE)
+		sock_drain(s);
+	if (!(events & UV_READABLE))
 		return;
-	if (flags & UV_UDP_PARTIAL) {
-		STAT_INC(s->fw, unmatched);
-		return;
+	for (round = 0; round < FWD_RECV_ROUNDS && !s->closing; round++) {
+		for (i = 0; i < FWD_RECV_BATCH; i++) {
+			iov[i].iov_base = fw->rbuf + i * FWD_RECV_SIZE;
+			iov[i].iov_len = FWD_RECV_SIZE;
+			memset(&msg[i].msg_hdr, 0, sizeof(msg[i].msg_hdr));
+			msg[i].msg_hdr.msg_iov = &iov[i];
+			msg[i].msg_hdr.msg_iovlen = 1;
+		}
+		if ((n = recvmmsg(s->fd, msg, FWD_RECV_BATCH, MSG_DONTWAIT,
+		    NULL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECONNREFUSED) {
+				idmap_fail_all(fw, &s->ids, RG_FWD_NETWORK);
+				continue;
+			}
+			break;		/* EAGAIN: all read */
+		}
+		for (i = 0; i < (unsigned)n && !s->closing; i++) {
+			if (msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				STAT_INC(fw, unmatched);
+				continue;
+			}
+			fwd_input(fw, &s->ids, iov[i].iov_base,
+			    msg[i].msg_len);
+		}
+		if (n < FWD_RECV_BATCH)
+			break;
 	}
-	fwd_input(s->fw, &s->ids, (const uint8_t *)buf->base, (size_t)n);
 }
 
 /* Streams: TCP and DNS over TLS */
@@ -2027,6 +2146,12 @@ check_cb(uv_check_t *c)
 
 	fw->read_ms = uv_now(fw->loop);
 	fwd_flush(fw);
+}
+
+void
+rg_fwd_set_wake_mark(struct rg_fwd *fw, uint64_t *ns)
+{
+	fw->woke_ns = ns;
 }
 
 struct rg_fwd *

@@ -160,6 +160,13 @@ struct rg_fwd *rg_fwd_new(uv_loop_t *loop, rg_fwd_report_cb *cb,
     rg_fwd_recurse_cb *rcb, void *arg);
 
 /**
+ * Have the forwarder stamp *NS with uv_hrtime() when it reads an upstream
+ * socket while *NS is 0: the owner's mark of when a turn of the loop
+ * began its work.  NS NULL: no mark.
+ */
+void rg_fwd_set_wake_mark(struct rg_fwd *fw, uint64_t *ns);
+
+/**
  * The reply to the recursion asked with TOKEN (its ID does not matter),
  * or PKT NULL when it failed.  Replies to attempts that are over are
  * dropped and counted (recursion_late); a reply that is not one to the

@@ -332,8 +332,11 @@ struct fe_tconn {
 };
 
 /*
- * How long a worker goes without reading its sockets: the time between
- * two waits for I/O less the time spent waiting (libuv's idle time).  A
+ * How long a worker goes without reading its sockets: the time from the
+ * first callback after a wait for I/O (the first read of a socket, or the
+ * loop's check phase when no socket woke it) to the next wait.  (libuv's
+ * idle-time metric would tell the same, but it makes the loop poll once
+ * without waiting before every wait: a system call per wake-up.)  A
  * turn of the loop that takes long is a stall; what of it the thread
  * spent on a CPU (its CPU clock, read once every FE_CPU_SAMPLE_NS at
  * most, so that the figure is an upper bound by that much) tells the
@@ -344,7 +347,8 @@ struct fe_tconn {
 #define FE_STALL_LOG_NS		5000000ULL	/* logged, when the worst yet */
 
 struct fe_loopmon {
-	uint64_t prep_ns, idle_ns;	/* at the last wait for I/O */
+	uint64_t prep_ns;		/* at the last wait for I/O */
+	uint64_t woke_ns;		/* the turn's first callback, or 0 */
 	uint64_t cpu_ns, cpu_at_ns;	/* thread CPU time, and when read */
 	_Atomic uint64_t max_wall_us, max_cpu_us;
 };
@@ -397,6 +401,15 @@ struct fe_worker {
 	struct fe_stats st;
 	struct fe_loopmon mon;
 };
+
+/* A callback of the loop's I/O phase: the turn's work begins, if it has
+ * not yet. */
+static inline void
+turn_mark(struct fe_worker *w)
+{
+	if (w->mon.woke_ns == 0)
+		w->mon.woke_ns = uv_hrtime();
+}
 
 /* A question for the main thread's recursion. */
 struct fe_recq {
@@ -793,6 +806,7 @@ rec_async_cb(uv_async_t *a)
 	uint64_t *failed = NULL, bits;
 	unsigned i, b;
 
+	turn_mark(w);
 	pthread_mutex_lock(&w->rec_mtx);
 	r = w->rec_res;
 	w->rec_res = NULL;
@@ -2324,6 +2338,7 @@ udp_poll_cb(uv_poll_t *h, int status, int events)
 
 	if (w->stopping)
 		return;
+	turn_mark(w);
 	if (status < 0) {
 		/* Taken, so that it is not reported again and again. */
 		(void)getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &el);
@@ -2516,6 +2531,7 @@ tconn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	struct fe_tconn *c = s->data;
 	size_t before;
 
+	turn_mark(c->w);
 	if (c->closing || n == 0)
 		return;
 	if (n < 0) {
@@ -2544,6 +2560,7 @@ tcp_conn_cb(uv_stream_t *srv, int status)
 	struct fe_tconn *c;
 	int len;
 
+	turn_mark(w);
 	if (status < 0 || w->stopping)
 		return;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -2607,7 +2624,7 @@ static void
 loop_turn(struct fe_worker *w)
 {
 	struct fe_loopmon *m = &w->mon;
-	uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(&w->loop);
+	uint64_t now = uv_hrtime();
 	uint64_t busy, cpu;
 	unsigned k;
 
@@ -2615,9 +2632,8 @@ loop_turn(struct fe_worker *w)
 		m->cpu_ns = thread_cpu_ns();
 		m->cpu_at_ns = now;
 	} else {
-		busy = now - m->prep_ns - (idle - m->idle_ns);
-		if (busy > now - m->prep_ns)	/* idle time ahead of us */
-			busy = 0;
+		busy = m->woke_ns != 0 && m->woke_ns < now ?
+		    now - m->woke_ns : 0;
 		if (busy >= FE_STALL_NS) {
 			cpu = thread_cpu_ns();
 			for (k = 0; k < FE_STALL_STEPS; k++) {
@@ -2645,8 +2661,9 @@ loop_turn(struct fe_worker *w)
 		}
 	}
 	m->prep_ns = now;
-	m->idle_ns = idle;
+	m->woke_ns = 0;
 }
+
 
 static void
 prep_cb(uv_prepare_t *p)
@@ -2663,7 +2680,11 @@ prep_cb(uv_prepare_t *p)
 static void
 check_cb(uv_check_t *c)
 {
-	worker_flush(c->data);
+	struct fe_worker *w = c->data;
+
+	/* Woken by a timer, or by a handle that does not mark. */
+	turn_mark(w);
+	worker_flush(w);
 }
 
 static void
@@ -2879,7 +2900,6 @@ worker_start(struct fe_worker *w)
 	if ((rc = uv_loop_init(&w->loop)) < 0)
 		return rc;
 	w->loop_init = 1;
-	(void)uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME);
 	if ((w->udp = calloc(fe->n_listen + 1, sizeof(*w->udp))) == NULL)
 		return -ENOMEM;
 	for (j = 0; j < fe->n_listen; j++)
@@ -2895,6 +2915,7 @@ worker_start(struct fe_worker *w)
 	    (w->tcp = calloc(fe->n_listen + 1, sizeof(*w->tcp))) == NULL ||
 	    (w->fwd = rg_fwd_new(&w->loop, report_cb, recurse_cb, w)) == NULL)
 		return -ENOMEM;
+	rg_fwd_set_wake_mark(w->fwd, &w->mon.woke_ns);
 	uv_async_init(&w->loop, &w->wake, worker_stop_cb);
 	w->wake.data = w;
 	pthread_mutex_init(&w->rec_mtx, NULL);

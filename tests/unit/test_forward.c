@@ -4,8 +4,9 @@
  * that no socket is opened: the test plays the main thread, taking the
  * questions the forwarder hands out and answering them, late ones
  * included.  A late answer or failure (its attempt cancelled or over) must
- * not touch a newer attempt that took the same ID.  Last, a worker that
- * comes late to its loop over two UDP upstreams on loopback.
+ * not touch a newer attempt that took the same ID.  Last, over two UDP
+ * upstreams on loopback: a worker that comes late to its loop, and an
+ * upstream port that nobody listens on.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -458,6 +459,134 @@ test_late_worker_takes_waiting_reply(void **state)
 	close(fb);
 }
 
+/* Wait (a bounded number of turns) for a query on FD; answer it with
+ * RCODE, or leave it unanswered when RCODE is -1.  Returns its length. */
+static ssize_t
+serve_one(uv_loop_t *loop, int fd, int rcode)
+{
+	struct sockaddr_storage from;
+	socklen_t fl;
+	uint8_t pkt[512];
+	ssize_t n = -1;
+	int i;
+
+	for (i = 0; i < 2000 && n < 0; i++) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		fl = sizeof(from);
+		n = recvfrom(fd, pkt, sizeof(pkt), MSG_DONTWAIT,
+		    (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			usleep(5000);
+	}
+	if (n >= 12 && rcode >= 0) {
+		pkt[2] |= 0x80;
+		pkt[3] = 0x80 | (uint8_t)rcode;
+		assert_int_equal(sendto(fd, pkt, (size_t)n, 0,
+		    (struct sockaddr *)&from, fl), n);
+	}
+	return n;
+}
+
+/*
+ * The first upstream's port has nobody listening: the ICMP port
+ * unreachable that the query draws fails the attempt at once, as a
+ * network error, and the next upstream is asked without waiting for the
+ * hedge delay.  Then the first upstream comes back on the same port: the
+ * forwarder's sockets, one of which took the error, go on reading its
+ * replies.
+ */
+static void
+test_refused_port_fails_fast(void **state)
+{
+	struct late l;
+	struct done d;
+	struct rg_route *r;
+	struct rg_fwd *fw;
+	struct sockaddr_storage sa;
+	socklen_t sl;
+	uv_loop_t loop;
+	uint8_t q[64];
+	size_t ql;
+	int fa, fb, i, k;
+	struct rg_fwd_query fq;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_non_null(fw = rg_fwd_new(&loop, late_report_cb, recurse_cb,
+	    &l));
+	r = route_recursive();
+	free(r->ups[0].name);
+	free(r->ups[0].pool);
+	free(r->ups);
+	assert_non_null(r->ups = calloc(2, sizeof(*r->ups)));
+	r->n_ups = 2;
+	/* A port that was free a moment ago, and nobody's now. */
+	fa = udp_bound(&r->ups[0].addr, &r->ups[0].addrlen);
+	close(fa);
+	fb = udp_bound(&r->ups[1].addr, &r->ups[1].addrlen);
+	for (i = 0; i < 2; i++) {
+		assert_non_null(r->ups[i].name = strdup(i ? "b" : "a"));
+		assert_non_null(r->ups[i].pool = strdup("primary"));
+		r->ups[i].transport = RG_TRANSPORT_UDP;
+		r->ups[i].state = RG_STATE_UP;
+		/* Far longer than the test: b is asked for a's failure
+		 * only, never for a's silence. */
+		r->ups[i].hedge_ms = 60000;
+	}
+	r->attempt_timeout_ms = 60000;
+	r->budget_ms = 120000;
+	sa = r->ups[0].addr;
+	sl = r->ups[0].addrlen;
+	rg_fwd_set_route(fw, r);
+	rg_route_unref(r);
+
+	ql = question("refused.example", q);
+	memset(&fq, 0, sizeof(fq));
+	fq.question = q;
+	fq.question_len = ql;
+	fq.flags = 0x0100;
+	memset(&d, 0, sizeof(d));
+	assert_non_null(rg_fwd_start(fw, &fq, done_cb, &d));
+	assert_true(serve_one(&loop, fb, 0) >= 12 + (ssize_t)ql);
+	for (i = 0; i < 2000 && d.n == 0; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.failed, 0);
+	assert_int_equal(d.rcode, 0);
+	/* a was blamed for a network error, not a time-out. */
+	assert_int_equal(l.reports, 1);
+	assert_int_equal(l.last, RG_FWD_NETWORK);
+	assert_int_equal(atomic_load(&rg_fwd_stats(fw)->timeouts), 0);
+
+	/* a listens again, on its port: every one of its sockets (the
+	 * forwarder turns over them) takes its replies. */
+	assert_true((fa = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	assert_int_equal(bind(fa, (struct sockaddr *)&sa, sl), 0);
+	for (k = 0; k < 8; k++) {
+		memset(&d, 0, sizeof(d));
+		assert_non_null(rg_fwd_start(fw, &fq, done_cb, &d));
+		assert_true(serve_one(&loop, fa, 0) >= 12 + (ssize_t)ql);
+		for (i = 0; i < 2000 && d.n == 0; i++) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+			usleep(1000);
+		}
+		assert_int_equal(d.n, 1);
+		assert_int_equal(d.failed, 0);
+	}
+	assert_int_equal(l.reports, 1);
+	/* b was asked the first time only. */
+	assert_true(recv(fb, q, sizeof(q), MSG_DONTWAIT) < 0);
+
+	rg_fwd_close(fw);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	close(fa);
+	close(fb);
+}
+
 int
 main(void)
 {
@@ -473,6 +602,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_answer_after_budget,
 		    setup, teardown),
 		cmocka_unit_test(test_late_worker_takes_waiting_reply),
+		cmocka_unit_test(test_refused_port_fails_fast),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
