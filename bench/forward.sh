@@ -16,15 +16,16 @@
 #
 # On a shared machine one pass can fall on a noisy minute, so the passes
 # run in BENCH_ROUNDS rounds, the three servers in turn within each (in a
-# different order each round); within a round's latency pass the servers
-# take turns slice by slice (BENCH_SLICES slices of the pass each), so
-# that the machine's short hiccups, which decide a 99th percentile, fall
-# on each server alike.  Prints each round's figures and ratios
-# b/c, then the median of the rounds for each figure and ratio, then the
-# p99 ratio b/c slice by slice (b and c ran one after the other in each
-# slice): its median over all slices with a 95 % bootstrap interval of
-# that median, which says whether a difference stands out of the
-# machine's noise.  It asserts nothing.
+# different order each round); within a round's pass the servers take
+# turns slice by slice (BENCH_SLICES slices of the pass each), so that
+# the machine's swings, over seconds for the throughput and shorter
+# hiccups for a 99th percentile, fall on each server alike.  Prints each
+# round's figures and ratios b/c, then the median of the rounds for each
+# figure and ratio, then the ratios b/c slice by slice of the queries per
+# second and of the p99 (b and c ran one after the other in each slice):
+# the median over all slices with a 95 % bootstrap interval of that
+# median, which says whether a difference stands out of the machine's
+# noise.  It asserts nothing.
 #
 # Environment: BENCH_PORT_BASE (default 25300), BENCH_SECONDS (10),
 # BENCH_ROUNDS (3), BENCH_SLICES (10), BENCH_QPS (20000), BENCH_OUTSTANDING
@@ -172,15 +173,44 @@ field() {
 	sed -n "s/^ *$1: *\([0-9.]*\).*/\1/p" "$2" | head -n 1
 }
 
-# throughput NAME PORT ROUND: queries per second, mean latency and lost
-# queries at saturation, as a line "ROUND NAME tp QPS MEAN LOST" of
-# $T/figures
+# throughput ROUND ORDER: queries per second, mean latency and lost
+# queries at saturation, as lines "ROUND NAME tp QPS MEAN LOST" of
+# $T/figures.  As for the latency, the pass is cut into BENCH_SLICES
+# slices per server, the servers in turn slice by slice: the machine's
+# swings, which move every server's rate by a fifth or more from one
+# minute to the next, then fall on each alike.  A server's figures come
+# from all its slices together (queries answered over the time taken);
+# each slice's rate goes to $T/tpslices for the paired comparison.  A
+# query unanswered after 1 s is lost (dnsperf's run time does not count
+# the wait for it).
 throughput() {
-	dnsperf -s 127.0.0.1 -p "$2" -d "$T/queries" -l "$SECS" -c "$CLIENTS" \
-	    -q "$OUTSTANDING" > "$T/tp.$1" 2>&1
-	echo "$3 $1 tp $(field 'Queries per second' "$T/tp.$1") \
-$(field 'Average Latency (s)' "$T/tp.$1") $(field 'Queries lost' "$T/tp.$1")" \
-	    >> "$T/figures"
+	local i n
+	for i in $(seq "$SLICES"); do
+		for n in $2; do
+			dnsperf -s 127.0.0.1 -p "$(port_of "$n")" -d "$T/queries" \
+			    -l "$SLICE_SECS" -c "$CLIENTS" -q "$OUTSTANDING" -t 1 \
+			    > "$T/tp" 2>&1
+			echo "$1 $i $n $(field 'Queries completed' "$T/tp")" \
+			    "$(field 'Run time (s)' "$T/tp")" \
+			    "$(field 'Average Latency (s)' "$T/tp")" \
+			    "$(field 'Queries lost' "$T/tp")" >> "$T/tpslices"
+		done
+	done
+	awk -v r="$1" -v order="$2" '
+	$1 == r && $5 > 0 {
+		done[$3] += $4; secs[$3] += $5; lat[$3] += $4 * $6
+		lost[$3] += $7
+		printf("%s %s %s %.1f\n", $1, $2, $3, $4 / $5) > "/dev/stderr"
+	}
+	END {
+		n = split(order, ns, " ")
+		for (k = 1; k <= n; k++) {
+			s = ns[k]
+			printf("%s %s tp %.1f %.6f %d\n", r, s,
+			    secs[s] > 0 ? done[s] / secs[s] : 0,
+			    done[s] > 0 ? lat[s] / done[s] : 0, lost[s])
+		}
+	}' "$T/tpslices" >> "$T/figures" 2>> "$T/tprates"
 }
 
 # latency ROUND ORDER: mean, 99th percentile and maximum latency at
@@ -225,9 +255,11 @@ latency() {
 
 echo "# $(nproc) CPUs; $THREADS worker threads for resguardd and dnsdist;" \
     "blocklist: $entries rules; $ROUNDS rounds of $SECS s passes" \
-    "(latency: $SLICES slices of $SLICE_SECS s)"
+    "($SLICES slices of $SLICE_SECS s, the servers in turn)"
 : > "$T/figures"
 : > "$T/slices"
+: > "$T/tpslices"
+: > "$T/tprates"
 for r in $(seq "$ROUNDS"); do
 	# In turn within a round, so that a noisy minute of the machine
 	# falls on every server alike; the order turns each round.
@@ -236,9 +268,7 @@ for r in $(seq "$ROUNDS"); do
 	2) order="c a b" ;;
 	0) order="b c a" ;;
 	esac
-	for n in $order; do
-		throughput "$n" "$(port_of "$n")" "$r"
-	done
+	throughput "$r" "$order"
 	latency "$r" "$order"
 done
 
@@ -295,33 +325,47 @@ awk -v rounds="$ROUNDS" -v qps="$QPS" -v out="$OUTSTANDING" \
 		    " mean latency %.2f\n", median(rq, rounds), median(rp, rounds),
 		    median(rm, rounds))
 	}' "$T/figures"
-# The p99 ratio slice by slice: b and c ran one after the other in each
-# slice, so each pair met about the same machine.  Its median over every
+# The ratios slice by slice: b and c ran one after the other in each
+# slice, so each pair met about the same machine.  The median over every
 # round's slices, with a bootstrap interval of that median, tells a
 # difference between the forwarders from the noise of the machine.
-python3 - "$T/slices" "$SLICE_SECS" <<'EOF'
+python3 - "$T/tprates" "$T/slices" "$SLICE_SECS" <<'EOF'
 import random, sys
-p = {}
-for line in open(sys.argv[1]):
-    r, i, n, v = line.split()
-    p.setdefault((r, i), {})[n] = float(v)
-ratios = sorted(d["b"] / d["c"] for d in p.values()
-                if "b" in d and "c" in d and d["c"] > 0)
-if len(ratios) >= 3:
-    def median(v):
-        v = sorted(v)
-        m = len(v) // 2
-        return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
+
+def pairs(path):
+    p = {}
+    for line in open(path):
+        r, i, n, v = line.split()
+        p.setdefault((r, i), {})[n] = float(v)
+    return sorted(d["b"] / d["c"] for d in p.values()
+                  if "b" in d and "c" in d and d["c"] > 0)
+
+def median(v):
+    v = sorted(v)
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
+
+def report(what, ratios, target, better):
+    if len(ratios) < 3:
+        return
     rnd = random.Random(20261130)
     boot = sorted(median([rnd.choice(ratios) for _ in ratios])
                   for _ in range(2000))
     lo, hi = boot[int(0.025 * len(boot))], boot[int(0.975 * len(boot)) - 1]
-    below = sum(1 for x in ratios if x <= 1)
-    print("p99 b/c slice by slice (%d pairs of %s s): median %.2f, 95 %% "
-          "bootstrap interval %.2f-%.2f; b at or below c in %d of %d pairs; "
-          "the target holds when the interval is at or below 1"
-          % (len(ratios), sys.argv[2] if len(sys.argv) > 2 else "1",
-             median(ratios), lo, hi, below, len(ratios)))
+    if better == "above":
+        k = sum(1 for x in ratios if x >= target)
+        side = "at or above %.1f" % target
+    else:
+        k = sum(1 for x in ratios if x <= target)
+        side = "at or below %g" % target
+    print("%s b/c slice by slice (%d pairs of %s s): median %.2f, 95 %% "
+          "bootstrap interval %.2f-%.2f; %s in %d of %d pairs; the target "
+          "holds when the interval is %s"
+          % (what, len(ratios), sys.argv[3], median(ratios), lo, hi, side,
+             k, len(ratios), side))
+
+report("queries per second", pairs(sys.argv[1]), 1.2, "above")
+report("p99", pairs(sys.argv[2]), 1, "below")
 EOF
 ctl --json status 2>/dev/null | python3 -c '
 import json, sys
