@@ -27,11 +27,19 @@
 # median, which says whether a difference stands out of the machine's
 # noise.  It asserts nothing.
 #
+# Both forwarders run with the same number of worker threads (dnsdist: as
+# many listeners), and the whole bench runs once for each count in
+# BENCH_THREADS: by default one, then one per CPU.  One per CPU is
+# resguardd's default, for a host it has to itself, as in guard mode; here
+# dnsperf and Unbound share the CPUs with the forwarder, and take more of
+# them than it does.  A summary of every count's slice-by-slice ratios
+# ends the output.
+#
 # Environment: BENCH_PORT_BASE (default 25300), BENCH_SECONDS (10),
 # BENCH_ROUNDS (3), BENCH_SLICES (10), BENCH_QPS (20000), BENCH_OUTSTANDING
-# (200), BENCH_CLIENTS (8), BENCH_THREADS (workers of both forwarders;
-# default: CPUs), BENCH_NAMES (blocklist size, 1000000).  Everything
-# listens on 127.0.0.1.
+# (200), BENCH_CLIENTS (8), BENCH_THREADS (worker counts, each a run of
+# its own; default: "1 CPUs"), BENCH_NAMES (blocklist size, 1000000).
+# Everything listens on 127.0.0.1.
 #
 set -uo pipefail
 
@@ -46,7 +54,7 @@ SECS=${BENCH_SECONDS:-10}
 QPS=${BENCH_QPS:-20000}
 OUTSTANDING=${BENCH_OUTSTANDING:-200}
 CLIENTS=${BENCH_CLIENTS:-8}
-THREADS=${BENCH_THREADS:-$(nproc)}
+THREADS=${BENCH_THREADS:-$( (echo 1; nproc) | sort -nu | tr '\n' ' ')}
 NAMES=${BENCH_NAMES:-1000000}
 ROUNDS=${BENCH_ROUNDS:-3}
 SLICES=${BENCH_SLICES:-10}
@@ -58,6 +66,27 @@ die() {
 	echo "forward.sh: $*" >&2
 	exit 1
 }
+
+# Several worker counts: a whole run for each, one after the other, then
+# their verdicts side by side.
+set -- $THREADS
+if [ $# -gt 1 ]; then
+	sum=$(mktemp "${TMPDIR:-/tmp}/rg-bench-fwd-sum.XXXXXX") || exit 1
+	trap 'rm -f "$sum"' EXIT
+	for t in "$@"; do
+		case $t in
+		*[!0-9]* | '' | 0) die "bad worker count in BENCH_THREADS: '$t'" ;;
+		esac
+		echo "### $t worker thread(s) each"
+		BENCH_THREADS=$t "${BASH_SOURCE[0]}" | tee -a "$sum" ||
+		    die "the run with $t worker thread(s) failed"
+		echo
+	done
+	echo "### summary: ratios b/c slice by slice, by worker threads"
+	awk '/^# [0-9]+ CPUs; [0-9]+ worker/ { t = $4 }
+	    / b\/c slice by slice / { print t " worker(s): " $0 }' "$sum"
+	exit 0
+fi
 
 for tool in dnsperf dnsdist dig unbound nsd; do
 	command -v $tool >/dev/null 2>&1 || die "$tool not found (apt-get install dnsperf dnsdist unbound nsd dnsutils)"
