@@ -692,6 +692,14 @@ att_release(struct fwd_att *att)
 
 static void sock_poll_cb(uv_poll_t *, int, int);
 
+/* An I/O callback of the loop: the owner's turn begins, if it has not. */
+static inline void
+fwd_mark(struct rg_fwd *fw)
+{
+	if (fw->woke_ns != NULL && *fw->woke_ns == 0)
+		*fw->woke_ns = uv_hrtime();
+}
+
 /* Poll S for what it needs: replies, and room for what waits to go. */
 static void
 sock_poll_update(struct fwd_sock *s)
@@ -717,6 +725,7 @@ sock_drain(struct fwd_sock *s)
 {
 	struct fwd_dgram *d;
 	ssize_t r;
+	int refused = 0;
 
 	while ((d = s->over) != NULL) {
 		r = send(s->fd, d->data, d->len, 0);
@@ -724,6 +733,11 @@ sock_drain(struct fwd_sock *s)
 			continue;
 		if (r < 0 && send_later(errno))
 			break;
+		/* An earlier datagram's ICMP error, reported on this call. */
+		if (r < 0 && errno == ECONNREFUSED && !refused) {
+			refused = 1;
+			continue;
+		}
 		/* Sent, or refused for good: then its attempt times out. */
 		s->over = d->next;
 		free(d);
@@ -1531,8 +1545,7 @@ sock_poll_cb(uv_poll_t *h, int status, int events)
 
 	if (s->closing)
 		return;
-	if (fw->woke_ns != NULL && *fw->woke_ns == 0)
-		*fw->woke_ns = uv_hrtime();
+	fwd_mark(fw);
 	if (status < 0) {
 		/* libuv stops polling on an error: take the error, so that
 		 * it is not reported again, and poll again. */
@@ -1763,6 +1776,7 @@ conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct fwd_conn *c = s->data;
 
+	fwd_mark(c->fw);
 	if (c->state == CONN_CLOSING || n == 0)
 		return;
 	if (n < 0) {
@@ -1900,6 +1914,7 @@ conn_connect_cb(uv_connect_t *cr, int status)
 {
 	struct fwd_conn *c = cr->data;
 
+	fwd_mark(c->fw);
 	if (c->state == CONN_CLOSING)
 		return;
 	if (status < 0) {

@@ -1201,6 +1201,7 @@ tconn_write_cb(uv_write_t *wr, int status)
 {
 	struct fe_wreq *r = wr->data;
 
+	turn_mark(r->c->w);
 	r->c->wq -= r->len;
 	STAT_ADD(r->c->w, tcp_reply_queued, -(uint64_t)r->len);
 	if (status < 0 && status != UV_ECANCELED)
@@ -2340,8 +2341,10 @@ udp_poll_cb(uv_poll_t *h, int status, int events)
 		return;
 	turn_mark(w);
 	if (status < 0) {
-		/* Taken, so that it is not reported again and again. */
+		/* Taken, so that it is not reported again and again; libuv
+		 * stopped polling on the error: poll again. */
 		(void)getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		(void)uv_poll_start(h, UV_READABLE, udp_poll_cb);
 		return;
 	}
 	for (round = 0; round < FE_RECV_ROUNDS; round++) {
@@ -2670,7 +2673,10 @@ prep_cb(uv_prepare_t *p)
 {
 	struct fe_worker *w = p->data;
 
-	/* Replies made by timers go before the wait, not after it. */
+	/* Queries and replies made by timers go before the wait, not after
+	 * it, and count in the turn. */
+	if (w->fwd != NULL)
+		rg_fwd_flush(w->fwd);
 	worker_flush(w);
 	loop_turn(w);
 	/* About to wait for I/O: no blocklist snapshot is held across. */

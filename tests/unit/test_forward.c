@@ -521,10 +521,11 @@ test_refused_port_fails_fast(void **state)
 	free(r->ups);
 	assert_non_null(r->ups = calloc(2, sizeof(*r->ups)));
 	r->n_ups = 2;
-	/* A port that was free a moment ago, and nobody's now. */
+	/* A port that was free a moment ago, and nobody's now (b's bound
+	 * first, so that it cannot take it). */
 	fa = udp_bound(&r->ups[0].addr, &r->ups[0].addrlen);
-	close(fa);
 	fb = udp_bound(&r->ups[1].addr, &r->ups[1].addrlen);
+	close(fa);
 	for (i = 0; i < 2; i++) {
 		assert_non_null(r->ups[i].name = strdup(i ? "b" : "a"));
 		assert_non_null(r->ups[i].pool = strdup("primary"));
