@@ -719,6 +719,23 @@ send_later(int err)
 	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
 }
 
+/*
+ * Should the datagram that a send failed with ERR be tried again at once?
+ * After EINTR, yes; and after the first ECONNREFUSED of a flush (*REFUSED
+ * says whether there was one): that is the ICMP error an earlier datagram
+ * drew, reported once, on this call, and the datagram itself may go.
+ */
+static int
+send_again(int err, int *refused)
+{
+	if (err == EINTR)
+		return 1;
+	if (err != ECONNREFUSED || *refused)
+		return 0;
+	*refused = 1;
+	return 1;
+}
+
 /* Send what waits since the socket buffer was full, while it has room. */
 static void
 sock_drain(struct fwd_sock *s)
@@ -729,15 +746,10 @@ sock_drain(struct fwd_sock *s)
 
 	while ((d = s->over) != NULL) {
 		r = send(s->fd, d->data, d->len, 0);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && send_again(errno, &refused))
 			continue;
 		if (r < 0 && send_later(errno))
 			break;
-		/* An earlier datagram's ICMP error, reported on this call. */
-		if (r < 0 && errno == ECONNREFUSED && !refused) {
-			refused = 1;
-			continue;
-		}
 		/* Sent, or refused for good: then its attempt times out. */
 		s->over = d->next;
 		free(d);
@@ -768,16 +780,10 @@ sock_flush(struct fwd_sock *s)
 			off += (unsigned)r;
 			continue;
 		}
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && send_again(errno, &refused))
 			continue;
 		if (r < 0 && send_later(errno))
 			break;
-		/* An ICMP error that an earlier datagram drew is reported
-		 * once, on this call: the datagram itself may go. */
-		if (r < 0 && errno == ECONNREFUSED && !refused) {
-			refused = 1;
-			continue;
-		}
 		off++;		/* refused for good: its attempt times out */
 	}
 	for (; off < n; off++) {

@@ -375,6 +375,32 @@ udp_bound(struct sockaddr_storage *ss, socklen_t *len)
 	return fd;
 }
 
+/* A route of two UDP upstreams of the pool "primary", "a" then "b", each
+ * on a socket of the test's bound on loopback (*FA, *FB). */
+static struct rg_route *
+route_udp_pair(uint32_t hedge_ms, int *fa, int *fb)
+{
+	struct rg_route *r;
+	int i;
+
+	r = route_recursive();
+	free(r->ups[0].name);
+	free(r->ups[0].pool);
+	free(r->ups);
+	assert_non_null(r->ups = calloc(2, sizeof(*r->ups)));
+	r->n_ups = 2;
+	*fa = udp_bound(&r->ups[0].addr, &r->ups[0].addrlen);
+	*fb = udp_bound(&r->ups[1].addr, &r->ups[1].addrlen);
+	for (i = 0; i < 2; i++) {
+		assert_non_null(r->ups[i].name = strdup(i ? "b" : "a"));
+		assert_non_null(r->ups[i].pool = strdup("primary"));
+		r->ups[i].transport = RG_TRANSPORT_UDP;
+		r->ups[i].state = RG_STATE_UP;
+		r->ups[i].hedge_ms = hedge_ms;
+	}
+	return r;
+}
+
 static void
 test_late_worker_takes_waiting_reply(void **state)
 {
@@ -396,21 +422,7 @@ test_late_worker_takes_waiting_reply(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_non_null(fw = rg_fwd_new(&loop, late_report_cb, recurse_cb,
 	    &l));
-	r = route_recursive();
-	free(r->ups[0].name);
-	free(r->ups[0].pool);
-	free(r->ups);
-	assert_non_null(r->ups = calloc(2, sizeof(*r->ups)));
-	r->n_ups = 2;
-	fa = udp_bound(&r->ups[0].addr, &r->ups[0].addrlen);
-	fb = udp_bound(&r->ups[1].addr, &r->ups[1].addrlen);
-	for (i = 0; i < 2; i++) {
-		assert_non_null(r->ups[i].name = strdup(i ? "b" : "a"));
-		assert_non_null(r->ups[i].pool = strdup("primary"));
-		r->ups[i].transport = RG_TRANSPORT_UDP;
-		r->ups[i].state = RG_STATE_UP;
-		r->ups[i].hedge_ms = 20;
-	}
+	r = route_udp_pair(20, &fa, &fb);
 	r->attempt_timeout_ms = 100;
 	r->budget_ms = 3000;
 	rg_fwd_set_route(fw, r);
@@ -515,26 +527,12 @@ test_refused_port_fails_fast(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_non_null(fw = rg_fwd_new(&loop, late_report_cb, recurse_cb,
 	    &l));
-	r = route_recursive();
-	free(r->ups[0].name);
-	free(r->ups[0].pool);
-	free(r->ups);
-	assert_non_null(r->ups = calloc(2, sizeof(*r->ups)));
-	r->n_ups = 2;
-	/* A port that was free a moment ago, and nobody's now (b's bound
-	 * first, so that it cannot take it). */
-	fa = udp_bound(&r->ups[0].addr, &r->ups[0].addrlen);
-	fb = udp_bound(&r->ups[1].addr, &r->ups[1].addrlen);
+	/* b is asked for a's failure only, never for a's silence: the
+	 * hedge delay is far longer than the test.  a's port was free a
+	 * moment ago, and is nobody's now (b's is bound first, so that it
+	 * cannot take it). */
+	r = route_udp_pair(60000, &fa, &fb);
 	close(fa);
-	for (i = 0; i < 2; i++) {
-		assert_non_null(r->ups[i].name = strdup(i ? "b" : "a"));
-		assert_non_null(r->ups[i].pool = strdup("primary"));
-		r->ups[i].transport = RG_TRANSPORT_UDP;
-		r->ups[i].state = RG_STATE_UP;
-		/* Far longer than the test: b is asked for a's failure
-		 * only, never for a's silence. */
-		r->ups[i].hedge_ms = 60000;
-	}
 	r->attempt_timeout_ms = 60000;
 	r->budget_ms = 120000;
 	sa = r->ups[0].addr;
