@@ -1099,9 +1099,7 @@ udp_send(struct fwd_att *att)
 		if (fd < 0)
 			return -errno;
 		if (connect(fd, (const struct sockaddr *)&up->ru->addr,
-		    up->ru->addr.ss_family == AF_INET6 ?
-		    sizeof(struct sockaddr_in6) :
-		    sizeof(struct sockaddr_in)) < 0) {
+		    up->ru->addrlen) < 0) {
 			rc = -errno;
 			(void)close(fd);
 			return rc;
@@ -1123,11 +1121,12 @@ udp_send(struct fwd_att *att)
 			return rc;
 		}
 		fw->handles++;
-		sock_poll_update(s);
-		if (s->events == 0) {
+		if ((rc = uv_poll_start(&s->h, UV_READABLE,
+		    sock_poll_cb)) < 0) {
 			sock_close(s);
-			return -EIO;
+			return rc;
 		}
+		s->events = UV_READABLE;
 		s->born_ms = uv_now(fw->loop);
 		up->socks[k] = s;
 	}

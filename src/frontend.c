@@ -347,9 +347,9 @@ struct fe_tconn {
 #define FE_STALL_LOG_NS		5000000ULL	/* logged, when the worst yet */
 
 struct fe_loopmon {
-	uint64_t prep_ns;		/* at the last wait for I/O */
 	uint64_t woke_ns;		/* the turn's first callback, or 0 */
-	uint64_t cpu_ns, cpu_at_ns;	/* thread CPU time, and when read */
+	uint64_t cpu_ns, cpu_at_ns;	/* thread CPU time, and when read;
+					 * 0: not yet */
 	_Atomic uint64_t max_wall_us, max_cpu_us;
 };
 
@@ -2631,7 +2631,7 @@ loop_turn(struct fe_worker *w)
 	uint64_t busy, cpu;
 	unsigned k;
 
-	if (m->prep_ns == 0) {
+	if (m->cpu_at_ns == 0) {
 		m->cpu_ns = thread_cpu_ns();
 		m->cpu_at_ns = now;
 	} else {
@@ -2663,10 +2663,8 @@ loop_turn(struct fe_worker *w)
 			m->cpu_at_ns = now;
 		}
 	}
-	m->prep_ns = now;
 	m->woke_ns = 0;
 }
-
 
 static void
 prep_cb(uv_prepare_t *p)
