@@ -89,6 +89,7 @@
 #define FWD_RECV_ROUNDS	8		/* recvmmsg(2) calls per wake-up */
 #define FWD_RBUF_SIZE	(FWD_RECV_BATCH * FWD_RECV_SIZE)
 #define FWD_BATCH	32		/* queries sent by one sendmmsg(2) */
+#define FWD_OVER_MAX	1024		/* queries waiting for a full socket */
 #define FWD_RCVBUF	(1024 * 1024)	/* receive buffer of a UDP socket */
 #define FWD_RETIRED_MAX	256		/* retired UDP sockets kept open */
 #define FWD_GEN_BITS	48		/* of a recursion token's generation */
@@ -395,6 +396,9 @@ struct fwd_sock {
 	unsigned qn;
 	struct fwd_batch *q;		/* NULL once retired and flushed */
 	struct fwd_dgram *over, **over_tail;
+	unsigned n_over;
+	int broken;			/* a send failed for good: fail the
+					 * socket's attempts */
 };
 
 enum conn_state {
@@ -518,6 +522,8 @@ struct rg_fwd {
 
 static void req_timer_cb(uv_timer_t *t);
 static void req_next(struct rg_fwd_req *req, int after_failure);
+static void idmap_fail_all(struct rg_fwd *fw, struct idmap *m,
+    enum rg_fwd_outcome o);
 static void conn_fail(struct fwd_conn *c, const char *why);
 static void tls_advance(struct fwd_conn *c);
 static void fwd_maybe_free(struct rg_fwd *fw);
@@ -720,20 +726,36 @@ send_later(int err)
 }
 
 /*
- * Should the datagram that a send failed with ERR be tried again at once?
- * After EINTR, yes; and after the first ECONNREFUSED of a flush (*REFUSED
- * says whether there was one): that is the ICMP error an earlier datagram
- * drew, reported once, on this call, and the datagram itself may go.
+ * Should the datagram that a send of S failed with ERR be tried again at
+ * once?  After EINTR, yes; and after the first ECONNREFUSED of a flush
+ * (*REFUSED says whether there was one): that is the ICMP error an earlier
+ * datagram drew, reported once, on this call, and the datagram itself may
+ * go.  Nobody listened when that one came, so S is marked broken, as for
+ * any error that is not a full buffer: its attempts are failed as soon as
+ * the send is over, as a poll error would have failed them.
  */
 static int
-send_again(int err, int *refused)
+send_again(struct fwd_sock *s, int err, int *refused)
 {
 	if (err == EINTR)
 		return 1;
+	if (!send_later(err))
+		s->broken = 1;
 	if (err != ECONNREFUSED || *refused)
 		return 0;
 	*refused = 1;
 	return 1;
+}
+
+/* A send of S failed for good: its attempts are failed as network errors
+ * (and their requests move on), not left to time out. */
+static void
+sock_fail_broken(struct fwd_sock *s)
+{
+	if (!s->broken)
+		return;
+	s->broken = 0;
+	idmap_fail_all(s->fw, &s->ids, RG_FWD_NETWORK);
 }
 
 /* Send what waits since the socket buffer was full, while it has room. */
@@ -745,13 +767,19 @@ sock_drain(struct fwd_sock *s)
 	int refused = 0;
 
 	while ((d = s->over) != NULL) {
-		r = send(s->fd, d->data, d->len, 0);
-		if (r < 0 && send_again(errno, &refused))
-			continue;
-		if (r < 0 && send_later(errno))
-			break;
-		/* Sent, or refused for good: then its attempt times out. */
+		/* An attempt that ended meanwhile has let its ID go. */
+		if (idmap_get(&s->ids, (uint16_t)(d->data[0] << 8 |
+		    d->data[1])) == NULL)
+			r = 0;
+		else if ((r = send(s->fd, d->data, d->len, 0)) < 0) {
+			if (send_again(s, errno, &refused))
+				continue;
+			if (send_later(errno))
+				break;
+		}
+		/* Sent, dropped, or failed for good (S is broken). */
 		s->over = d->next;
+		s->n_over--;
 		free(d);
 	}
 	if (s->over == NULL)
@@ -780,21 +808,25 @@ sock_flush(struct fwd_sock *s)
 			off += (unsigned)r;
 			continue;
 		}
-		if (r < 0 && send_again(errno, &refused))
+		if (r < 0 && send_again(s, errno, &refused))
 			continue;
 		if (r < 0 && send_later(errno))
 			break;
-		off++;		/* refused for good: its attempt times out */
+		off++;		/* failed for good: S is broken */
 	}
 	for (; off < n; off++) {
 		len = s->q->iov[off].iov_len;
-		if ((d = malloc(sizeof(*d) + len)) == NULL)
-			continue;	/* the attempt times out */
+		/* Beyond the bound, or out of memory: its attempt times out
+		 * (or another upstream's answer comes first). */
+		if (s->n_over >= FWD_OVER_MAX ||
+		    (d = malloc(sizeof(*d) + len)) == NULL)
+			continue;
 		d->next = NULL;
 		d->len = len;
 		memcpy(d->data, s->q->buf[off], len);
 		*s->over_tail = d;
 		s->over_tail = &d->next;
+		s->n_over++;
 	}
 	sock_poll_update(s);
 out:
@@ -810,10 +842,12 @@ fwd_flush(struct rg_fwd *fw)
 {
 	struct fwd_sock *s;
 
+	/* A broken socket's attempts move on, and may queue more. */
 	while ((s = fw->pending) != NULL) {
 		fw->pending = s->qnext;
 		s->queued = 0;
 		sock_flush(s);
+		sock_fail_broken(s);
 	}
 }
 
@@ -1562,8 +1596,12 @@ sock_poll_cb(uv_poll_t *h, int status, int events)
 			idmap_fail_all(fw, &s->ids, RG_FWD_NETWORK);
 		return;
 	}
-	if (events & UV_WRITABLE)
+	if (events & UV_WRITABLE) {
 		sock_drain(s);
+		sock_fail_broken(s);
+		if (s->closing)
+			return;
+	}
 	if (!(events & UV_READABLE))
 		return;
 	for (round = 0; round < FWD_RECV_ROUNDS && !s->closing; round++) {

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -401,74 +402,104 @@ route_udp_pair(uint32_t hedge_ms, int *fa, int *fb)
 	return r;
 }
 
+/* A forwarder on a loop of its own over route_udp_pair(), and a query. */
+struct pair {
+	uv_loop_t loop;
+	struct late l;
+	struct rg_fwd *fw;
+	int fa, fb;			/* a's socket (-1: closed), b's */
+	struct sockaddr_storage sa;	/* a's address */
+	socklen_t sl;
+	uint8_t q[64];
+	size_t ql;
+	struct rg_fwd_query fq;		/* type A for the name asked */
+};
+
+/* P with a's and b's hedge delay HEDGE_MS, attempts of ATTEMPT_MS within
+ * BUDGET_MS, and a query for NAME.  With A_DEAD, nobody listens on a's
+ * port: it was free a moment ago, and b's was bound before it closed. */
+static void
+pair_open(struct pair *p, uint32_t hedge_ms, uint32_t attempt_ms,
+    uint32_t budget_ms, const char *name, int a_dead)
+{
+	struct rg_route *r;
+
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(uv_loop_init(&p->loop), 0);
+	assert_non_null(p->fw = rg_fwd_new(&p->loop, late_report_cb,
+	    recurse_cb, &p->l));
+	r = route_udp_pair(hedge_ms, &p->fa, &p->fb);
+	if (a_dead) {
+		close(p->fa);
+		p->fa = -1;
+	}
+	r->attempt_timeout_ms = attempt_ms;
+	r->budget_ms = budget_ms;
+	p->sa = r->ups[0].addr;
+	p->sl = r->ups[0].addrlen;
+	rg_fwd_set_route(p->fw, r);
+	rg_route_unref(r);
+	p->ql = question(name, p->q);
+	p->fq.question = p->q;
+	p->fq.question_len = p->ql;
+	p->fq.flags = 0x0100;
+}
+
+static void
+pair_close(struct pair *p)
+{
+	rg_fwd_close(p->fw);
+	uv_run(&p->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&p->loop), 0);
+	if (p->fa >= 0)
+		close(p->fa);
+	close(p->fb);
+}
+
 static void
 test_late_worker_takes_waiting_reply(void **state)
 {
-	struct late l;
+	struct pair p;
 	struct done d = { 0 };
-	struct rg_route *r;
-	struct rg_fwd *fw;
 	struct sockaddr_storage from;
 	socklen_t fl;
-	uv_loop_t loop;
-	uint8_t q[64], pkt[512];
+	uint8_t pkt[512];
 	ssize_t n = -1;
-	size_t ql;
-	int fa, fb, i;
-	struct rg_fwd_query fq;
+	int i;
 
 	(void)state;
-	memset(&l, 0, sizeof(l));
-	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_non_null(fw = rg_fwd_new(&loop, late_report_cb, recurse_cb,
-	    &l));
-	r = route_udp_pair(20, &fa, &fb);
-	r->attempt_timeout_ms = 100;
-	r->budget_ms = 3000;
-	rg_fwd_set_route(fw, r);
-	rg_route_unref(r);
-
-	ql = question("late.example", q);
-	memset(&fq, 0, sizeof(fq));
-	fq.question = q;
-	fq.question_len = ql;
-	fq.flags = 0x0100;
-	assert_non_null(rg_fwd_start(fw, &fq, done_cb, &d));
+	pair_open(&p, 20, 100, 3000, "late.example", 0);
+	assert_non_null(rg_fwd_start(p.fw, &p.fq, done_cb, &d));
 	/* The query goes out when the loop turns. */
 	for (i = 0; i < 400 && n < 0; i++) {
-		uv_run(&loop, UV_RUN_NOWAIT);
+		uv_run(&p.loop, UV_RUN_NOWAIT);
 		fl = sizeof(from);
-		n = recvfrom(fa, pkt, sizeof(pkt), MSG_DONTWAIT,
+		n = recvfrom(p.fa, pkt, sizeof(pkt), MSG_DONTWAIT,
 		    (struct sockaddr *)&from, &fl);
 		if (n < 0)
 			usleep(5000);
 	}
-	assert_true(n >= 12 + (ssize_t)ql);
+	assert_true(n >= 12 + (ssize_t)p.ql);
 	/* Answered at once, same ID and question... */
 	pkt[2] |= 0x80;
 	pkt[3] = 0x80;
-	assert_int_equal(sendto(fa, pkt, (size_t)n, 0,
+	assert_int_equal(sendto(p.fa, pkt, (size_t)n, 0,
 	    (struct sockaddr *)&from, fl), n);
 	/* ... but the worker comes back only after its hedge delay and
 	 * attempt time-out have both passed. */
 	usleep(300 * 1000);
 	for (i = 0; i < 200 && d.n == 0; i++)
-		uv_run(&loop, UV_RUN_ONCE);
+		uv_run(&p.loop, UV_RUN_ONCE);
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.failed, 0);
 	assert_true(d.had_pkt);
 	assert_int_equal(d.rcode, 0);
-	assert_int_equal(l.reports, 0);
-	assert_int_equal(atomic_load(&rg_fwd_stats(fw)->timeouts), 0);
-	assert_int_equal(atomic_load(&rg_fwd_stats(fw)->hedged), 0);
+	assert_int_equal(p.l.reports, 0);
+	assert_int_equal(atomic_load(&rg_fwd_stats(p.fw)->timeouts), 0);
+	assert_int_equal(atomic_load(&rg_fwd_stats(p.fw)->hedged), 0);
 	/* The second upstream was never asked. */
-	assert_true(recv(fb, pkt, sizeof(pkt), MSG_DONTWAIT) < 0);
-
-	rg_fwd_close(fw);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	close(fa);
-	close(fb);
+	assert_true(recv(p.fb, pkt, sizeof(pkt), MSG_DONTWAIT) < 0);
+	pair_close(&p);
 }
 
 /* Wait (a bounded number of turns) for a query on FD; answer it with
@@ -510,80 +541,131 @@ serve_one(uv_loop_t *loop, int fd, int rcode)
 static void
 test_refused_port_fails_fast(void **state)
 {
-	struct late l;
+	struct pair p;
 	struct done d;
-	struct rg_route *r;
-	struct rg_fwd *fw;
-	struct sockaddr_storage sa;
-	socklen_t sl;
-	uv_loop_t loop;
-	uint8_t q[64];
-	size_t ql;
-	int fa, fb, i, k;
-	struct rg_fwd_query fq;
+	uint8_t buf[64];
+	int i, k;
 
 	(void)state;
-	memset(&l, 0, sizeof(l));
-	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_non_null(fw = rg_fwd_new(&loop, late_report_cb, recurse_cb,
-	    &l));
 	/* b is asked for a's failure only, never for a's silence: the
-	 * hedge delay is far longer than the test.  a's port was free a
-	 * moment ago, and is nobody's now (b's is bound first, so that it
-	 * cannot take it). */
-	r = route_udp_pair(60000, &fa, &fb);
-	close(fa);
-	r->attempt_timeout_ms = 60000;
-	r->budget_ms = 120000;
-	sa = r->ups[0].addr;
-	sl = r->ups[0].addrlen;
-	rg_fwd_set_route(fw, r);
-	rg_route_unref(r);
-
-	ql = question("refused.example", q);
-	memset(&fq, 0, sizeof(fq));
-	fq.question = q;
-	fq.question_len = ql;
-	fq.flags = 0x0100;
+	 * hedge delay is far longer than the test. */
+	pair_open(&p, 60000, 60000, 120000, "refused.example", 1);
 	memset(&d, 0, sizeof(d));
-	assert_non_null(rg_fwd_start(fw, &fq, done_cb, &d));
-	assert_true(serve_one(&loop, fb, 0) >= 12 + (ssize_t)ql);
+	assert_non_null(rg_fwd_start(p.fw, &p.fq, done_cb, &d));
+	assert_true(serve_one(&p.loop, p.fb, 0) >= 12 + (ssize_t)p.ql);
 	for (i = 0; i < 2000 && d.n == 0; i++) {
-		uv_run(&loop, UV_RUN_NOWAIT);
+		uv_run(&p.loop, UV_RUN_NOWAIT);
 		usleep(1000);
 	}
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.failed, 0);
 	assert_int_equal(d.rcode, 0);
 	/* a was blamed for a network error, not a time-out. */
-	assert_int_equal(l.reports, 1);
-	assert_int_equal(l.last, RG_FWD_NETWORK);
-	assert_int_equal(atomic_load(&rg_fwd_stats(fw)->timeouts), 0);
+	assert_int_equal(p.l.reports, 1);
+	assert_int_equal(p.l.last, RG_FWD_NETWORK);
+	assert_int_equal(atomic_load(&rg_fwd_stats(p.fw)->timeouts), 0);
 
 	/* a listens again, on its port: every one of its sockets (the
 	 * forwarder turns over them) takes its replies. */
-	assert_true((fa = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
-	assert_int_equal(bind(fa, (struct sockaddr *)&sa, sl), 0);
+	assert_true((p.fa = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	assert_int_equal(bind(p.fa, (struct sockaddr *)&p.sa, p.sl), 0);
 	for (k = 0; k < 8; k++) {
 		memset(&d, 0, sizeof(d));
-		assert_non_null(rg_fwd_start(fw, &fq, done_cb, &d));
-		assert_true(serve_one(&loop, fa, 0) >= 12 + (ssize_t)ql);
+		assert_non_null(rg_fwd_start(p.fw, &p.fq, done_cb, &d));
+		assert_true(serve_one(&p.loop, p.fa, 0) >=
+		    12 + (ssize_t)p.ql);
 		for (i = 0; i < 2000 && d.n == 0; i++) {
-			uv_run(&loop, UV_RUN_NOWAIT);
+			uv_run(&p.loop, UV_RUN_NOWAIT);
 			usleep(1000);
 		}
 		assert_int_equal(d.n, 1);
 		assert_int_equal(d.failed, 0);
 	}
-	assert_int_equal(l.reports, 1);
+	assert_int_equal(p.l.reports, 1);
 	/* b was asked the first time only. */
-	assert_true(recv(fb, q, sizeof(q), MSG_DONTWAIT) < 0);
+	assert_true(recv(p.fb, buf, sizeof(buf), MSG_DONTWAIT) < 0);
+	pair_close(&p);
+}
 
-	rg_fwd_close(fw);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	close(fa);
-	close(fb);
+/* A reply to a query on FD, which the test has read off it. */
+static void
+answer(int fd, uint8_t *pkt, ssize_t n, const struct sockaddr_storage *from,
+    socklen_t fl)
+{
+	assert_true(n >= 12);
+	pkt[2] |= 0x80;
+	pkt[3] = 0x80;
+	assert_int_equal(sendto(fd, pkt, (size_t)n, 0,
+	    (const struct sockaddr *)from, fl), n);
+}
+
+/*
+ * An ICMP port unreachable that a send reports (the socket was not polled
+ * since it came) fails that socket's attempts at once, as one reported by
+ * the poll does: their queries reach the next upstream within the same
+ * flush, without the loop running, and nothing times out.
+ */
+static void
+test_refused_send_fails_fast(void **state)
+{
+	struct pair p;
+	struct done d[8];
+	struct sockaddr_storage from;
+	struct pollfd pfd;
+	socklen_t fl;
+	uint8_t pkt[512];
+	ssize_t n;
+	int i, k, started, moved = 0;
+
+	(void)state;
+	memset(d, 0, sizeof(d));
+	pair_open(&p, 60000, 60000, 120000, "refused.example", 1);
+	/* One query a flush, the loop never running: each goes out on the
+	 * next of a's sockets and draws an ICMP error that nobody polls,
+	 * until a socket takes its second query, whose send reports it. */
+	pfd.fd = p.fb;
+	pfd.events = POLLIN;
+	for (started = 0; started < 8 && moved == 0; started++) {
+		assert_non_null(rg_fwd_start(p.fw, &p.fq, done_cb,
+		    &d[started]));
+		rg_fwd_flush(p.fw);
+		usleep(20000);
+		while (poll(&pfd, 1, started > 0 ? 200 : 0) == 1) {
+			fl = sizeof(from);
+			n = recvfrom(p.fb, pkt, sizeof(pkt), MSG_DONTWAIT,
+			    (struct sockaddr *)&from, &fl);
+			if (n < 0)
+				break;
+			answer(p.fb, pkt, n, &from, fl);
+			moved++;
+		}
+	}
+	/* The socket's two attempts, the first and the last, moved to b. */
+	assert_true(started > 1);
+	assert_int_equal(moved, 2);
+	assert_int_equal(p.l.reports, 1);
+	assert_int_equal(p.l.last, RG_FWD_NETWORK);
+
+	/* The others' sockets report their error when polled; b answers
+	 * every query. */
+	for (k = moved; k < started; k++)
+		assert_true(serve_one(&p.loop, p.fb, 0) >=
+		    12 + (ssize_t)p.ql);
+	for (i = 0; i < 2000; i++) {
+		for (k = 0; k < started && d[k].n == 1; k++)
+			;
+		if (k == started)
+			break;
+		uv_run(&p.loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	for (k = 0; k < started; k++) {
+		assert_int_equal(d[k].n, 1);
+		assert_int_equal(d[k].failed, 0);
+		assert_int_equal(d[k].rcode, 0);
+	}
+	assert_int_equal(atomic_load(&rg_fwd_stats(p.fw)->timeouts), 0);
+	pair_close(&p);
 }
 
 int
@@ -602,6 +684,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test(test_late_worker_takes_waiting_reply),
 		cmocka_unit_test(test_refused_port_fails_fast),
+		cmocka_unit_test(test_refused_send_fails_fast),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
