@@ -376,8 +376,15 @@ struct fwd_batch {
 /* A query the socket buffer refused, sent when the socket is writable. */
 struct fwd_dgram {
 	struct fwd_dgram *next;
+	uint64_t serial;		/* of its attempt */
 	size_t len;
 	uint8_t data[];
+};
+
+/* What a socket's failed sends call for. */
+enum {
+	SOCK_FAIL_ALL = 1,		/* the path is broken: every attempt */
+	SOCK_FAIL_UNSENT = 2,		/* the attempts marked unsent */
 };
 
 struct fwd_sock {
@@ -397,8 +404,8 @@ struct fwd_sock {
 	struct fwd_batch *q;		/* NULL once retired and flushed */
 	struct fwd_dgram *over, **over_tail;
 	unsigned n_over;
-	int broken;			/* a send failed for good: fail the
-					 * socket's attempts */
+	int fail;			/* SOCK_FAIL_*: attempts to fail */
+	struct fwd_sock *fnext;		/* forwarder's list of those */
 };
 
 enum conn_state {
@@ -461,6 +468,7 @@ struct fwd_att {
 	uint64_t serial;
 	uint16_t id;
 	uint8_t used;
+	uint8_t unsent;			/* its datagram could not go */
 };
 
 struct rg_fwd_req {
@@ -497,6 +505,8 @@ struct rg_fwd {
 	uv_prepare_t prep;
 	uv_check_t check;
 	struct fwd_sock *pending;	/* sockets with queries queued */
+	struct fwd_sock *failing;	/* sockets with attempts to fail */
+	uv_idle_t again;		/* a turn without waiting, for those */
 	rg_fwd_report_cb *report;
 	rg_fwd_recurse_cb *recurse;
 	void *report_arg;
@@ -522,8 +532,8 @@ struct rg_fwd {
 
 static void req_timer_cb(uv_timer_t *t);
 static void req_next(struct rg_fwd_req *req, int after_failure);
-static void idmap_fail_all(struct rg_fwd *fw, struct idmap *m,
-    enum rg_fwd_outcome o);
+static void idmap_fail(struct rg_fwd *fw, struct idmap *m,
+    enum rg_fwd_outcome o, int only_unsent);
 static void conn_fail(struct fwd_conn *c, const char *why);
 static void tls_advance(struct fwd_conn *c);
 static void fwd_maybe_free(struct rg_fwd *fw);
@@ -725,37 +735,79 @@ send_later(int err)
 	return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
 }
 
-/*
- * Should the datagram that a send of S failed with ERR be tried again at
- * once?  After EINTR, yes; and after the first ECONNREFUSED of a flush
- * (*REFUSED says whether there was one): that is the ICMP error an earlier
- * datagram drew, reported once, on this call, and the datagram itself may
- * go.  Nobody listened when that one came, so S is marked broken, as for
- * any error that is not a full buffer: its attempts are failed as soon as
- * the send is over, as a poll error would have failed them.
- */
+/* An error of the path to the upstream, not of one datagram: the ICMP
+ * error an earlier datagram drew, or a route or firewall that refuses. */
 static int
-send_again(struct fwd_sock *s, int err, int *refused)
+path_error(int err)
 {
-	if (err == EINTR)
+	switch (err) {
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+	case EPERM:
+	case EACCES:
 		return 1;
-	if (!send_later(err))
-		s->broken = 1;
-	if (err != ECONNREFUSED || *refused)
-		return 0;
-	*refused = 1;
-	return 1;
+	}
+	return 0;
 }
 
-/* A send of S failed for good: its attempts are failed as network errors
- * (and their requests move on), not left to time out. */
+/* Fail attempts of S (HOW: SOCK_FAIL_*) once the send under way is over:
+ * their requests may send again. */
 static void
-sock_fail_broken(struct fwd_sock *s)
+sock_fail_later(struct fwd_sock *s, int how)
 {
-	if (!s->broken)
+	struct rg_fwd *fw = s->fw;
+
+	if (s->closing)
 		return;
-	s->broken = 0;
-	idmap_fail_all(s->fw, &s->ids, RG_FWD_NETWORK);
+	if (s->fail == 0) {
+		s->fnext = fw->failing;
+		fw->failing = s;
+	}
+	s->fail |= how;
+}
+
+/* The attempt whose query WIRE (on S) could not be sent fails, alone. */
+static void
+dgram_unsent(struct fwd_sock *s, const uint8_t *wire)
+{
+	struct fwd_att *att;
+
+	if ((att = idmap_get(&s->ids, (uint16_t)(wire[0] << 8 | wire[1]))) ==
+	    NULL)
+		return;
+	att->unsent = 1;
+	sock_fail_later(s, SOCK_FAIL_UNSENT);
+}
+
+enum { SEND_AGAIN, SEND_LATER, SEND_DROP };
+
+/*
+ * What becomes of the query WIRE, whose send on S failed with ERR: sent
+ * again at once, later when S is writable, or dropped (its attempt, or
+ * every attempt of S for an error of the path, fails).  The first
+ * ECONNREFUSED of a flush (*REFUSED) is the ICMP error an earlier
+ * datagram drew, reported on this call: this one may go.
+ */
+static int
+send_failed(struct fwd_sock *s, const uint8_t *wire, int err, int *refused)
+{
+	if (err == EINTR)
+		return SEND_AGAIN;
+	if (send_later(err))
+		return SEND_LATER;
+	if (!path_error(err)) {
+		dgram_unsent(s, wire);
+		return SEND_DROP;
+	}
+	sock_fail_later(s, SOCK_FAIL_ALL);
+	if (err == ECONNREFUSED && !*refused) {
+		*refused = 1;
+		return SEND_AGAIN;
+	}
+	return SEND_DROP;
 }
 
 /* Send what waits since the socket buffer was full, while it has room. */
@@ -763,21 +815,21 @@ static void
 sock_drain(struct fwd_sock *s)
 {
 	struct fwd_dgram *d;
-	ssize_t r;
-	int refused = 0;
+	struct fwd_att *att;
+	int how, refused = 0;
 
 	while ((d = s->over) != NULL) {
-		/* An attempt that ended meanwhile has let its ID go. */
-		if (idmap_get(&s->ids, (uint16_t)(d->data[0] << 8 |
-		    d->data[1])) == NULL)
-			r = 0;
-		else if ((r = send(s->fd, d->data, d->len, 0)) < 0) {
-			if (send_again(s, errno, &refused))
+		att = idmap_get(&s->ids, (uint16_t)(d->data[0] << 8 |
+		    d->data[1]));
+		/* Not if its attempt has ended meanwhile. */
+		if (att != NULL && att->serial == d->serial &&
+		    send(s->fd, d->data, d->len, 0) < 0) {
+			how = send_failed(s, d->data, errno, &refused);
+			if (how == SEND_AGAIN)
 				continue;
-			if (send_later(errno))
+			if (how == SEND_LATER)
 				break;
 		}
-		/* Sent, dropped, or failed for good (S is broken). */
 		s->over = d->next;
 		s->n_over--;
 		free(d);
@@ -793,9 +845,10 @@ static void
 sock_flush(struct fwd_sock *s)
 {
 	struct fwd_dgram *d;
+	struct fwd_att *att;
 	unsigned off = 0, n = s->qn;
 	size_t len;
-	int r, refused = 0;
+	int r, how, refused = 0;
 
 	s->qn = 0;
 	if (n == 0 || s->q == NULL)
@@ -808,20 +861,27 @@ sock_flush(struct fwd_sock *s)
 			off += (unsigned)r;
 			continue;
 		}
-		if (r < 0 && send_again(s, errno, &refused))
+		how = send_failed(s, s->q->buf[off], errno, &refused);
+		if (how == SEND_AGAIN)
 			continue;
-		if (r < 0 && send_later(errno))
+		if (how == SEND_LATER)
 			break;
-		off++;		/* failed for good: S is broken */
+		off++;
 	}
 	for (; off < n; off++) {
 		len = s->q->iov[off].iov_len;
-		/* Beyond the bound, or out of memory: its attempt times out
-		 * (or another upstream's answer comes first). */
+		att = idmap_get(&s->ids, (uint16_t)(s->q->buf[off][0] << 8 |
+		    s->q->buf[off][1]));
+		if (att == NULL)
+			continue;	/* over already */
+		/* Beyond the bound, or out of memory: it fails. */
 		if (s->n_over >= FWD_OVER_MAX ||
-		    (d = malloc(sizeof(*d) + len)) == NULL)
+		    (d = malloc(sizeof(*d) + len)) == NULL) {
+			dgram_unsent(s, s->q->buf[off]);
 			continue;
+		}
 		d->next = NULL;
+		d->serial = att->serial;
 		d->len = len;
 		memcpy(d->data, s->q->buf[off], len);
 		*s->over_tail = d;
@@ -837,18 +897,50 @@ out:
 	}
 }
 
+static void again_cb(uv_idle_t *h);
+
 static void
-fwd_flush(struct rg_fwd *fw)
+fwd_send_queued(struct rg_fwd *fw)
 {
 	struct fwd_sock *s;
 
-	/* A broken socket's attempts move on, and may queue more. */
 	while ((s = fw->pending) != NULL) {
 		fw->pending = s->qnext;
 		s->queued = 0;
 		sock_flush(s);
-		sock_fail_broken(s);
 	}
+}
+
+/*
+ * Send what is queued.  The attempts whose sends failed then fail, and
+ * their requests move on, sending what that sends; once a call: the
+ * attempts of sends failed by that wait for the next, in a turn of the
+ * loop that does not wait for I/O, so that queries that fail every time
+ * cannot hold the loop.
+ */
+static void
+fwd_flush(struct rg_fwd *fw)
+{
+	struct fwd_sock *s, *list;
+	int how;
+
+	fwd_send_queued(fw);
+	if (fw->failing == NULL)
+		return;
+	list = fw->failing;
+	fw->failing = NULL;
+	while ((s = list) != NULL) {
+		list = s->fnext;
+		how = s->fail;
+		s->fail = 0;
+		/* A socket closed meanwhile is freed only after this. */
+		if (!s->closing)
+			idmap_fail(fw, &s->ids, RG_FWD_NETWORK,
+			    !(how & SOCK_FAIL_ALL));
+	}
+	fwd_send_queued(fw);
+	if (fw->failing != NULL && !fw->closing)
+		(void)uv_idle_start(&fw->again, again_cb);
 }
 
 static void
@@ -884,6 +976,14 @@ sock_close(struct fwd_sock *s)
 		s->queued = 0;
 	}
 	sock_flush(s);
+	if (s->fail != 0) {
+		for (pp = &s->fw->failing; *pp != NULL && *pp != s;
+		    pp = &(*pp)->fnext)
+			;
+		if (*pp != NULL)
+			*pp = s->fnext;
+		s->fail = 0;
+	}
 	s->closing = 1;
 	if (s->retired) {
 		s->fw->n_retired--;
@@ -1534,9 +1634,12 @@ fwd_input(struct rg_fwd *fw, struct idmap *m, const uint8_t *pkt, size_t len)
 	att_answer(att, pkt, len);
 }
 
-/* Fail every attempt in M (a socket or connection that broke). */
+/* Fail the attempts in M: all of them (a socket or connection that
+ * broke), or with ONLY_UNSENT those whose query could not be sent, which
+ * says nothing of the upstream. */
 static void
-idmap_fail_all(struct rg_fwd *fw, struct idmap *m, enum rg_fwd_outcome o)
+idmap_fail(struct rg_fwd *fw, struct idmap *m, enum rg_fwd_outcome o,
+    int only_unsent)
 {
 	struct {
 		struct fwd_att *att;
@@ -1549,7 +1652,8 @@ idmap_fail_all(struct rg_fwd *fw, struct idmap *m, enum rg_fwd_outcome o)
 	if ((v = calloc(m->n, sizeof(*v))) == NULL)
 		return;		/* they time out instead */
 	for (i = 0; i < m->cap; i++)
-		if (m->s[i].att != NULL) {
+		if (m->s[i].att != NULL &&
+		    (!only_unsent || m->s[i].att->unsent)) {
 			v[n].att = m->s[i].att;
 			v[n].serial = m->s[i].att->serial;
 			n++;
@@ -1560,7 +1664,7 @@ idmap_fail_all(struct rg_fwd *fw, struct idmap *m, enum rg_fwd_outcome o)
 		/* An earlier failure may have ended its request. */
 		if (!att->used || att->serial != v[i].serial)
 			continue;
-		att_fail(att, o, 1);
+		att_fail(att, o, !only_unsent);
 		req_next(att->req, 1);
 	}
 	free(v);
@@ -1591,20 +1695,13 @@ sock_poll_cb(uv_poll_t *h, int status, int events)
 		(void)getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
 		s->events = 0;
 		sock_poll_update(s);
-		/* An ICMP port unreachable: nobody listens there now. */
-		if (err == ECONNREFUSED)
-			idmap_fail_all(fw, &s->ids, RG_FWD_NETWORK);
+		/* An ICMP error: the upstream is not there now. */
+		if (path_error(err))
+			idmap_fail(fw, &s->ids, RG_FWD_NETWORK, 0);
 		return;
 	}
-	if (events & UV_WRITABLE) {
-		sock_drain(s);
-		sock_fail_broken(s);
-		if (s->closing)
-			return;
-	}
-	if (!(events & UV_READABLE))
-		return;
-	for (round = 0; round < FWD_RECV_ROUNDS && !s->closing; round++) {
+	for (round = 0; (events & UV_READABLE) && round < FWD_RECV_ROUNDS &&
+	    !s->closing; round++) {
 		for (i = 0; i < FWD_RECV_BATCH; i++) {
 			iov[i].iov_base = fw->rbuf + i * FWD_RECV_SIZE;
 			iov[i].iov_len = FWD_RECV_SIZE;
@@ -1616,8 +1713,8 @@ sock_poll_cb(uv_poll_t *h, int status, int events)
 		    NULL)) < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == ECONNREFUSED) {
-				idmap_fail_all(fw, &s->ids, RG_FWD_NETWORK);
+			if (path_error(errno)) {
+				idmap_fail(fw, &s->ids, RG_FWD_NETWORK, 0);
 				continue;
 			}
 			break;		/* EAGAIN: all read */
@@ -1633,6 +1730,10 @@ sock_poll_cb(uv_poll_t *h, int status, int events)
 		if (n < FWD_RECV_BATCH)
 			break;
 	}
+	/* After the replies that wait there (the attempts of those that
+	 * fail to go are failed before the loop waits). */
+	if ((events & UV_WRITABLE) && !s->closing)
+		sock_drain(s);
 }
 
 /* Streams: TCP and DNS over TLS */
@@ -1758,7 +1859,7 @@ conn_fail(struct fwd_conn *c, const char *why)
 		rg_log_debug("guard: %s %s: %s", c->tls ? "tls" : "tcp",
 		    c->up->ru->name, why);
 	conn_close(c);
-	idmap_fail_all(c->fw, &c->ids, RG_FWD_NETWORK);
+	idmap_fail(c->fw, &c->ids, RG_FWD_NETWORK, 0);
 }
 
 static void
@@ -2195,6 +2296,14 @@ prep_cb(uv_prepare_t *p)
 	fwd_flush(p->data);
 }
 
+/* A turn that did not wait for I/O: the attempts the last flush left. */
+static void
+again_cb(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+	fwd_flush(h->data);
+}
+
 /* Right after the loop's I/O callbacks: the loop time is the time its
  * poll returned, when the sockets were last read. */
 static void
@@ -2239,12 +2348,14 @@ rg_fwd_new(uv_loop_t *loop, rg_fwd_report_cb *cb, rg_fwd_recurse_cb *rcb,
 	 * after its I/O callbacks. */
 	uv_prepare_init(loop, &fw->prep);
 	uv_check_init(loop, &fw->check);
-	fw->prep.data = fw->check.data = fw;
-	fw->handles += 2;
+	uv_idle_init(loop, &fw->again);
+	fw->prep.data = fw->check.data = fw->again.data = fw;
+	fw->handles += 3;
 	uv_prepare_start(&fw->prep, prep_cb);
 	uv_check_start(&fw->check, check_cb);
 	uv_unref((uv_handle_t *)&fw->prep);
 	uv_unref((uv_handle_t *)&fw->check);
+	uv_unref((uv_handle_t *)&fw->again);
 	return fw;
 }
 
@@ -2408,4 +2519,5 @@ rg_fwd_close(struct rg_fwd *fw)
 	uv_close((uv_handle_t *)&fw->sweep, sweep_close_cb);
 	uv_close((uv_handle_t *)&fw->prep, sweep_close_cb);
 	uv_close((uv_handle_t *)&fw->check, sweep_close_cb);
+	uv_close((uv_handle_t *)&fw->again, sweep_close_cb);
 }

@@ -183,7 +183,9 @@ void rg_fwd_set_route(struct rg_fwd *fw, struct rg_route *r);
 
 /**
  * Send the queries queued so far now, in batches per socket; otherwise
- * they go when the loop's turn ends.
+ * they go when the loop's turn ends.  Attempts whose send failed fail
+ * here, and a request with nothing left to try ends: its callback may be
+ * called from within.
  */
 void rg_fwd_flush(struct rg_fwd *fw);
 

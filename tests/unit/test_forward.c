@@ -10,6 +10,12 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -453,7 +459,8 @@ pair_close(struct pair *p)
 	assert_int_equal(uv_loop_close(&p->loop), 0);
 	if (p->fa >= 0)
 		close(p->fa);
-	close(p->fb);
+	if (p->fb >= 0)
+		close(p->fb);
 }
 
 static void
@@ -668,6 +675,105 @@ test_refused_send_fails_fast(void **state)
 	pair_close(&p);
 }
 
+/* A client that asks again each time it is answered, CAP times. */
+struct requery {
+	struct rg_fwd *fw;
+	const struct rg_fwd_query *fq;
+	unsigned n, cap, failed;
+};
+
+static void
+requery_cb(void *arg, const uint8_t *pkt, size_t len, int failed)
+{
+	struct requery *rq = arg;
+
+	(void)pkt;
+	(void)len;
+	rq->n++;
+	rq->failed += failed != 0;
+	if (rq->n < rq->cap)
+		assert_non_null(rg_fwd_start(rq->fw, rq->fq, requery_cb, rq));
+}
+
+/* Refuse sendmmsg(2) to this process with EPERM, as a firewall's reject
+ * rule does for every datagram.  Returns 0, or -1 (no seccomp here). */
+static int
+deny_sendmmsg(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog;
+
+	memset(&prog, 0, sizeof(prog));
+	prog.len = sizeof(code) / sizeof(code[0]);
+	prog.filter = code;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Every send fails at once (EPERM, as behind a firewall that rejects),
+ * and the client asks again at each SERVFAIL.  Each query fails without a
+ * time-out, but a turn of the loop fails a bounded number of them: the
+ * rest wait for the next turn, which comes without waiting for I/O.  In a
+ * child process, whose system calls the test restricts.
+ */
+static void
+test_failing_sends_yield(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		struct pair p;
+		struct requery rq;
+		unsigned before, most = 0;
+		int t, k;
+
+		if (deny_sendmmsg() < 0)
+			_exit(77);
+		pair_open(&p, 60000, 60000, 120000, "again.example", 0);
+		memset(&rq, 0, sizeof(rq));
+		rq.fw = p.fw;
+		rq.fq = &p.fq;
+		rq.cap = 100000;
+		for (k = 0; k < 16; k++)
+			if (rg_fwd_start(p.fw, &p.fq, requery_cb, &rq) == NULL)
+				_exit(2);
+		for (t = 0; t < 20000 && rq.n < 2000; t++) {
+			before = rq.n;
+			uv_run(&p.loop, UV_RUN_NOWAIT);
+			if (rq.n - before > most)
+				most = rq.n - before;
+		}
+		fprintf(stderr, "# %u SERVFAIL of %u answers in %d turns, "
+		    "at most %u a turn; %lu time-outs\n", rq.failed, rq.n, t,
+		    most, (unsigned long)atomic_load(
+		    &rg_fwd_stats(p.fw)->timeouts));
+		/* A round in the idle phase, one in the prepare phase: each
+		 * fails each of the 16 queries once at most. */
+		_exit(rq.n >= 2000 && rq.failed == rq.n && most <= 2 * 16 &&
+		    atomic_load(&rg_fwd_stats(p.fw)->timeouts) == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -685,6 +791,7 @@ main(void)
 		cmocka_unit_test(test_late_worker_takes_waiting_reply),
 		cmocka_unit_test(test_refused_port_fails_fast),
 		cmocka_unit_test(test_refused_send_fails_fast),
+		cmocka_unit_test(test_failing_sends_yield),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
