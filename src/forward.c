@@ -370,6 +370,7 @@ struct fwd_up;
 struct fwd_batch {
 	struct mmsghdr msg[FWD_BATCH];
 	struct iovec iov[FWD_BATCH];
+	uint64_t serial[FWD_BATCH];	/* of each query's attempt */
 	uint8_t buf[FWD_BATCH][FWD_WIRE_MAX];
 };
 
@@ -769,14 +770,21 @@ sock_fail_later(struct fwd_sock *s, int how)
 	s->fail |= how;
 }
 
-/* The attempt whose query WIRE (on S) could not be sent fails, alone. */
-static void
-dgram_unsent(struct fwd_sock *s, const uint8_t *wire)
+/* The attempt of serial SERIAL whose query on S is WIRE, if it runs. */
+static struct fwd_att *
+sock_att(struct fwd_sock *s, const uint8_t *wire, uint64_t serial)
 {
 	struct fwd_att *att;
 
-	if ((att = idmap_get(&s->ids, (uint16_t)(wire[0] << 8 | wire[1]))) ==
-	    NULL)
+	att = idmap_get(&s->ids, (uint16_t)(wire[0] << 8 | wire[1]));
+	return att != NULL && att->serial == serial ? att : NULL;
+}
+
+/* The query of ATT (on S; NULL: ended) could not be sent: ATT fails. */
+static void
+att_unsent(struct fwd_sock *s, struct fwd_att *att)
+{
+	if (att == NULL)
 		return;
 	att->unsent = 1;
 	sock_fail_later(s, SOCK_FAIL_UNSENT);
@@ -784,47 +792,37 @@ dgram_unsent(struct fwd_sock *s, const uint8_t *wire)
 
 enum { SEND_AGAIN, SEND_LATER, SEND_DROP };
 
-/*
- * What becomes of the query WIRE, whose send on S failed with ERR: sent
- * again at once, later when S is writable, or dropped (its attempt, or
- * every attempt of S for an error of the path, fails).  The first
- * ECONNREFUSED of a flush (*REFUSED) is the ICMP error an earlier
- * datagram drew, reported on this call: this one may go.
- */
+/* What becomes of the query of ATT, whose send on S failed with ERR: sent
+ * again at once, later when S is writable, or dropped, and then ATT fails
+ * (every attempt of S, for an error of the path). */
 static int
-send_failed(struct fwd_sock *s, const uint8_t *wire, int err, int *refused)
+send_failed(struct fwd_sock *s, struct fwd_att *att, int err)
 {
 	if (err == EINTR)
 		return SEND_AGAIN;
 	if (send_later(err))
 		return SEND_LATER;
-	if (!path_error(err)) {
-		dgram_unsent(s, wire);
-		return SEND_DROP;
-	}
-	sock_fail_later(s, SOCK_FAIL_ALL);
-	if (err == ECONNREFUSED && !*refused) {
-		*refused = 1;
-		return SEND_AGAIN;
-	}
+	if (path_error(err))
+		sock_fail_later(s, SOCK_FAIL_ALL);
+	else
+		att_unsent(s, att);
 	return SEND_DROP;
 }
 
-/* Send what waits since the socket buffer was full, while it has room. */
+/* Send what waits since the socket buffer was full, while it has room:
+ * not what belongs to attempts that have ended or fail. */
 static void
 sock_drain(struct fwd_sock *s)
 {
 	struct fwd_dgram *d;
 	struct fwd_att *att;
-	int how, refused = 0;
+	int how;
 
 	while ((d = s->over) != NULL) {
-		att = idmap_get(&s->ids, (uint16_t)(d->data[0] << 8 |
-		    d->data[1]));
-		/* Not if its attempt has ended meanwhile. */
-		if (att != NULL && att->serial == d->serial &&
+		att = sock_att(s, d->data, d->serial);
+		if (att != NULL && !(s->fail & SOCK_FAIL_ALL) &&
 		    send(s->fd, d->data, d->len, 0) < 0) {
-			how = send_failed(s, d->data, errno, &refused);
+			how = send_failed(s, att, errno);
 			if (how == SEND_AGAIN)
 				continue;
 			if (how == SEND_LATER)
@@ -840,50 +838,50 @@ sock_drain(struct fwd_sock *s)
 }
 
 /* Send what is queued on S; what the socket buffer refuses waits until
- * the socket is writable. */
+ * the socket is writable, unless every attempt of S fails. */
 static void
 sock_flush(struct fwd_sock *s)
 {
+	struct fwd_batch *q = s->q;
 	struct fwd_dgram *d;
 	struct fwd_att *att;
 	unsigned off = 0, n = s->qn;
 	size_t len;
-	int r, how, refused = 0;
+	int r, how;
 
 	s->qn = 0;
-	if (n == 0 || s->q == NULL)
+	if (n == 0 || q == NULL)
 		goto out;
 	if (s->over != NULL)
 		sock_drain(s);
-	while (off < n && s->over == NULL) {
-		r = sendmmsg(s->fd, s->q->msg + off, n - off, 0);
+	while (off < n && s->over == NULL && !(s->fail & SOCK_FAIL_ALL)) {
+		r = sendmmsg(s->fd, q->msg + off, n - off, 0);
 		if (r > 0) {
 			off += (unsigned)r;
 			continue;
 		}
-		how = send_failed(s, s->q->buf[off], errno, &refused);
+		how = send_failed(s, sock_att(s, q->buf[off], q->serial[off]),
+		    errno);
 		if (how == SEND_AGAIN)
 			continue;
 		if (how == SEND_LATER)
 			break;
 		off++;
 	}
-	for (; off < n; off++) {
-		len = s->q->iov[off].iov_len;
-		att = idmap_get(&s->ids, (uint16_t)(s->q->buf[off][0] << 8 |
-		    s->q->buf[off][1]));
-		if (att == NULL)
-			continue;	/* over already */
+	for (; off < n && !(s->fail & SOCK_FAIL_ALL); off++) {
+		if ((att = sock_att(s, q->buf[off], q->serial[off])) == NULL)
+			continue;	/* its attempt has ended */
 		/* Beyond the bound, or out of memory: it fails. */
+		len = q->iov[off].iov_len;
 		if (s->n_over >= FWD_OVER_MAX ||
 		    (d = malloc(sizeof(*d) + len)) == NULL) {
-			dgram_unsent(s, s->q->buf[off]);
+			att_unsent(s, att);
 			continue;
 		}
 		d->next = NULL;
 		d->serial = att->serial;
 		d->len = len;
-		memcpy(d->data, s->q->buf[off], len);
+		memcpy(d->data, q->buf[off], len);
 		*s->over_tail = d;
 		s->over_tail = &d->next;
 		s->n_over++;
@@ -913,10 +911,10 @@ fwd_send_queued(struct rg_fwd *fw)
 
 /*
  * Send what is queued.  The attempts whose sends failed then fail, and
- * their requests move on, sending what that sends; once a call: the
- * attempts of sends failed by that wait for the next, in a turn of the
- * loop that does not wait for I/O, so that queries that fail every time
- * cannot hold the loop.
+ * what their requests send next is sent; one round a call, so that
+ * queries whose every send fails cannot hold the loop: the failures of
+ * this round's sends wait for the next call (the prepare and check
+ * phases call, and the idle phase of a turn that does not wait for I/O).
  */
 static void
 fwd_flush(struct rg_fwd *fw)
@@ -933,7 +931,8 @@ fwd_flush(struct rg_fwd *fw)
 		list = s->fnext;
 		how = s->fail;
 		s->fail = 0;
-		/* A socket closed meanwhile is freed only after this. */
+		/* A socket closed meanwhile is freed in the loop's close
+		 * phase, after this. */
 		if (!s->closing)
 			idmap_fail(fw, &s->ids, RG_FWD_NETWORK,
 			    !(how & SOCK_FAIL_ALL));
@@ -1277,6 +1276,7 @@ udp_send(struct fwd_att *att)
 	q->buf[s->qn][1] = att->id & 0xff;
 	q->iov[s->qn].iov_base = q->buf[s->qn];
 	q->iov[s->qn].iov_len = req->wire_len;
+	q->serial[s->qn] = att->serial;
 	m = &q->msg[s->qn];
 	memset(m, 0, sizeof(*m));
 	m->msg_hdr.msg_iov = &q->iov[s->qn];
