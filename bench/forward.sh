@@ -29,7 +29,10 @@
 #
 # Both forwarders run with the same number of worker threads (dnsdist: as
 # many listeners), and the whole bench runs once for each count in
-# BENCH_THREADS: by default one, then one per CPU.  One per CPU is
+# BENCH_THREADS: by default one, then one per CPU, then one per CPU with
+# each worker kept on a CPU of its own (a count ending in "p":
+# resguardd's server.socket-affinity, dnsdist's listeners with "cpus",
+# the k-th on the k-th CPU this process may use).  One per CPU is
 # resguardd's default, for a host it has to itself, as in guard mode; here
 # dnsperf and Unbound share the CPUs with the forwarder, and take more of
 # them than it does.  A summary of every count's slice-by-slice ratios
@@ -38,7 +41,7 @@
 # Environment: BENCH_PORT_BASE (default 25300), BENCH_SECONDS (10),
 # BENCH_ROUNDS (3), BENCH_SLICES (10), BENCH_QPS (20000), BENCH_OUTSTANDING
 # (200), BENCH_CLIENTS (8), BENCH_THREADS (worker counts, each a run of
-# its own; default: "1 CPUs"), BENCH_NAMES (blocklist size, 1000000).
+# its own; default: "1 CPUs CPUsp"), BENCH_NAMES (blocklist size, 1000000).
 # Everything listens on 127.0.0.1.
 #
 set -uo pipefail
@@ -55,6 +58,19 @@ QPS=${BENCH_QPS:-20000}
 OUTSTANDING=${BENCH_OUTSTANDING:-200}
 CLIENTS=${BENCH_CLIENTS:-8}
 THREADS=${BENCH_THREADS:-$( (echo 1; nproc) | sort -nu | tr '\n' ' ')}
+[ -n "${BENCH_THREADS:-}" ] || [ "$(nproc)" -lt 2 ] || THREADS="$THREADS$(nproc)p"
+# The CPUs this process may use, one per line, in order.
+cpus_allowed() {
+	awk '/^Cpus_allowed_list:/ {
+		n = split($2, r, ",")
+		for (i = 1; i <= n; i++) {
+			if (split(r[i], b, "-") == 1)
+				b[2] = b[1]
+			for (c = b[1]; c <= b[2]; c++)
+				print c
+		}
+	}' /proc/self/status
+}
 NAMES=${BENCH_NAMES:-1000000}
 ROUNDS=${BENCH_ROUNDS:-3}
 SLICES=${BENCH_SLICES:-10}
@@ -75,7 +91,7 @@ if [ $# -gt 1 ]; then
 	trap 'rm -f "$sum"' EXIT
 	for t in "$@"; do
 		case $t in
-		*[!0-9]* | '' | 0) die "bad worker count in BENCH_THREADS: '$t'" ;;
+		*[!0-9p]* | '' | 0 | 0p | *p*p | p*) die "bad worker count in BENCH_THREADS: '$t'" ;;
 		esac
 		echo "### $t worker thread(s) each"
 		BENCH_THREADS=$t "${BASH_SOURCE[0]}" | tee -a "$sum" ||
@@ -83,11 +99,15 @@ if [ $# -gt 1 ]; then
 		echo
 	done
 	echo "### summary: ratios b/c slice by slice, by worker threads"
-	awk '/^# [0-9]+ CPUs; [0-9]+ worker/ { t = $4 }
+	awk '/^# [0-9]+ CPUs; [0-9]+ worker/ { t = $4 (/own CPU/ ? " pinned" : "") }
 	    / b\/c slice by slice / { print t " worker(s): " $0 }' "$sum"
 	exit 0
 fi
 
+PIN=
+case $THREADS in
+*p) PIN=1 THREADS=${THREADS%p} ;;
+esac
 for tool in dnsperf dnsdist dig unbound nsd; do
 	command -v $tool >/dev/null 2>&1 || die "$tool not found (apt-get install dnsperf dnsdist unbound nsd dnsutils)"
 done
@@ -131,6 +151,8 @@ fi
 # -- resguardd: the lab's configuration in guard mode, with the list
 sed -e "s|^\([[:space:]]*\)listen = \[.*\];|\1listen = [ \"127.0.0.1@$RG_PORT\" ];\\
 \1threads = $THREADS;|" "$RG_LAB_CONF" > "$T/resguard.conf"
+[ -n "$PIN" ] && sed -i "s|^\([[:space:]]*\)threads = $THREADS;|&\\
+\1socket-affinity = true;|" "$T/resguard.conf"
 cat >> "$T/resguard.conf" <<EOF
 feeds = ( { name = "bench"; format = "domains"; source = "file://$T/list.txt"; } );
 EOF
@@ -158,8 +180,16 @@ done
 # -- dnsdist: the same pools, in order, the same thread count, no list
 {
 	echo 'setSecurityPollSuffix("")'
-	echo "setLocal(\"127.0.0.1:$DD_PORT\", {reusePort=true})"
-	for _ in $(seq 2 "$THREADS"); do
+	# With PIN, the k-th listener on the k-th CPU, as resguardd's workers.
+	k=0
+	for cpu in $(cpus_allowed | head -n "$THREADS"); do
+		[ $k -lt "$THREADS" ] || break
+		opt="reusePort=true${PIN:+, cpus={$cpu\}}"
+		[ $k -eq 0 ] && echo "setLocal(\"127.0.0.1:$DD_PORT\", {$opt})" ||
+		    echo "addLocal(\"127.0.0.1:$DD_PORT\", {$opt})"
+		k=$((k + 1))
+	done
+	for _ in $(seq $((k + 1)) "$THREADS"); do
 		echo "addLocal(\"127.0.0.1:$DD_PORT\", {reusePort=true})"
 	done
 	echo 'setACL({"127.0.0.0/8"})'
@@ -282,7 +312,7 @@ latency() {
 	done
 }
 
-echo "# $(nproc) CPUs; $THREADS worker threads for resguardd and dnsdist;" \
+echo "# $(nproc) CPUs; $THREADS worker threads for resguardd and dnsdist${PIN:+, each on its own CPU};" \
     "blocklist: $entries rules; $ROUNDS rounds of $SECS s passes" \
     "($SLICES slices of $SLICE_SECS s, the servers in turn)"
 : > "$T/figures"

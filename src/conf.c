@@ -81,7 +81,8 @@ static const char *const conf_server_keys[] = {
 	"listen", "access-control", "threads", "control-socket",
 	"control-group", "state-dir", "user", "agent-id", "udp-size",
 	"client-timeout-ms", "hedge-max-ms", "tcp-idle-timeout-ms",
-	"serve-stale-cache", "notify-listen", "seccomp", NULL
+	"serve-stale-cache", "notify-listen", "seccomp", "socket-affinity",
+	NULL
 };
 static const char *const conf_http_keys[] = {
 	"listen", "tls-cert-file", "tls-key-file", "push-token-file",
@@ -1166,6 +1167,7 @@ conf_server(struct conf_ctx *ctx, const config_setting_t *root,
 		conf->access_control[1] = conf_strdup(ctx, "::1/128");
 	}
 	conf_int(ctx, g, "server", "threads", 0, 256, &conf->threads);
+	conf_bool(ctx, g, "server", "socket-affinity", &conf->socket_affinity);
 	conf_int(ctx, g, "server", "udp-size", 512, 4096, &conf->udp_size);
 	conf_int(ctx, g, "server", "client-timeout-ms", 100, 60000,
 	    &conf->client_timeout_ms);

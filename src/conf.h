@@ -145,6 +145,7 @@ struct rg_conf {
 	char **access_control;		/**< "prefix/len" */
 	size_t n_access_control;
 	uint32_t threads;
+	int socket_affinity;		/**< guard: workers on CPUs, UDP by CPU */
 	uint32_t udp_size;		/**< guard: largest UDP message (1232) */
 	uint32_t client_timeout_ms;	/**< guard: a client query's budget */
 	uint32_t hedge_max_ms;		/**< guard: hedge delay cap; 0 = no hedging */

@@ -356,6 +356,7 @@ struct fe_loopmon {
 struct fe_worker {
 	struct rg_frontend *fe;
 	unsigned index;
+	int cpu;			/* server.socket-affinity: its CPU; -1 */
 	pthread_t thread;
 	int running;
 	int loop_init;
@@ -438,6 +439,7 @@ struct fe_outcome {
 
 struct rg_frontend {
 	unsigned n_workers;
+	int affinity;			/* workers placed on CPUs */
 	size_t n_listen;
 	char **listen;
 	struct sockaddr_storage *laddr;
@@ -2728,6 +2730,26 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* server.socket-affinity: the worker's thread runs on its CPU only.  The
+ * queries still reach it if it cannot: the log says so, and the status
+ * shows it with no CPU. */
+static void
+worker_place(struct fe_worker *w)
+{
+	cpu_set_t set;
+	int rc;
+
+	if (w->cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	if ((rc = pthread_setaffinity_np(w->thread, sizeof(set), &set)) != 0) {
+		rg_log_warnx("guard: server.socket-affinity: worker %u cannot "
+		    "be kept on CPU %d: %s", w->index, w->cpu, strerror(rc));
+		w->cpu = -1;
+	}
+}
+
 unsigned
 rg_frontend_workers(const struct rg_conf *conf)
 {
@@ -2808,25 +2830,100 @@ fail:
  * datagram goes to a worker drawn at random instead (a classic BPF
  * program on the group, the workers' sockets in the order they joined).
  * Without it (an old kernel) the hash stays.
+ *
+ * With server.socket-affinity, each worker runs on a CPU of its own, and
+ * a datagram goes to the worker of the CPU that received it (the one that
+ * ran the network stack for it: the NIC queue's, or a local client's), so
+ * that the worker is woken on the CPU where the datagram already is, and
+ * no other CPU is interrupted for it.  A datagram received on a CPU
+ * without a worker goes to one drawn at random.  The program compares
+ * the CPU with each worker's in turn: "if equal, return this worker".
  */
 static void
-udp_spread(int fd, unsigned workers)
+udp_spread(int fd, const struct rg_frontend *fe)
 {
-	struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM),
-		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, workers),
-		BPF_STMT(BPF_RET | BPF_A, 0),
-	};
+	struct sock_filter *code;
 	struct sock_fprog prog;
+	unsigned workers = fe->n_workers, i, n = 0;
 
+	if (workers < 2)
+		return;
+	if ((code = calloc(2 * workers + 4, sizeof(*code))) == NULL) {
+		rg_log_warnx("guard: out of memory: queries spread by the "
+		    "kernel's hash");
+		return;
+	}
+	if (fe->affinity) {
+		code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W |
+		    BPF_ABS, SKF_AD_OFF + SKF_AD_CPU);
+		for (i = 0; i < workers; i++) {
+			if (fe->w[i].cpu < 0)
+				continue;
+			code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP |
+			    BPF_JEQ | BPF_K, (uint32_t)fe->w[i].cpu, 0, 1);
+			code[n++] = (struct sock_filter)BPF_STMT(BPF_RET |
+			    BPF_K, i);
+		}
+	}
+	code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    SKF_AD_OFF + SKF_AD_RANDOM);
+	code[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MOD | BPF_K,
+	    workers);
+	code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_A, 0);
 	/* Its padding too: the kernel copies the whole of it. */
 	memset(&prog, 0, sizeof(prog));
-	prog.len = sizeof(code) / sizeof(code[0]);
+	prog.len = (unsigned short)n;
 	prog.filter = code;
-	if (workers > 1 && setsockopt(fd, SOL_SOCKET,
-	    SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
-		rg_log_debug("guard: queries spread by the kernel's "
-		    "hash: %s", strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+	    sizeof(prog)) < 0) {
+		if (fe->affinity)
+			rg_log_warnx("guard: server.socket-affinity: cannot "
+			    "steer queries by CPU (%s); they are spread by "
+			    "the kernel's hash", strerror(errno));
+		else
+			rg_log_debug("guard: queries spread by the kernel's "
+			    "hash: %s", strerror(errno));
+	}
+	free(code);
+}
+
+/*
+ * server.socket-affinity: worker i runs on the i-th CPU the process may
+ * run on.  Workers beyond the CPUs run where the scheduler puts them and
+ * get UDP queries only from CPUs without a worker, if any; the log says
+ * so.  One worker, or one CPU: nothing to place.
+ */
+static void
+affinity_plan(struct rg_frontend *fe)
+{
+	cpu_set_t set;
+	unsigned i, k = 0, ncpu;
+	int c;
+
+	for (i = 0; i < fe->n_workers; i++)
+		fe->w[i].cpu = -1;
+	if (!fe->affinity)
+		return;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0) {
+		rg_log_warn("guard: server.socket-affinity: sched_getaffinity");
+		fe->affinity = 0;
+		return;
+	}
+	ncpu = (unsigned)CPU_COUNT(&set);
+	if (fe->n_workers < 2 || ncpu < 2) {
+		rg_log_info("guard: server.socket-affinity: %u worker(s) on "
+		    "%u CPU(s): nothing to place", fe->n_workers, ncpu);
+		fe->affinity = 0;
+		return;
+	}
+	for (c = 0; c < CPU_SETSIZE && k < fe->n_workers; c++)
+		if (CPU_ISSET(c, &set))
+			fe->w[k++].cpu = c;
+	if (fe->n_workers > ncpu)
+		rg_log_warnx("guard: server.socket-affinity: %u workers but "
+		    "%u CPUs: the last %u have no CPU of their own and get "
+		    "no UDP query (server.threads = 0 makes one per CPU)",
+		    fe->n_workers, ncpu, fe->n_workers - ncpu);
 }
 
 struct rg_frontend *
@@ -2846,12 +2943,14 @@ rg_frontend_new(const struct rg_conf *conf, unsigned workers,
 	atomic_init(&fe->snap_version, 0);
 	fe->bl = bl;
 	fe->n_workers = workers;
+	fe->affinity = conf->socket_affinity;
 	fe->n_listen = conf->n_listen;
 	if ((fe->listen = calloc(conf->n_listen + 1, sizeof(char *))) == NULL ||
 	    (fe->laddr = calloc(conf->n_listen + 1,
 	    sizeof(*fe->laddr))) == NULL ||
 	    (fe->w = calloc(workers, sizeof(*fe->w))) == NULL)
 		goto nomem;
+	affinity_plan(fe);
 	for (j = 0; j < conf->n_listen; j++) {
 		if ((fe->listen[j] = strdup(conf->listen[j])) == NULL)
 			goto nomem;
@@ -2885,7 +2984,7 @@ rg_frontend_new(const struct rg_conf *conf, unsigned workers,
 		}
 	}
 	for (j = 0; j < fe->n_listen; j++)
-		udp_spread(fe->w[0].fd_udp[j], workers);
+		udp_spread(fe->w[0].fd_udp[j], fe);
 	return fe;
 nomem:
 	snprintf(err, err_len, "out of memory");
@@ -2988,6 +3087,7 @@ rg_frontend_start(struct rg_frontend *fe, uv_loop_t *loop,
 			return -rc;
 		}
 		fe->w[i].running = 1;
+		worker_place(&fe->w[i]);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
@@ -3104,6 +3204,12 @@ rg_frontend_json(const struct rg_frontend *fe)
 		    atomic_load_explicit(&fe->w[i].st.queries,
 		    memory_order_relaxed)));
 	json_object_set_new(o, "worker_queries", wq);
+	/* server.socket-affinity: the CPU each worker runs on, or null. */
+	wq = json_array();
+	for (i = 0; i < fe->n_workers; i++)
+		json_array_append_new(wq, fe->w[i].cpu < 0 ? json_null() :
+		    json_integer(fe->w[i].cpu));
+	json_object_set_new(o, "worker_cpus", wq);
 	json_object_set_new(o, "stalls", stl);
 	json_object_set_new(o, "stall_max_ms", mx);
 #undef F
@@ -3381,6 +3487,7 @@ rg_frontend_fuzz_new(struct rg_bl_domain *bl)
 	if ((fe->w = calloc(1, sizeof(*fe->w))) == NULL ||
 	    (s = calloc(1, sizeof(*s))) == NULL)
 		goto fail;
+	fe->w[0].cpu = -1;
 	atomic_init(&s->refs, 1);
 	fe->snap = s;
 	atomic_init(&fe->snap_version, 1);

@@ -338,6 +338,9 @@ restart_settings(const struct rg_conf *old, const struct rg_conf *new_)
 		guard = "server.listen";
 	else if (old->n_listen > 0 && old->threads != new_->threads)
 		guard = "server.threads";
+	else if (old->n_listen > 0 &&
+	    old->socket_affinity != new_->socket_affinity)
+		guard = "server.socket-affinity";
 	if (guard != NULL) {
 		snprintf(msg, sizeof(msg), "%s changed; the running listeners "
 		    "and workers stay until resguardd is restarted", guard);

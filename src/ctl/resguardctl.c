@@ -1183,13 +1183,28 @@ guard_line_print(const json_t *res)
 	}
 	json_object_foreach((json_t *)json_object_get(g, "blocked"), k, v)
 		blocked += json_integer_value(v);
-	printf(" (%" JSON_INTEGER_FORMAT " workers): %" JSON_INTEGER_FORMAT
+	printf(" (%" JSON_INTEGER_FORMAT " workers", guard_int(g, "workers"));
+	/* server.socket-affinity: the CPU of each, "-" for one without. */
+	json_array_foreach(json_object_get(g, "worker_cpus"), i, v)
+		if (json_is_integer(v))
+			break;
+	if (i < json_array_size(json_object_get(g, "worker_cpus"))) {
+		fputs(" on CPUs", stdout);
+		json_array_foreach(json_object_get(g, "worker_cpus"), i, v) {
+			if (json_is_integer(v))
+				printf("%s%" JSON_INTEGER_FORMAT, i > 0 ? ", " :
+				    " ", json_integer_value(v));
+			else
+				printf("%s-", i > 0 ? ", " : " ");
+		}
+	}
+	printf("): %" JSON_INTEGER_FORMAT
 	    " queries, %" JSON_INTEGER_FORMAT " forwarded, %"
 	    JSON_INTEGER_FORMAT " hedged, %" JSON_INTEGER_FORMAT " retried, %"
 	    JSON_INTEGER_FORMAT " blocked, %" JSON_INTEGER_FORMAT
 	    " stale, %" JSON_INTEGER_FORMAT " SERVFAIL, %" JSON_INTEGER_FORMAT
 	    " refused by access control\n",
-	    guard_int(g, "workers"), guard_int(g, "queries"),
+	    guard_int(g, "queries"),
 	    guard_int(g, "forwarded"), guard_int(g, "hedged"),
 	    guard_int(g, "retried"), blocked, guard_int(g, "stale"),
 	    guard_int(g, "servfail"), guard_int(g, "refused_acl"));

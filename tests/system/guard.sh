@@ -539,4 +539,85 @@ if taskset -p -c 0 $$ >/dev/null 2>&1; then
 else
 	echo "# taskset cannot set this shell's affinity: not checked"
 fi
+# server.socket-affinity: each worker on a CPU of its own, and a UDP query
+# to the worker of the CPU that received it; on loopback that is the
+# sender's CPU, so a client kept on one CPU reaches one worker only.
+if [ "$(nproc)" -ge 2 ]; then
+	write_conf nxdomain
+	sed -i "s|^\([[:space:]]*\)threads = 2;|&\\
+\1socket-affinity = true;|" "$CONF"
+	daemon_start "$CONF"
+	wcpu=$(guard_get '["worker_cpus"]')
+	out=$(python3 -c '
+import json, os, sys
+c = json.loads(sys.argv[1])
+ok = len(c) == 2 and all(isinstance(x, int) for x in c) and \
+    c[0] != c[1] and set(c) <= os.sched_getaffinity(0)
+print("placed" if ok else "not placed", c)' "$wcpu")
+	expect_match "^placed " "socket-affinity: two workers on two CPUs ($out)" "$out"
+	# Threads kept on exactly one CPU: one for each worker's CPU.
+	pinned=$(for f in /proc/$DAEMON_PID/task/*/status; do
+		awk '/^Cpus_allowed_list:/ && $2 ~ /^[0-9]+$/ { print $2 }' "$f"
+	done | sort -n | tr '\n' ' ' | sed 's/ $//')
+	want=$(python3 -c 'import json, sys
+print(" ".join(str(x) for x in sorted(json.loads(sys.argv[1]))))' "$wcpu")
+	[ "$pinned" = "$want" ] &&
+	    ok "socket-affinity: the worker threads run on CPUs $pinned only" ||
+	    not_ok "socket-affinity: threads on one CPU: '$pinned', want '$want'"
+	expect_match "(2 workers on CPUs [0-9]*, [0-9]*)" \
+	    "socket-affinity: status names the CPUs" "$(ctl status)"
+	for k in 0 1; do
+		wq0=$(guard_get '["worker_queries"]')
+		out=$(python3 - "$G" "$wcpu" "$k" <<'EOF'
+import json, os, socket, struct, sys
+cpu = json.loads(sys.argv[2])[int(sys.argv[3])]
+os.sched_setaffinity(0, {cpu})
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+q = b'\x03www\x03lab\x04test\x00' + struct.pack('>HH', 1, 1)
+got = 0
+for i in range(40):
+    s.sendto(struct.pack('>HHHHHH', i, 0x0100, 1, 0, 0, 0) + q,
+             ('127.0.0.1', int(sys.argv[1])))
+    try:
+        s.recv(512)
+        got += 1
+    except socket.timeout:
+        pass
+print(got)
+EOF
+)
+		wq1=$(guard_get '["worker_queries"]')
+		d=$(python3 -c 'import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(" ".join(str(y - x) for x, y in zip(a, b)))' "$wq0" "$wq1")
+		want=$([ $k -eq 0 ] && echo "40 0" || echo "0 40")
+		[ "$d" = "$want" ] && [ "$out" = 40 ] &&
+		    ok "socket-affinity: 40 queries sent from worker $k's CPU reach worker $k only, all answered" ||
+		    not_ok "socket-affinity: from worker $k's CPU: per worker '$d' (want '$want'), $out answered"
+	done
+	sed -i "/socket-affinity = true;/d" "$CONF"
+	out=$(ctl reload 2>&1)
+	expect_match "server.socket-affinity changed" \
+	    "reload warns that socket-affinity needs a restart" "$out"
+	daemon_stop && ok "stopped" || not_ok "stop failed"
+else
+	echo "# one CPU: server.socket-affinity not checked"
+fi
+# One CPU only: nothing to place, and the workers run as before.
+write_conf nxdomain
+sed -i "s|^\([[:space:]]*\)threads = 2;|&\\
+\1socket-affinity = true;|" "$CONF"
+if taskset -p -c 0 $$ >/dev/null 2>&1; then
+	daemon_start "$CONF"
+	taskset -p "$cpus" $$ >/dev/null 2>&1
+	expect_match '^\[None, None\]$' \
+	    "socket-affinity on one CPU: no worker placed" "$(guard_get '["worker_cpus"]')"
+	expect_match "^192.0.2.10$" "socket-affinity on one CPU: answered" \
+	    "$(q +short www.lab.test A)"
+	daemon_stop && ok "stopped" || not_ok "stop failed"
+fi
+sed -e 's|socket-affinity = true;|socket-affinity = "yes";|' "$CONF" > "$T/bad.conf"
+expect_exit 1 "resguardd -t: socket-affinity must be a boolean" -- \
+    "$RESGUARDD" -t -c "$T/bad.conf"
 finish

@@ -173,6 +173,7 @@ test_good_minimal(void **state)
 	assert_string_equal(conf->access_control[0], "127.0.0.0/8");
 	assert_string_equal(conf->access_control[1], "::1/128");
 	assert_int_equal(conf->threads, 0);
+	assert_int_equal(conf->socket_affinity, 0);
 	assert_string_equal(conf->control_socket,
 	    "/run/resguard/control.sock");
 	assert_null(conf->control_group);
@@ -244,6 +245,7 @@ test_good_full(void **state)
 	assert_int_equal(conf->n_access_control, 3);
 	assert_string_equal(conf->access_control[1], "2001:db8::/32");
 	assert_int_equal(conf->threads, 4);
+	assert_int_equal(conf->socket_affinity, 1);
 	snprintf(want, sizeof(want), "%s/run/control.sock", dir);
 	assert_string_equal(conf->control_socket, want);
 	assert_string_equal(conf->control_group, "root");
