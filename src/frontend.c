@@ -440,6 +440,9 @@ struct fe_outcome {
 struct rg_frontend {
 	unsigned n_workers;
 	int affinity;			/* workers placed on CPUs */
+	uv_timer_t spread_timer;	/* checks how the queries spread */
+	int spread_init;
+	uint64_t *spread_last;		/* each worker's queries at the last */
 	size_t n_listen;
 	char **listen;
 	struct sockaddr_storage *laddr;
@@ -2730,6 +2733,49 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * server.socket-affinity assumes that the queries are received on every
+ * CPU.  Where one CPU receives them all (a network card with one receive
+ * queue and no receive packet steering), every UDP query goes to its
+ * worker while the others idle: one worker's worth of capacity.  So every
+ * FE_SPREAD_MS the main thread looks at how the queries spread, and the
+ * first time one worker took FE_SPREAD_SHARE % or more of at least
+ * FE_SPREAD_MIN queries, it says so in the log, once.  It changes
+ * nothing: for clients on the host itself, say, one worker on the CPU
+ * they send from is no loss.
+ */
+#define FE_SPREAD_MS		10000
+#define FE_SPREAD_MIN		10000
+#define FE_SPREAD_SHARE		90
+
+static void
+spread_cb(uv_timer_t *t)
+{
+	struct rg_frontend *fe = t->data;
+	uint64_t q, d, total = 0, top = 0;
+	unsigned i, top_i = 0;
+
+	for (i = 0; i < fe->n_workers; i++) {
+		q = atomic_load_explicit(&fe->w[i].st.queries,
+		    memory_order_relaxed);
+		d = q - fe->spread_last[i];
+		fe->spread_last[i] = q;
+		total += d;
+		if (d > top) {
+			top = d;
+			top_i = i;
+		}
+	}
+	if (total < FE_SPREAD_MIN || top * 100 < total * FE_SPREAD_SHARE)
+		return;
+	rg_log_warnx("guard: server.socket-affinity: worker %u (CPU %d) "
+	    "took %llu of the last %llu queries: they are received on few "
+	    "CPUs, and the other workers idle; the setting suits a network "
+	    "card with a receive queue per CPU", top_i, fe->w[top_i].cpu,
+	    (unsigned long long)top, (unsigned long long)total);
+	uv_timer_stop(t);
+}
+
 /* server.socket-affinity: the worker's thread runs on its CPU only.  The
  * queries still reach it if it cannot: the log says so, and the status
  * shows it with no CPU. */
@@ -3073,6 +3119,17 @@ rg_frontend_start(struct rg_frontend *fe, uv_loop_t *loop,
 		return rc;
 	fe->out_async.data = fe;
 	fe->async_init = 1;
+	if (fe->affinity) {
+		if ((fe->spread_last = calloc(fe->n_workers,
+		    sizeof(*fe->spread_last))) == NULL)
+			return -ENOMEM;
+		if ((rc = uv_timer_init(loop, &fe->spread_timer)) < 0)
+			return rc;
+		fe->spread_timer.data = fe;
+		fe->spread_init = 1;
+		uv_timer_start(&fe->spread_timer, spread_cb, FE_SPREAD_MS,
+		    FE_SPREAD_MS);
+	}
 	fe->started = 1;
 	for (i = 0; i < fe->n_workers; i++)
 		if ((rc = worker_start(&fe->w[i])) < 0)
@@ -3389,6 +3446,9 @@ rg_frontend_stop(struct rg_frontend *fe)
 		}
 	if (fe->async_init && !uv_is_closing((uv_handle_t *)&fe->out_async))
 		uv_close((uv_handle_t *)&fe->out_async, NULL);
+	if (fe->spread_init &&
+	    !uv_is_closing((uv_handle_t *)&fe->spread_timer))
+		uv_close((uv_handle_t *)&fe->spread_timer, NULL);
 }
 
 void
@@ -3450,6 +3510,7 @@ rg_frontend_free(struct rg_frontend *fe)
 		free(fe->listen[j]);
 	free(fe->listen);
 	free(fe->laddr);
+	free(fe->spread_last);
 	free(fe->recq);
 	free(fe->recq_spare);
 	for (i = 0; i < FE_STALE_SHARDS; i++) {

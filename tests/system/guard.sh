@@ -596,6 +596,21 @@ print(" ".join(str(y - x) for x, y in zip(a, b)))' "$wq0" "$wq1")
 		    ok "socket-affinity: 40 queries sent from worker $k's CPU reach worker $k only, all answered" ||
 		    not_ok "socket-affinity: from worker $k's CPU: per worker '$d' (want '$want'), $out answered"
 	done
+	# Every query from one CPU, as from a network card with one receive
+	# queue: within a check (10 s) of 10,000 queries or more, the log
+	# says so, once, and nothing changes.
+	printf 'www.lab.test A\n' > "$T/one.txt"
+	c0=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])[0])' "$wcpu")
+	taskset -c "$c0" dnsperf -s 127.0.0.1 -p "$G" -d "$T/one.txt" -l 12 \
+	    -Q 2000 > "$T/one.out" 2>&1
+	warned() {
+		grep -q "server.socket-affinity: worker 0 (CPU $c0) took" "$T/daemon.log"
+	}
+	wait_until 15 "socket-affinity: the log says when one CPU receives every query" -- warned &&
+	    ok "socket-affinity: the log says when one CPU receives every query"
+	[ "$(guard_get '["worker_cpus"]')" = "$wcpu" ] &&
+	    ok "... and the workers stay on their CPUs" ||
+	    not_ok "... the workers moved: $(guard_get '["worker_cpus"]')"
 	sed -i "/socket-affinity = true;/d" "$CONF"
 	out=$(ctl reload 2>&1)
 	expect_match "server.socket-affinity changed" \
