@@ -19,7 +19,7 @@ libcmocka-dev libevent-dev libmicrohttpd-dev libcurl4-openssl-dev
 libgnutls28-dev libidn2-dev libpsl-dev unbound nsd knot python3 dnsutils
 knot-dnsutils ldnsutils openssl prometheus dnsperf dnsdist curl clang
 libclang-rt-14-dev chromium valgrind faketime libfaketime libseccomp-dev
-ca-certificates"
+ca-certificates nftables"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/../.." && pwd -P)

@@ -353,6 +353,13 @@ else
 		done) &
 		LOOP=$!
 		sleep "$delay"
+		# A slow build (the sanitizers' on a busy host) reloads
+		# slower: not before 20 events of this run are in.
+		poured() {
+			[ "$(cat "$SP/events.jsonl" 2>/dev/null | wc -l)" -gt \
+			    $((first + 20)) ]
+		}
+		wait_until 10 "kill -9 at $delay s: 20 events before the kill" -- poured
 		kill9
 		wait $LOOP
 		out=$(python3 - "$SP" "$first" <<'EOF'
