@@ -91,7 +91,8 @@ if [ $# -gt 1 ]; then
 	trap 'rm -f "$sum"' EXIT
 	for t in "$@"; do
 		case $t in
-		*[!0-9p]* | '' | 0 | 0p | *p*p | p*) die "bad worker count in BENCH_THREADS: '$t'" ;;
+		[1-9] | [1-9]p | [1-9][0-9] | [1-9][0-9]p) ;;
+		*) die "bad worker count in BENCH_THREADS: '$t'" ;;
 		esac
 		echo "### $t worker thread(s) each"
 		BENCH_THREADS=$t "${BASH_SOURCE[0]}" | tee -a "$sum" ||

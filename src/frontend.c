@@ -2740,7 +2740,7 @@ worker_main(void *arg)
  * worker while the others idle: one worker's worth of capacity.  So every
  * FE_SPREAD_MS the main thread looks at how the queries spread, and the
  * first time one worker took FE_SPREAD_SHARE % or more of at least
- * FE_SPREAD_MIN queries, it says so in the log, once.  It changes
+ * FE_SPREAD_MIN UDP queries, it says so in the log, once.  It changes
  * nothing: for clients on the host itself, say, one worker on the CPU
  * they send from is no loss.
  */
@@ -2755,9 +2755,11 @@ spread_cb(uv_timer_t *t)
 	uint64_t q, d, total = 0, top = 0;
 	unsigned i, top_i = 0;
 
+	/* UDP only: TCP connections are spread by the kernel's hash. */
 	for (i = 0; i < fe->n_workers; i++) {
 		q = atomic_load_explicit(&fe->w[i].st.queries,
-		    memory_order_relaxed);
+		    memory_order_relaxed) - atomic_load_explicit(
+		    &fe->w[i].st.tcp_queries, memory_order_relaxed);
 		d = q - fe->spread_last[i];
 		fe->spread_last[i] = q;
 		total += d;
@@ -2768,32 +2770,35 @@ spread_cb(uv_timer_t *t)
 	}
 	if (total < FE_SPREAD_MIN || top * 100 < total * FE_SPREAD_SHARE)
 		return;
-	rg_log_warnx("guard: server.socket-affinity: worker %u (CPU %d) "
-	    "took %llu of the last %llu queries: they are received on few "
-	    "CPUs, and the other workers idle; the setting suits a network "
-	    "card with a receive queue per CPU", top_i, fe->w[top_i].cpu,
-	    (unsigned long long)top, (unsigned long long)total);
+	rg_log_warnx("guard: server.socket-affinity: worker %u took %llu of "
+	    "the last %llu UDP queries: they are received on few CPUs, and "
+	    "the other workers idle; the setting suits a network card with "
+	    "a receive queue per CPU", top_i, (unsigned long long)top,
+	    (unsigned long long)total);
 	uv_timer_stop(t);
 }
 
-/* server.socket-affinity: the worker's thread runs on its CPU only.  The
- * queries still reach it if it cannot: the log says so, and the status
- * shows it with no CPU. */
-static void
+/* server.socket-affinity: the worker's thread runs on its CPU only.  If it
+ * cannot, the log says so, the status shows it with no CPU, and -1: the
+ * caller steers that CPU's queries at random. */
+static int
 worker_place(struct fe_worker *w)
 {
 	cpu_set_t set;
 	int rc;
 
 	if (w->cpu < 0)
-		return;
+		return 0;
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);
 	if ((rc = pthread_setaffinity_np(w->thread, sizeof(set), &set)) != 0) {
 		rg_log_warnx("guard: server.socket-affinity: worker %u cannot "
-		    "be kept on CPU %d: %s", w->index, w->cpu, strerror(rc));
+		    "be kept on CPU %d (%s); that CPU's queries go to a "
+		    "worker drawn at random", w->index, w->cpu, strerror(rc));
 		w->cpu = -1;
+		return -1;
 	}
+	return 0;
 }
 
 unsigned
@@ -2885,19 +2890,20 @@ fail:
  * without a worker goes to one drawn at random.  The program compares
  * the CPU with each worker's in turn: "if equal, return this worker".
  */
-static void
+static int
 udp_spread(int fd, const struct rg_frontend *fe)
 {
 	struct sock_filter *code;
 	struct sock_fprog prog;
 	unsigned workers = fe->n_workers, i, n = 0;
+	int err;
 
 	if (workers < 2)
-		return;
+		return 0;
 	if ((code = calloc(2 * workers + 4, sizeof(*code))) == NULL) {
 		rg_log_warnx("guard: out of memory: queries spread by the "
 		    "kernel's hash");
-		return;
+		return -1;
 	}
 	if (fe->affinity) {
 		code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W |
@@ -2920,17 +2926,21 @@ udp_spread(int fd, const struct rg_frontend *fe)
 	memset(&prog, 0, sizeof(prog));
 	prog.len = (unsigned short)n;
 	prog.filter = code;
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
-	    sizeof(prog)) < 0) {
+	err = setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+	    sizeof(prog)) < 0 ? errno : 0;
+	free(code);
+	if (err != 0) {
 		if (fe->affinity)
 			rg_log_warnx("guard: server.socket-affinity: cannot "
 			    "steer queries by CPU (%s); they are spread by "
-			    "the kernel's hash", strerror(errno));
+			    "the kernel's hash, and no worker is kept on a "
+			    "CPU", strerror(err));
 		else
 			rg_log_debug("guard: queries spread by the kernel's "
-			    "hash: %s", strerror(errno));
+			    "hash: %s", strerror(err));
+		return -1;
 	}
-	free(code);
+	return 0;
 }
 
 /*
@@ -2968,7 +2978,8 @@ affinity_plan(struct rg_frontend *fe)
 	if (fe->n_workers > ncpu)
 		rg_log_warnx("guard: server.socket-affinity: %u workers but "
 		    "%u CPUs: the last %u have no CPU of their own and get "
-		    "no UDP query (server.threads = 0 makes one per CPU)",
+		    "UDP queries only from CPUs without a worker "
+		    "(server.threads = 0 makes one per CPU)",
 		    fe->n_workers, ncpu, fe->n_workers - ncpu);
 }
 
@@ -3030,7 +3041,12 @@ rg_frontend_new(const struct rg_conf *conf, unsigned workers,
 		}
 	}
 	for (j = 0; j < fe->n_listen; j++)
-		udp_spread(fe->w[0].fd_udp[j], fe);
+		if (udp_spread(fe->w[0].fd_udp[j], fe) < 0 && fe->affinity) {
+			/* Not steered by CPU: no worker is kept on one. */
+			for (i = 0; i < workers; i++)
+				fe->w[i].cpu = -1;
+			fe->affinity = 0;
+		}
 	return fe;
 nomem:
 	snprintf(err, err_len, "out of memory");
@@ -3107,7 +3123,8 @@ rg_frontend_start(struct rg_frontend *fe, uv_loop_t *loop,
 {
 	sigset_t all, old;
 	unsigned i;
-	int rc;
+	size_t j;
+	int rc, unplaced = 0;
 
 	fe->cb = cb;
 	fe->rcb = rcb;
@@ -3144,9 +3161,14 @@ rg_frontend_start(struct rg_frontend *fe, uv_loop_t *loop,
 			return -rc;
 		}
 		fe->w[i].running = 1;
-		worker_place(&fe->w[i]);
+		if (worker_place(&fe->w[i]) < 0)
+			unplaced = 1;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* A worker not kept on its CPU takes no longer that CPU's
+	 * queries: they go to a worker drawn at random. */
+	for (j = 0; unplaced && j < fe->n_listen; j++)
+		(void)udp_spread(fe->w[0].udp[j].fd, fe);
 	return 0;
 }
 
