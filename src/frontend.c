@@ -3042,10 +3042,12 @@ rg_frontend_new(const struct rg_conf *conf, unsigned workers,
 	}
 	for (j = 0; j < fe->n_listen; j++)
 		if (udp_spread(fe->w[0].fd_udp[j], fe) < 0 && fe->affinity) {
-			/* Not steered by CPU: no worker is kept on one. */
+			/* Not steered by CPU: no worker is kept on one, and
+			 * every listener spreads at random, from the first. */
 			for (i = 0; i < workers; i++)
 				fe->w[i].cpu = -1;
 			fe->affinity = 0;
+			j = (size_t)-1;
 		}
 	return fe;
 nomem:
